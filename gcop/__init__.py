@@ -1,0 +1,35 @@
+"""gcop: steer black-box LLMs with a small trained guide model (ExecTune, guide–core policies).
+
+Public names load on first use, so ``import gcop`` stays cheap (no torch, transformers, trl or
+LiteLLM until a model is actually needed).
+"""
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Guide": "gcop.modules.guide",
+    "Core": "gcop.modules.core",
+    "GuideCorePolicy": "gcop.modules.policy",
+    "LocalLM": "gcop.lm.local",
+    "CostLedger": "gcop.cost",
+    "net_utility": "gcop.cost",
+    "parse_strategy": "gcop.strategy",
+    "ExecTune": "gcop.optimizers.exectune",
+    "ExecTuneConfig": "gcop.optimizers.config",
+    "Advisor": "gcop.optimizers.advisor",
+    "evaluate": "gcop.evaluate",
+}
+_SUBMODULES = {"signatures", "tasks", "lm", "optimizers", "strategy", "cost", "sandbox"}
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return import_module(f"gcop.{name}")
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'gcop' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

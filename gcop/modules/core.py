@@ -1,0 +1,73 @@
+"""``Core``: the black-box executor that solves a task, guided by a strategy or not."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import dspy
+
+from gcop.cost import CostLedger
+from gcop.lm.convert import LMLike, as_lm
+from gcop.modules.strategy_adapter import StrategyAdapter
+
+
+class Core(dspy.Module):
+    """Runs a task program on a core LM, handing it the guide's strategy.
+
+    Args:
+        program: a signature (a ``dspy.Predict`` is built from it) or an existing DSPy program
+            to wrap; the program is deep-copied, its own predictors' LMs are replaced by ``lm``.
+        lm: the core LM: any LiteLLM model string, a ``dspy.LM`` or a ``gcop.LocalLM``.
+        lenient: keep replies that miss DSPy's field markers instead of re-asking (see
+            :class:`~gcop.modules.strategy_adapter.StrategyAdapter`).
+        ledger: cost ledger shared with the rest of the policy.
+        **lm_kwargs: default LM settings such as ``temperature`` or ``max_tokens``.
+    """
+
+    def __init__(
+        self,
+        program: Any,
+        lm: LMLike,
+        *,
+        lenient: bool = True,
+        ledger: CostLedger | None = None,
+        **lm_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        if isinstance(program, dspy.Module):
+            self.program = copy.deepcopy(program)
+        elif isinstance(program, str) or (
+            isinstance(program, type) and issubclass(program, dspy.Signature)
+        ):
+            self.program = dspy.Predict(program)
+        else:
+            raise TypeError(
+                f"Core needs a dspy.Signature or a dspy.Module to wrap, got {type(program)!r}"
+            )
+        for predictor in self.program.predictors():
+            predictor.lm = None  # the core LM drives every predictor (see forward)
+        self.lenient = lenient
+        self.lm = as_lm(lm, ledger=ledger, role="core", **lm_kwargs)
+
+    @property
+    def ledger(self) -> CostLedger:
+        return self.lm.ledger
+
+    def forward(
+        self, strategy: str | None = None, *, lm_kwargs: dict | None = None, **inputs: Any
+    ) -> dspy.Prediction:
+        """Solve the task given by ``inputs``; ``strategy=None`` runs the core alone.
+
+        ``lm_kwargs`` override LM settings for this call, e.g. ``{"rollout_id": 3,
+        "temperature": 0.7}`` for the third of k independent (uncached) trials.
+        """
+        lm = self.lm.copy(**lm_kwargs) if lm_kwargs else self.lm
+        with dspy.context(lm=lm, adapter=StrategyAdapter(strategy, lenient=self.lenient)):
+            return self.program(**inputs)
+
+    def with_lm(self, lm: LMLike, **lm_kwargs: Any) -> Core:
+        """A copy of this core that runs on another LM (same program, same ledger)."""
+        other = copy.deepcopy(self)
+        other.lm = as_lm(lm, ledger=self.ledger, role="core", **{**self.lm.kwargs, **lm_kwargs})
+        return other
