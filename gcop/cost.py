@@ -1,4 +1,4 @@
-"""Cost ledger: one record per LM call (tokens, latency, dollars, cache hit) and net utility J = V − λ·C.
+"""Cost ledger: per-call tokens, latency, dollars and cache hits; net utility J = V − λ·C.
 
 Dollars come from a user price table first, then LiteLLM's cost map. In-process local models
 (``local/…``) cost 0 dollars. A model neither table knows is reported as *unknown* (``None``), never

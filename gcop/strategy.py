@@ -35,7 +35,7 @@ class StrategyParse:
 
 
 def count_words(text: str) -> int:
-    """Tokenizer-free token count: whitespace-separated pieces (a close, cheap upper-bound proxy)."""
+    """Tokenizer-free token count: whitespace-separated pieces (a cheap proxy)."""
     return len(text.split())
 
 

@@ -1,4 +1,4 @@
-"""Turn whatever a user passes as an LM (model string, ``dspy.LM``, ``LocalLM``) into a metered LM."""
+"""Turn what a user passes as an LM (model string, ``dspy.LM``, ``LocalLM``) into a metered LM."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""In-process chat models behind LiteLLM's custom-provider hook, so ``dspy.LM("local/<name>")`` works.
+"""In-process chat models behind LiteLLM's custom-provider hook: ``dspy.LM("local/<name>")``.
 
 A *backend* is anything with a ``complete(messages, **sampling) -> ChatCompletion`` method: a
 transformers model (:class:`gcop.LocalLM`), or a scripted fake in tests. Registering it under a name
