@@ -1,0 +1,60 @@
+"""``ExecTuneConfig``: every knob of the recipe, with the paper's defaults and their sources."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ExecTuneConfig(BaseModel):
+    """Configuration of :class:`gcop.ExecTune`. Section numbers refer to the ExecTune paper."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # --- acceptance sampling (§3.4, §A.6, §A.11) ---
+    k: int = Field(4, ge=1, description="core executions per proposed strategy, §A.6")
+    tau: float = Field(0.75, gt=0.0, le=1.0, description="acceptance threshold τ, §A.6")
+    max_rounds: int = Field(3, ge=0, description="teacher refinement rounds R after a reject, §A.6")
+    early_stop: bool = Field(True, description="stop a proposal's trials once the verdict is fixed")
+    core_temperature: float = Field(
+        0.7, ge=0.0, description="core sampling temperature for the k trials"
+    )
+    teacher_temperature: float = Field(0.7, ge=0.0, description="teacher sampling temperature")
+    privileged_teacher: bool = Field(
+        False, description="show the teacher the reference solution (never the answer to copy)"
+    )
+    concurrency: int = Field(8, ge=1, description="core executions in flight at once")
+    max_retries: int = Field(3, ge=0, description="retries of a core call on transient errors")
+    max_core_calls: int | None = Field(None, ge=1, description="budget: stop sampling after this")
+    max_dollars: float | None = Field(None, gt=0, description="budget: stop sampling after this")
+    delta: float = Field(0.05, gt=0, lt=1, description="certificate: δ = exp(−2kε²), §A.11")
+    beta: float = Field(0.05, gt=0, lt=1, description="certificate: confidence of α's LCB, §A.11")
+
+    # --- strategy SFT (§3.5, §A.7) ---
+    sft: bool = Field(True, description="run the SFT phase")
+    sft_epochs: float = Field(3.0, gt=0, description="SFT epochs over the accepted pairs, §A.7")
+    sft_learning_rate: float = Field(2e-4, gt=0, description="SFT learning rate (LoRA), §A.7")
+    sft_batch_size: int = Field(4, ge=1, description="SFT per-device batch size")
+    lora: bool = Field(True, description="train LoRA adapters (False: full fine-tune)")
+    lora_r: int = Field(16, ge=1, description="LoRA rank")
+    lora_alpha: int = Field(32, ge=1, description="LoRA alpha")
+
+    # --- structure-aware GRPO (§3.5, §A.8) ---
+    grpo: bool = Field(True, description="run the GRPO phase")
+    grpo_steps: int = Field(200, ge=1, description="GRPO optimizer steps, §A.8")
+    grpo_generations: int = Field(4, ge=2, description="strategies sampled per task (group G)")
+    grpo_batch_size: int = Field(4, ge=1, description="completions per device step")
+    grpo_learning_rate: float = Field(1e-5, gt=0, description="GRPO learning rate, §A.8")
+    grpo_temperature: float = Field(1.0, gt=0, description="guide sampling temperature in GRPO")
+    alpha_fmt: float = Field(0.1, ge=0, description="format bonus α_fmt, §A.8")
+    lambda_judge: float = Field(0.2, ge=0, description="judge weight λ_judge, §A.8")
+    mu: float = Field(0.5, ge=0, description="non-regression weight μ, §A.8")
+    judge: str | None = Field(None, description="judge LM (LiteLLM string); None: the teacher")
+    max_strategy_tokens: int = Field(256, ge=8, description="strategy token budget, §A.8")
+
+    seed: int = Field(0, description="seed for sampling and training")
+
+    @model_validator(mode="after")
+    def _check_phases(self) -> ExecTuneConfig:
+        if not (self.sft or self.grpo):
+            raise ValueError("ExecTuneConfig: enable at least one of sft=True or grpo=True")
+        return self
