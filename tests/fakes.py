@@ -35,11 +35,13 @@ class ScriptedLM:
     def complete(self, messages, *, n=1, **sampling) -> ChatCompletion:
         with self._lock:
             self.calls.append({"messages": messages, **sampling, "n": n})
-            texts = [self._reply(messages) if self._takes_messages else self._reply()]
-            texts += [self._reply(messages) if self._takes_messages else self._reply()] * (n - 1)
+            texts = [self._next(messages) for _ in range(n)]
         prompt_tokens = sum(len(str(m["content"]).split()) for m in messages)
         completion_tokens = sum(len(t.split()) for t in texts)
         return ChatCompletion(texts, prompt_tokens, completion_tokens)
+
+    def _next(self, messages: list[dict]) -> str:
+        return self._reply(messages) if self._takes_messages else self._reply()
 
     def close(self) -> None:
         unregister_backend(self.name)

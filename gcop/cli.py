@@ -1,0 +1,130 @@
+"""The ``gcop`` command line: ``gcop demo | compile | evaluate | report``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+TASKS = ("gsm8k", "humaneval", "kodcode")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gcop",
+        description="Steer a black-box LLM (the core) with a small trained guide model.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the whole ExecTune recipe offline and compare the six recipes",
+        description="Train a guide on GSM8K (acceptance sampling, SFT, GRPO) and evaluate "
+        "core-only, core + ICL, untrained guide, SFT, Advisor and ExecTune on held-out problems.",
+    )
+    demo.add_argument(
+        "--preset",
+        choices=("tiny", "quick", "full"),
+        default="quick",
+        help="tiny: config-built models, seconds; quick: real offline models on a CPU, "
+        "under an hour; full: sizes for a GPU or an API core (default: quick)",
+    )
+    demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    demo.add_argument("--n-train", type=int, help="training examples (overrides the preset)")
+    demo.add_argument("--n-test", type=int, help="held-out test examples (overrides the preset)")
+    demo.add_argument("--core", help="core model: registry name or LiteLLM string")
+    demo.add_argument("--guide", help="guide model: registry name, HF id or local path")
+    demo.add_argument("--teacher", help="teacher: 'reference-planner' or a LiteLLM string")
+
+    compile_ = commands.add_parser(
+        "compile",
+        help="train a guide for a core with ExecTune and save the policy",
+        description="Run ExecTune (acceptance sampling, SFT, GRPO) and save the compiled policy.",
+    )
+    _task_args(compile_)
+    compile_.add_argument("--teacher", required=True, help="teacher LM (LiteLLM string)")
+    compile_.add_argument("--n-train", type=int, default=200, help="training examples")
+    compile_.add_argument("--k", type=int, default=4, help="core trials per strategy (k)")
+    compile_.add_argument("--tau", type=float, default=0.75, help="acceptance threshold τ")
+    compile_.add_argument("--grpo-steps", type=int, default=200, help="GRPO steps (0: no GRPO)")
+    compile_.add_argument("--max-core-calls", type=int, help="budget: most core calls")
+    compile_.add_argument("--max-dollars", type=float, help="budget: most dollars")
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="evaluate a core alone or a saved policy on a task split",
+        description="Score a core alone (no --policy) or a saved guide–core policy.",
+    )
+    _task_args(evaluate)
+    evaluate.add_argument("--policy", help="folder written by `gcop compile` (default: core only)")
+    evaluate.add_argument("--split", default="test", help="data split (default: test)")
+    evaluate.add_argument("--n", type=int, default=100, help="examples to evaluate")
+    evaluate.add_argument("--threads", type=int, default=8, help="examples run concurrently")
+
+    report = commands.add_parser(
+        "report",
+        help="rewrite report.md and plots from a run folder's results.json",
+        description="Regenerate the Markdown report and plots of a finished run.",
+    )
+    report.add_argument("run", help="run folder holding results.json")
+    return parser
+
+
+def _task_args(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--task", default="gsm8k", help=f"task: one of {', '.join(TASKS)}")
+    sub.add_argument("--core", required=True, help="core LM: LiteLLM string or registry name")
+    sub.add_argument("--guide", default="smollm2-135m", help="guide model (registry name/path)")
+    sub.add_argument("--out", required=True, help="output folder")
+
+
+def _check_common(args: argparse.Namespace) -> None:
+    task = getattr(args, "task", None)
+    if task is not None and task not in TASKS:
+        raise ValueError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
+    out = getattr(args, "out", None)
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"--out {out} is a file: pass a folder path")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        _check_common(args)
+        if args.command == "demo":
+            from gcop.demo import run_demo
+
+            report = run_demo(
+                args.preset,
+                args.out,
+                n_train=args.n_train,
+                n_test=args.n_test,
+                core=args.core,
+                guide=args.guide,
+                teacher=args.teacher,
+            )
+            print(report.read_text())
+            print(f"report written to {report}")
+        elif args.command == "report":
+            from gcop.workflows import rewrite_report
+
+            print(f"report written to {rewrite_report(args.run)}")
+        else:
+            from gcop import workflows
+
+            result = getattr(workflows, f"run_{args.command}")(args)
+            print(json.dumps(result, indent=2, default=str))
+    except ValueError as error:
+        print(f"gcop: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,176 @@
+"""Run a program over a dataset: accuracy with a 95% interval, executability η, cost, utility."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import dspy
+
+from gcop.cost import CostSummary, CostUnit, cost_scope, net_utility, summarize
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExampleResult:
+    """One example's outcome."""
+
+    index: int
+    score: float
+    valid: bool | None  # the guide's strategy passed the parser; None when no guide ran
+    strategy: str
+    output: str
+    cost: CostSummary
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Aggregates over a dataset (see :func:`evaluate`)."""
+
+    name: str
+    n: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    executability: float | None  # η: successes among valid guide strategies (§3.3)
+    valid_rate: float | None
+    cost: CostSummary  # totals over the dataset
+    cost_unit: str
+    lam: float
+    results: list[ExampleResult] = field(repr=False, default_factory=list)
+
+    @property
+    def mean_cost(self) -> float:
+        """Mean cost per task in ``cost_unit`` (NaN when the dollar cost is unknown)."""
+        try:
+            return self.cost.in_unit(self.cost_unit) / max(self.n, 1)  # type: ignore[arg-type]
+        except ValueError:
+            return math.nan
+
+    @property
+    def net_utility(self) -> float:
+        """J = V − λ·C with V the accuracy and C the mean cost per task."""
+        return net_utility(self.accuracy, self.mean_cost, self.lam)
+
+    def to_dict(self, with_results: bool = False) -> dict[str, Any]:
+        data = {
+            key: value for key, value in asdict(self).items() if with_results or key != "results"
+        }
+        data.update(mean_cost=self.mean_cost, net_utility=self.net_utility)
+        return data
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval for a proportion.
+
+    >>> tuple(round(x, 3) for x in wilson_interval(7, 10))
+    (0.397, 0.892)
+    """
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def evaluate(
+    program: Callable[..., dspy.Prediction],
+    dataset: Sequence[dspy.Example],
+    metric: Callable[..., Any],
+    *,
+    name: str = "",
+    num_threads: int = 8,
+    lam: float = 0.0,
+    cost_unit: CostUnit = "tokens",
+    progress: bool = True,
+) -> EvaluationResult:
+    """Score ``program`` on ``dataset`` with ``metric(example, prediction, trace=None)``.
+
+    Examples run concurrently (``num_threads``) under a progress bar. A program error counts as
+    a score of 0 and is kept in the example's ``error``. Cost is read from each prediction's
+    ``cost`` when it has one (a :class:`gcop.GuideCorePolicy` does), else from the calls recorded
+    while it ran.
+    """
+    if not dataset:
+        raise ValueError("dataset is empty: pass at least one dspy.Example")
+    from tqdm.auto import tqdm
+
+    def run(index: int) -> ExampleResult:
+        example = dataset[index]
+        with cost_scope() as calls:
+            try:
+                prediction = program(**example.inputs())
+                score = float(metric(example, prediction, None))
+                error = None
+            except Exception as exc:  # a failing example must not sink the whole evaluation
+                logger.warning("example %d failed: %s", index, exc)
+                prediction, score, error = dspy.Prediction(), 0.0, f"{type(exc).__name__}: {exc}"
+        cost = prediction.get("cost") or summarize(calls)
+        guided = "valid" in prediction and prediction.get("reason") != "unguided"
+        return ExampleResult(
+            index=index,
+            score=score,
+            valid=bool(prediction.get("valid")) if guided else None,
+            strategy=prediction.get("strategy", "") or "",
+            output=_main_output(prediction),
+            cost=cost,
+            error=error,
+        )
+
+    bar = tqdm(total=len(dataset), desc=f"evaluate {name}".strip(), disable=not progress)
+    with ThreadPoolExecutor(max_workers=max(1, num_threads)) as pool:
+        futures = [pool.submit(run, i) for i in range(len(dataset))]
+        results = []
+        for future in futures:
+            results.append(future.result())
+            bar.update(1)
+    bar.close()
+    return _aggregate(name, results, lam, cost_unit)
+
+
+def _aggregate(
+    name: str, results: list[ExampleResult], lam: float, cost_unit: str
+) -> EvaluationResult:
+    n = len(results)
+    total = sum(r.score for r in results)
+    low, high = wilson_interval(total, n)
+    guided = [r for r in results if r.valid is not None]
+    valid = [r for r in guided if r.valid]
+    return EvaluationResult(
+        name=name,
+        n=n,
+        accuracy=total / n,
+        ci_low=low,
+        ci_high=high,
+        executability=sum(r.score for r in valid) / len(valid) if valid else None,
+        valid_rate=len(valid) / len(guided) if guided else None,
+        cost=_add(r.cost for r in results),
+        cost_unit=cost_unit,
+        lam=lam,
+        results=results,
+    )
+
+
+def _add(costs) -> CostSummary:
+    totals: dict[str, Any] = {}
+    for cost in costs:
+        for key, value in asdict(cost).items():
+            if key == "dollars":
+                known = totals.get(key, 0.0)
+                totals[key] = None if value is None or known is None else known + value
+            else:
+                totals[key] = totals.get(key, 0) + value
+    return CostSummary(**totals) if totals else CostSummary()
+
+
+def _main_output(prediction: dspy.Prediction) -> str:
+    skip = {"strategy", "valid", "reason", "cost", "completion"}
+    values = [str(v) for k, v in prediction.items() if k not in skip]
+    return values[-1][:2000] if values else ""

@@ -1,0 +1,104 @@
+"""The ICL baseline: the core alone, shown the 3 training pairs nearest to each task."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import dspy
+
+from gcop.modules.core import Core
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class TfidfEmbedder:
+    """A dependency-free TF-IDF embedder: the offline default for nearest-neighbour retrieval."""
+
+    def __init__(self, corpus: Sequence[str]) -> None:
+        docs = [Counter(_WORD.findall(text.lower())) for text in corpus]
+        n = len(docs)
+        frequency = Counter(word for doc in docs for word in doc)
+        self.idf = {word: math.log((1 + n) / (1 + df)) + 1.0 for word, df in frequency.items()}
+
+    def __call__(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        vectors = []
+        for text in texts:
+            counts = Counter(_WORD.findall(text.lower()))
+            vector = {w: c * self.idf[w] for w, c in counts.items() if w in self.idf}
+            norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+            vectors.append({w: v / norm for w, v in vector.items()})
+        return vectors
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    small, large = (a, b) if len(a) < len(b) else (b, a)
+    return sum(value * large.get(word, 0.0) for word, value in small.items())
+
+
+class LiteLLMEmbedder:
+    """Embeddings from any LiteLLM embedding model (e.g. ``openai/text-embedding-3-small``)."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def __call__(self, texts: Sequence[str]) -> list[dict[int, float]]:
+        import litellm
+
+        response = litellm.embedding(model=self.model, input=list(texts))
+        vectors = []
+        for item in response.data:
+            values = item["embedding"]
+            norm = math.sqrt(sum(v * v for v in values)) or 1.0
+            vectors.append({i: v / norm for i, v in enumerate(values)})
+        return vectors
+
+
+class ICLPolicy(dspy.Module):
+    """Core + in-context examples: the ``shots`` training pairs most similar to the task.
+
+    Args:
+        core: the :class:`~gcop.modules.core.Core` (a ``dspy.Predict`` program: demos are passed
+            to it per call).
+        trainset: training examples holding the core's input and output fields.
+        shots: how many nearest pairs to show (3 in the paper).
+        embedding_model: a LiteLLM embedding model; TF-IDF over the inputs when omitted.
+    """
+
+    def __init__(
+        self,
+        core: Core,
+        trainset: Sequence[dspy.Example],
+        *,
+        shots: int = 3,
+        embedding_model: str | None = None,
+    ) -> None:
+        super().__init__()
+        if not trainset:
+            raise ValueError("ICLPolicy needs a non-empty trainset to retrieve examples from")
+        if not isinstance(core.program, dspy.Predict):
+            raise TypeError("ICLPolicy needs a Core built from a signature (a dspy.Predict)")
+        self.core = core
+        self.shots = shots
+        self.input_fields = list(core.program.signature.input_fields)
+        self.pool = list(trainset)
+        texts = [self._text(example) for example in self.pool]
+        self.embed = LiteLLMEmbedder(embedding_model) if embedding_model else TfidfEmbedder(texts)
+        self.vectors = self.embed(texts)
+
+    def _text(self, example: Any) -> str:
+        return "\n".join(str(example[name]) for name in self.input_fields)
+
+    def nearest(self, inputs: dict[str, Any]) -> list[dspy.Example]:
+        """The ``shots`` training examples most similar to ``inputs`` (most similar first)."""
+        query = self.embed([self._text(inputs)])[0]
+        ranked = sorted(
+            range(len(self.pool)), key=lambda i: _cosine(query, self.vectors[i]), reverse=True
+        )
+        return [self.pool[i] for i in ranked[: self.shots]]
+
+    def forward(self, **inputs: Any) -> dspy.Prediction:
+        return self.core(strategy=None, demos=self.nearest(inputs), **inputs)

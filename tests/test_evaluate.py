@@ -1,0 +1,110 @@
+"""evaluate(): numbers computed from real (scripted) outputs, caching, η, intervals, reports."""
+
+import dspy
+import pytest
+from fakes import last_user_text
+
+import gcop
+from gcop.evaluate import evaluate, wilson_interval
+from gcop.optimizers.icl import ICLPolicy, TfidfEmbedder
+from gcop.report import write_report
+from gcop.signatures import MathGuide, MathSolve
+from gcop.workflows import rewrite_report
+
+
+def answer_by_strategy(messages):
+    """Right (the gold is in the question) only when the strategy says 'copy'."""
+    text = last_user_text(messages)
+    gold = text.split("gold=")[1].split()[0] if "copy" in text else "0"
+    return f"[[ ## answer ## ]]\nThe answer is {gold}\n\n[[ ## completed ## ]]"
+
+
+def metric(example, prediction, trace=None):
+    return prediction.answer.rstrip(".").split()[-1] == example.gold
+
+
+def dataset(n):
+    return [
+        dspy.Example(question=f"q{i} gold={i + 1} ?", gold=str(i + 1)).with_inputs("question")
+        for i in range(n)
+    ]
+
+
+def policy_with(scripted_lm, guide_replies):
+    guide = gcop.Guide(MathGuide, lm=scripted_lm(guide_replies).model_string)
+    core_lm = scripted_lm(answer_by_strategy)
+    core = gcop.Core(MathSolve, lm=core_lm.model_string)
+    return gcop.GuideCorePolicy(guide=guide, core=core), core_lm
+
+
+def test_accuracy_executability_and_cost_come_from_outputs(scripted_lm):
+    # guide replies cycle: valid+useful, valid+useless, invalid, valid+useful
+    replies = ["<strategy>copy it</strategy>", "<strategy>guess</strategy>", "no tags"]
+    policy, _ = policy_with(scripted_lm, replies + ["<strategy>copy it</strategy>"])
+    result = evaluate(policy, dataset(4), metric, name="guided", num_threads=1, progress=False)
+    assert result.n == 4 and result.accuracy == 0.5
+    assert result.valid_rate == 0.75
+    assert result.executability == pytest.approx(2 / 3)
+    assert result.cost.calls == 8 and result.cost.tokens > 0
+    assert (result.ci_low, result.ci_high) == pytest.approx(wilson_interval(2, 4))
+    assert [r.score for r in result.results] == [1.0, 0.0, 0.0, 1.0]
+
+    core_only = evaluate(policy.unguided(), dataset(4), metric, name="core", progress=False)
+    assert core_only.accuracy == 0.0 and core_only.executability is None
+
+
+def test_second_evaluation_is_served_from_the_cache_at_zero_cost(scripted_lm):
+    policy, core_lm = policy_with(scripted_lm, ["<strategy>copy it</strategy>"])
+    first = evaluate(policy, dataset(3), metric, num_threads=2, progress=False)
+    calls_after_first = len(core_lm.calls)
+    second = evaluate(policy, dataset(3), metric, num_threads=2, progress=False)
+    assert len(core_lm.calls) == calls_after_first == 3
+    assert second.accuracy == first.accuracy == 1.0
+    assert second.cost.cache_hits == 6 and second.cost.tokens == 0
+    assert second.cost.latency_s == 0 and second.cost.dollars == 0
+
+
+def test_errors_count_as_failures_not_crashes(scripted_lm):
+    def broken(**inputs):
+        raise RuntimeError("boom")
+
+    result = evaluate(broken, dataset(2), metric, progress=False)
+    assert result.accuracy == 0.0 and "boom" in result.results[0].error
+    with pytest.raises(ValueError, match="empty"):
+        evaluate(broken, [], metric)
+
+
+def test_icl_retrieves_the_nearest_pairs_and_shows_them(scripted_lm):
+    train = [
+        dspy.Example(question="apples and pears in a basket", answer="#### 5"),
+        dspy.Example(question="trains leave the station at noon", answer="#### 9"),
+        dspy.Example(question="a basket of apples costs money", answer="#### 3"),
+        dspy.Example(question="cars on a highway", answer="#### 1"),
+    ]
+    core_lm = scripted_lm(["[[ ## answer ## ]]\nThe answer is 5"])
+    icl = ICLPolicy(gcop.Core(MathSolve, lm=core_lm.model_string), train, shots=2)
+    nearest = icl.nearest({"question": "how many apples in the basket"})
+    assert [ex.answer for ex in nearest] == ["#### 5", "#### 3"]
+    icl(question="how many apples in the basket")
+    prompt = " ".join(m["content"] for m in core_lm.calls[0]["messages"])
+    assert "apples and pears" in prompt and "trains leave" not in prompt
+    vectors = TfidfEmbedder(["a b", "b c"])(["b"])
+    assert list(vectors[0]) == ["b"]
+
+
+def test_report_has_every_row_and_plots_and_can_be_rewritten(scripted_lm, tmp_path):
+    policy, _ = policy_with(scripted_lm, ["<strategy>copy it</strategy>"])
+    results = [
+        evaluate(policy.unguided(), dataset(3), metric, name="core-only", progress=False),
+        evaluate(policy, dataset(3), metric, name="ExecTune", progress=False),
+    ]
+    history = {"ExecTune": [{"step": 1, "mean_reward": 0.1, "valid_rate": 0.5}]}
+    report = write_report(
+        tmp_path, results, certificate={"text": "E[p|accept] >= 0.4"}, histories=history
+    )
+    text = report.read_text()
+    assert "| core-only | 0.0% (0/3)" in text and "| ExecTune | 100.0% (3/3)" in text
+    for plot in ("accuracy_vs_cost.png", "executability.png", "grpo_curves.png"):
+        assert (tmp_path / plot).stat().st_size > 1000
+    (tmp_path / "report.md").unlink()
+    assert "| ExecTune | 100.0% (3/3)" in rewrite_report(tmp_path).read_text()
