@@ -1,0 +1,92 @@
+"""The main job end to end on the tiny preset, the CLI's errors, and the examples."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gcop.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = ["core-only", "core + ICL", "None (untrained guide)", "SFT", "Advisor", "ExecTune"]
+
+
+def test_tiny_demo_writes_a_report_with_all_six_recipes(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--preset", "tiny", "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    for recipe in RECIPES:
+        assert f"| {recipe} |" in report
+    data = json.loads((out / "results.json").read_text())
+    assert [r["name"] for r in data["results"]] == RECIPES
+    for row in data["results"]:
+        scores = [item["score"] for item in row.get("results", [])] or None
+        assert row["n"] == 4 and 0.0 <= row["accuracy"] <= 1.0
+        assert row["cost"]["calls"] > 0  # numbers come from real calls
+        assert scores is None or row["accuracy"] == sum(scores) / len(scores)
+    guided = [r for r in data["results"] if r["name"] not in ("core-only", "core + ICL")]
+    assert all(r["valid_rate"] is not None for r in guided)
+    assert (out / "accuracy_vs_cost.png").exists()
+    assert (out / "exectune_policy" / "policy.json").exists()
+    assert not (tmp_path / "demo.partial").exists()
+
+
+def test_cli_rejects_bad_input_without_leaving_files(tmp_path, capsys):
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    assert main(["demo", "--preset", "tiny", "--out", str(a_file)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert a_file.read_text() == "x"
+    args = ["evaluate", "--task", "nope", "--core", "local/x", "--out", str(tmp_path / "e")]
+    assert main(args) == 2
+    assert "unknown task 'nope'" in capsys.readouterr().err
+    args = ["evaluate", "--core", "notaprovider-xyz", "--out", str(tmp_path / "e2"), "--n", "1"]
+    assert main(args) == 2
+    assert "cannot route" in capsys.readouterr().err
+    assert not (tmp_path / "e").exists() and not (tmp_path / "e2").exists()
+
+
+def test_cli_help_explains_each_command():
+    out = subprocess.run(
+        [sys.executable, "-m", "gcop.cli", "demo", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "--preset" in out.stdout and "quick" in out.stdout
+
+
+def test_humaneval_example_runs_offline_on_tiny_models():
+    out = subprocess.run(
+        [
+            sys.executable,
+            "examples/humaneval.py",
+            "--guide",
+            "tiny",
+            "--core",
+            "tiny",
+            "--n",
+            "2",
+            "--max-tokens",
+            "16",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "core-only: pass@1" in out.stdout and "guided: pass@1" in out.stdout
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not os.environ.get("OPENAI_API_KEY"), reason="needs OPENAI_API_KEY")
+def test_wrap_dspy_program_example_with_an_api_core():
+    out = subprocess.run(
+        [sys.executable, "examples/wrap_dspy_program.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
