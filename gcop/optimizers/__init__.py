@@ -1,0 +1,1 @@
+"""Optimizers: ExecTune (acceptance sampling → SFT → GRPO) and the Advisor and ICL baselines."""
