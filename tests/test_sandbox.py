@@ -101,6 +101,13 @@ def test_isolation_is_reported():
     assert iso.fork_block in ("seccomp", "guard")
 
 
+def test_child_imports_no_parent_code():
+    # The child is a standard-library script: start-up cost is paid on every run.
+    heavy = "{'dataclasses', 'gcop', 'logging', 'typing'}"
+    code = f"import sys\nprint(sorted({heavy} & set(sys.modules)))\n"
+    assert run_code(code).stdout == "[]\n"
+
+
 # --- hostile programs -------------------------------------------------------------------------
 
 
