@@ -1,0 +1,233 @@
+"""One left-padded ``generate`` call for many chat requests, each with its own sampling settings.
+
+Every row carries its own temperature, top-p, token budget, stop strings and random stream, so
+requests with different settings share a batch and a seeded request samples the same text whatever
+else is in its batch. Sampling is Gumbel-max on top of greedy decoding: adding Gumbel noise from a
+per-row ``torch.Generator`` to the (temperature-scaled, top-p-filtered) logits and taking the argmax
+draws exactly from the softmax.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gcop.lm.provider import ChatCompletion
+
+DEFAULT_MAX_TOKENS = 1024  # when a caller gives no max_tokens (still capped by the context)
+END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>")
+
+
+@dataclass(frozen=True)
+class GenRequest:
+    """A tokenized chat request: ``n`` completions of ``prompt_ids``."""
+
+    prompt_ids: tuple[int, ...]
+    n: int = 1
+    max_tokens: int = 256
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        prompt_ids: Sequence[int],
+        *,
+        context: int,
+        n: int = 1,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        stop: Sequence[str] | str | None = None,
+        seed: int | None = None,
+    ) -> GenRequest:
+        """Validate API-style sampling options; ``context`` is the model's context size."""
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+            raise ValueError(f"max_tokens must be a positive integer or None, got {max_tokens!r}")
+        if temperature is not None and temperature < 0:
+            raise ValueError(f"temperature must be >= 0 (0 or None = greedy), got {temperature}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+        if seed is not None and not isinstance(seed, int):
+            raise ValueError(f"seed must be an integer or None, got {seed!r}")
+        room = context - len(prompt_ids)
+        if room < 1:
+            raise ValueError(
+                f"the prompt's {len(prompt_ids)} tokens fill the model's {context}-token context; "
+                "shorten the messages"
+            )
+        stops = (stop,) if isinstance(stop, str) else tuple(stop or ())
+        return cls(
+            prompt_ids=tuple(prompt_ids),
+            n=n,
+            max_tokens=min(max_tokens or DEFAULT_MAX_TOKENS, room),
+            temperature=float(temperature or 0.0),
+            top_p=float(1.0 if top_p is None else top_p),
+            stop=tuple(s for s in stops if s),
+            seed=seed,
+        )
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0
+
+    @property
+    def rows(self) -> int:
+        """Rows this request takes in a batch: greedy samples are identical, so one suffices."""
+        return 1 if self.greedy else self.n
+
+
+def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
+    """Token ids that end a turn: the tokenizer's and generation config's EOS, plus known ones."""
+    ids = {tokenizer.eos_token_id}
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids.update(configured if isinstance(configured, list | tuple) else [configured])
+    vocab = tokenizer.get_vocab()
+    ids.update(vocab[token] for token in END_OF_TURN if token in vocab)
+    return sorted(i for i in ids if i is not None)
+
+
+def generate_batch(
+    model: Any, tokenizer: Any, requests: Sequence[GenRequest], *, eos_ids: Sequence[int]
+) -> list[ChatCompletion]:
+    """Serve ``requests`` with a single ``model.generate`` call."""
+    import torch
+    from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+
+    rows = [(request, i) for request in requests for i in range(request.rows)]
+    width = max(len(request.prompt_ids) for request, _ in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, (request, _) in enumerate(rows):
+        start = width - len(request.prompt_ids)
+        input_ids[r, start:] = torch.tensor(request.prompt_ids, dtype=torch.long)
+        attention[r, start:] = 1
+
+    stopper = _RowStopper(tokenizer, [request for request, _ in rows], width, eos_ids)
+    processors = LogitsProcessorList()
+    if any(not request.greedy for request in requests):
+        processors.append(_RowSampler(rows))
+    config = GenerationConfig(
+        do_sample=False,
+        max_new_tokens=max(request.max_tokens for request in requests),
+        pad_token_id=pad,
+        eos_token_id=list(eos_ids),
+    )
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        output = model.generate(
+            input_ids=input_ids.to(device),
+            attention_mask=attention.to(device),
+            generation_config=config,
+            logits_processor=processors,
+            stopping_criteria=StoppingCriteriaList([stopper]),
+        )
+    new_tokens = output[:, width:].cpu().tolist()
+
+    results, r = [], 0
+    for request in requests:
+        texts, reasons, used = [], [], 0
+        for _ in range(request.rows):
+            length = stopper.done_at[r] or min(len(new_tokens[r]), request.max_tokens)
+            text, reason = _finish(tokenizer, new_tokens[r][:length], request, stopper.reason[r])
+            texts.append(text)
+            reasons.append(reason)
+            used += length
+            r += 1
+        if request.greedy and request.n > 1:
+            texts, reasons, used = texts * request.n, reasons * request.n, used * request.n
+        results.append(ChatCompletion(texts, len(request.prompt_ids), used, reasons))
+    return results
+
+
+def _finish(tokenizer: Any, tokens: list[int], request: GenRequest, reason: str | None):
+    text = tokenizer.decode(tokens, skip_special_tokens=True)
+    cuts = [index for stop in request.stop if (index := text.find(stop)) >= 0]
+    if cuts:
+        return text[: min(cuts)], "stop"
+    return text, reason or "length"
+
+
+class _RowStopper:
+    """Per-row stopping: end-of-turn token, a stop string, or the row's own token budget."""
+
+    def __init__(self, tokenizer: Any, requests: list[GenRequest], width: int, eos_ids) -> None:
+        self.tokenizer = tokenizer
+        self.requests = requests
+        self.width = width
+        self.eos = set(eos_ids)
+        self.done_at: list[int | None] = [None] * len(requests)
+        self.reason: list[str | None] = [None] * len(requests)
+        self.tail = [max((len(s) for s in r.stop), default=0) + 4 for r in requests]
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        steps = input_ids.shape[1] - self.width
+        last = input_ids[:, -1].tolist()
+        for r, request in enumerate(self.requests):
+            if self.done_at[r] is not None:
+                continue
+            if last[r] in self.eos:
+                self.done_at[r], self.reason[r] = steps, "stop"
+            elif request.stop and self._hit_stop(input_ids[r], steps, r):
+                self.done_at[r], self.reason[r] = steps, "stop"
+            elif steps >= request.max_tokens:
+                self.done_at[r], self.reason[r] = steps, "length"
+        done = [d is not None for d in self.done_at]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    def _hit_stop(self, row, steps: int, r: int) -> bool:
+        window = row[-min(steps, self.tail[r]) :].tolist()
+        text = self.tokenizer.decode(window, skip_special_tokens=True)
+        return any(stop in text for stop in self.requests[r].stop)
+
+
+class _RowSampler:
+    """Turns greedy decoding into sampling for the rows with ``temperature > 0`` (Gumbel-max)."""
+
+    def __init__(self, rows: list[tuple[GenRequest, int]]) -> None:
+        import torch
+
+        self.index = [r for r, (request, _) in enumerate(rows) if not request.greedy]
+        self.temperature = torch.tensor([rows[r][0].temperature for r in self.index])
+        self.top_p = torch.tensor([rows[r][0].top_p for r in self.index])
+        self.generators = []
+        for r in self.index:
+            request, sample = rows[r]
+            seed = secrets.randbits(62) if request.seed is None else request.seed
+            stream = (seed * 1_000_003 + sample) % (1 << 63)
+            self.generators.append(torch.Generator().manual_seed(stream))
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        index = torch.tensor(self.index, device=scores.device)
+        logits = scores[index].float() / self.temperature.to(scores.device)[:, None]
+        if bool((self.top_p < 1).any()):
+            logits = _top_p(logits, self.top_p.to(scores.device))
+        noise = torch.stack(
+            [torch.rand(scores.shape[-1], generator=g) for g in self.generators]
+        ).to(scores.device)
+        gumbel = -torch.log(-torch.log(noise.clamp(1e-20, 1.0 - 1e-7)))
+        scores = scores.clone().float()
+        scores[index] = logits + gumbel
+        return scores
+
+
+def _top_p(logits, top_p):
+    """Keep the smallest set of tokens whose probability reaches ``top_p`` (per row)."""
+    import torch
+
+    ordered, order = logits.sort(dim=-1, descending=True)
+    cumulative = ordered.softmax(dim=-1).cumsum(dim=-1)
+    drop = cumulative - ordered.softmax(dim=-1) >= top_p[:, None]  # mass before this token
+    ordered = ordered.masked_fill(drop, float("-inf"))
+    return torch.full_like(logits, float("-inf")).scatter(-1, order, ordered)

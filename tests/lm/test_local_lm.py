@@ -1,0 +1,242 @@
+"""LocalLM on the tiny model: sampling options, usage, batching, swapping, persistence, DSPy."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from gcop.lm.local import LocalLM
+from gcop.lm.tiny import tiny_model
+
+HI = [{"role": "user", "content": "hi"}]
+
+
+def ask(i: int) -> list[dict[str, str]]:
+    return [{"role": "user", "content": f"question {i}"}]
+
+
+def test_identity_and_chat_prompt(tiny_lm):
+    assert tiny_lm.model_string == f"local/{tiny_lm.name}"
+    expected = tiny_lm.tokenizer.apply_chat_template(HI, tokenize=False, add_generation_prompt=True)
+    assert (
+        tiny_lm.chat_prompt(HI)
+        == expected
+        == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert LocalLM("tiny").name == "tiny"
+    assert LocalLM("some-org/some-model").name == "some-org--some-model"  # lazy: nothing loaded
+
+
+def test_greedy_is_deterministic_and_reports_usage(tiny_lm):
+    first = tiny_lm.complete(HI, max_tokens=12)
+    assert first == tiny_lm.complete(HI, max_tokens=12, temperature=0)
+    assert first.prompt_tokens == len(tiny_lm.tokenizer(tiny_lm.chat_prompt(HI))["input_ids"])
+    assert len(first.texts) == 1 and first.completion_tokens <= 12
+    if first.finish_reasons[0] == "length":  # one character per token in the tiny tokenizer
+        assert first.completion_tokens == len(first.texts[0]) == 12
+
+
+def test_max_tokens_caps_the_completion(tiny_lm):
+    for budget in (1, 3, 7):
+        result = tiny_lm.complete(HI, max_tokens=budget)
+        assert result.completion_tokens <= budget
+        assert len(result.texts[0]) <= budget
+
+
+def test_n_samples_with_seed_are_reproducible_and_distinct(tiny_lm):
+    result = tiny_lm.complete(HI, n=3, temperature=1.0, max_tokens=10, seed=5)
+    assert len(result.texts) == len(result.finish_reasons) == 3
+    assert len(set(result.texts)) == 3
+    assert result.completion_tokens >= sum(len(t) for t in result.texts)
+    assert result == tiny_lm.complete(HI, n=3, temperature=1.0, max_tokens=10, seed=5)
+    assert result.texts != tiny_lm.complete(HI, n=3, temperature=1.0, max_tokens=10, seed=6).texts
+
+
+def test_seeded_sample_does_not_depend_on_its_batch(unique_name):
+    lm = LocalLM("tiny", name=unique_name, batch_wait_s=0.3)
+    alone = lm.complete(HI, temperature=0.9, max_tokens=10, seed=11)
+    with ThreadPoolExecutor(4) as pool:
+        calls = [pool.submit(lm.complete, ask(i), temperature=0.5, max_tokens=6) for i in range(3)]
+        mine = pool.submit(lm.complete, HI, temperature=0.9, max_tokens=10, seed=11)
+        [call.result() for call in calls]
+    assert mine.result() == alone
+
+
+def test_greedy_n_returns_copies(tiny_lm):
+    result = tiny_lm.complete(HI, n=2, max_tokens=5)
+    single = tiny_lm.complete(HI, max_tokens=5)
+    assert result.texts == single.texts * 2
+    assert result.completion_tokens == 2 * single.completion_tokens
+
+
+def test_tiny_top_p_is_greedy(tiny_lm):
+    greedy = tiny_lm.complete(HI, max_tokens=10)
+    nucleus = tiny_lm.complete(HI, max_tokens=10, temperature=1.0, top_p=1e-6)
+    assert nucleus.texts == greedy.texts
+
+
+def test_stop_strings_truncate(tiny_lm):
+    full = tiny_lm.complete(HI, max_tokens=30).texts[0]
+    assert len(full) >= 12, "tiny model should not end this prompt early"
+    stop = full[8:11]
+    result = tiny_lm.complete(HI, max_tokens=30, stop=[stop, "never-seen"])
+    assert result.texts == [full[: full.find(stop)]]
+    assert result.finish_reasons == ["stop"]
+    assert result.completion_tokens < 30
+    assert tiny_lm.complete(HI, max_tokens=30, stop=stop).texts == result.texts  # a bare str
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"n": 0}, {"max_tokens": 0}, {"temperature": -1.0}, {"top_p": 0.0}, {"top_p": 1.5}],
+)
+def test_bad_sampling_options_raise(tiny_lm, kwargs):
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        tiny_lm.complete(HI, **kwargs)
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValueError, match="unknown model"):
+        LocalLM("no-such-model")
+    with pytest.raises(ValueError, match="tokenizer"):
+        LocalLM(tiny_model()[0])
+    with pytest.raises(TypeError):
+        LocalLM(42)
+
+
+def test_concurrent_calls_share_generate_calls_and_get_their_own_answers(tiny_lm, unique_name):
+    expected = [tiny_lm.complete(ask(i), max_tokens=4 + i) for i in range(8)]  # one at a time
+    lm = LocalLM("tiny", name=unique_name, max_batch_size=8, batch_wait_s=0.5)
+    calls = []
+    generate = lm.model.generate
+
+    def counting_generate(*args, **kwargs):
+        calls.append(kwargs["input_ids"].shape[0])
+        return generate(*args, **kwargs)
+
+    lm.model.generate = counting_generate
+    barrier = threading.Barrier(8)
+
+    def call(i: int):
+        barrier.wait()
+        return lm.complete(ask(i), max_tokens=4 + i)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(call, range(8)))
+    assert results == expected
+    assert len(calls) < 8 and sum(calls) == 8
+    assert max(calls) > 1
+
+
+def test_max_batch_size_bounds_rows_per_generate(unique_name):
+    lm = LocalLM("tiny", name=unique_name, max_batch_size=2, batch_wait_s=0.3)
+    sizes = []
+    generate = lm.model.generate
+    lm.model.generate = lambda **kw: sizes.append(kw["input_ids"].shape[0]) or generate(**kw)
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda i: lm.complete(ask(i), max_tokens=3), range(6)))
+    assert max(sizes) <= 2 and sum(sizes) == 6
+
+
+def test_set_model_swaps_what_is_served(unique_name):
+    lm = LocalLM("tiny", name=unique_name)
+    before = lm.complete(HI, max_tokens=10)
+    other, tokenizer = tiny_model(seed=1)
+    reference = LocalLM(other, tokenizer=tokenizer, name=f"{unique_name}-ref")
+    lm.set_model(other)
+    after = lm.complete(HI, max_tokens=10)
+    assert after != before
+    assert after == reference.complete(HI, max_tokens=10)
+
+
+def test_save_load_untouched_registry_model_writes_no_weights(tmp_path, unique_name):
+    lm = LocalLM("tiny", name=unique_name, max_batch_size=3)
+    expected = lm.complete(HI, max_tokens=8)
+    lm.save(tmp_path)
+    assert not (tmp_path / "model").exists() and not (tmp_path / "adapter").exists()
+    loaded = LocalLM.load(tmp_path)
+    assert loaded.spec()["max_batch_size"] == 3 and loaded.name == unique_name
+    assert loaded.complete(HI, max_tokens=8) == expected
+
+
+def test_save_load_modified_model_writes_full_weights(tmp_path, unique_name):
+    lm = LocalLM("tiny", name=unique_name)
+    lm.set_model(tiny_model(seed=2)[0])
+    expected = lm.complete(HI, max_tokens=8)
+    lm.save(tmp_path)
+    assert (tmp_path / "model" / "config.json").exists()
+    assert LocalLM.load(tmp_path, name=f"{unique_name}-2").complete(HI, max_tokens=8) == expected
+
+
+def test_save_load_peft_model_writes_an_adapter(tmp_path, unique_name):
+    from peft import LoraConfig, get_peft_model
+
+    lm = LocalLM("tiny", name=unique_name)
+    config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    lm.set_model(get_peft_model(tiny_model(seed=0)[0], config))
+    expected = lm.complete(HI, max_tokens=8)
+    assert expected != LocalLM("tiny", name=f"{unique_name}-base").complete(HI, max_tokens=8)
+    lm.save(tmp_path)
+    assert (tmp_path / "adapter" / "adapter_config.json").exists()
+    assert not (tmp_path / "model").exists()
+    loaded = LocalLM.load(tmp_path, name=f"{unique_name}-2")
+    assert loaded.complete(HI, max_tokens=8) == expected
+    loaded.save(tmp_path / "again")  # never loaded again: the adapter is copied
+    again = LocalLM.load(tmp_path / "again", name=f"{unique_name}-3")
+    assert again.complete(HI, max_tokens=8) == expected
+
+
+def test_close_unregisters(unique_name):
+    from gcop.lm import provider
+
+    lm = LocalLM("tiny", name=unique_name)
+    assert provider.get_backend(lm.model_string) is lm
+    lm.close()
+    with pytest.raises(ValueError, match="no local model"):
+        provider.get_backend(lm.model_string)
+
+
+def test_spec_is_json(tiny_lm):
+    import json
+
+    spec = json.loads(json.dumps(tiny_lm.spec()))
+    assert spec["model"] == "tiny" and spec["name"] == tiny_lm.name
+
+
+def test_deepcopy_returns_self(tiny_lm):
+    import dspy
+
+    assert copy.deepcopy(tiny_lm) is tiny_lm
+    program = dspy.Predict("question -> answer")
+    program.backend = tiny_lm
+    assert copy.deepcopy(program).backend is tiny_lm
+
+
+def test_routing_through_dspy_lm(tiny_lm):
+    import dspy
+
+    lm = dspy.LM(tiny_lm.model_string, cache=False, max_tokens=9, temperature=0.0)
+    assert lm("hi") == tiny_lm.complete(HI, max_tokens=9).texts
+    sampled = lm("hi", n=2, temperature=1.0, seed=3)
+    assert sampled == tiny_lm.complete(HI, n=2, max_tokens=9, temperature=1.0, seed=3).texts
+
+
+def test_importing_the_local_lm_modules_is_cheap():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import gcop
+
+    root = str(Path(gcop.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    code = (
+        "import sys, gcop.lm.local, gcop.lm.registry, gcop.lm.tiny\n"
+        "heavy = [m for m in ('torch', 'transformers', 'litellm', 'dspy') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
