@@ -1,0 +1,223 @@
+"""Structure-aware GRPO (§3.5, §A.8): the guide samples G strategies per task, the core runs them,
+and TRL's ``GRPOTrainer`` pushes the guide toward the strategies with the higher shaped reward.
+
+``reward="shaped"`` (ExecTune) uses r = 1[valid]·(R_task + α_fmt + λ·J − μ·hinge);
+``reward="task"`` (the Advisor baseline) uses the task reward alone. The reward's LM plumbing is in
+:mod:`gcop.optimizers.grpo_reward`, its math in :mod:`gcop.optimizers.rewards`. Generation uses
+vLLM (colocated) when the ``[vllm]`` extra and a GPU are present, transformers otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from gcop.lm.convert import as_lm
+from gcop.modules.guide import Guide, guide_messages
+from gcop.optimizers.config import ExecTuneConfig
+from gcop.optimizers.grpo_reward import GuideReward, core_inputs
+from gcop.optimizers.guide_training import (
+    common_args,
+    lora_config,
+    quiet_progress,
+    set_seed,
+    trainable_copy,
+    trained_guide,
+)
+from gcop.optimizers.judge import StrategyJudge
+
+logger = logging.getLogger(__name__)
+
+SUFFIXES = {"shaped": "grpo", "task": "advisor"}
+_TRL_KEYS = {"loss": "loss", "step_time": "step_time_s", "completions/mean_length": "length"}
+
+
+def train_grpo(
+    guide: Guide,
+    core: Any,
+    trainset: Sequence[Any],
+    *,
+    metric: Callable[..., Any],
+    config: ExecTuneConfig,
+    judge_lm: Any = None,
+    reward: Literal["shaped", "task"] = "shaped",
+) -> tuple[Guide, dict[str, Any]]:
+    """GRPO-train a copy of ``guide`` against ``core`` on ``trainset``; ``guide`` is unchanged.
+
+    Args:
+        guide: the starting guide (the SFT guide in ExecTune, the untrained one for Advisor).
+        core: the :class:`gcop.Core` that executes strategies.
+        trainset: ``dspy.Example`` objects with their inputs marked.
+        metric: ``metric(example, prediction, trace=None)``.
+        config: steps, group size, learning rate, temperature, reward weights, LoRA settings.
+        judge_lm: the judge LM for the shaped reward (not needed when ``lambda_judge=0``): a
+            ``dspy.LM``/``MeteredLM`` as given, or a model string / ``LocalLM``, metered as
+            ``judge`` into the core's ledger.
+        reward: ``"shaped"`` (ExecTune) or ``"task"`` (Advisor).
+
+    Returns the new guide (LocalLM named ``<base>-grpo-<fingerprint>`` or ``…-advisor-…``) and
+    a JSON-able summary whose ``history`` holds one row per step (reward, valid rate, judge score,
+    regression rate, core calls and tokens) for the report's curves.
+    """
+    reward_fn = make_reward(
+        guide, core, trainset, metric=metric, config=config, judge_lm=judge_lm, reward=reward
+    )
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="gcop-grpo-") as output_dir:
+        trainer = grpo_trainer(guide, trainset, reward_fn, config, output_dir)
+        logger.info(
+            "GRPO (%s reward) of %s for %d steps", reward, guide.local_lm.name, config.grpo_steps
+        )
+        trainer.train()
+    new_guide = trained_guide(guide, trainer.model, trainer.processing_class, SUFFIXES[reward])
+    history = _merge_trl_logs(reward_fn.history, trainer.state.log_history)
+    summary = {
+        "reward_mode": reward,
+        "steps": int(trainer.state.global_step),
+        "n_examples": len(trainset),
+        "generations": config.grpo_generations,
+        "batch_size": trainer.args.per_device_train_batch_size,
+        "lora": config.lora,
+        "vllm": bool(trainer.args.use_vllm),
+        "train_time_s": round(time.perf_counter() - start, 3),
+        "first_reward": history[0]["reward"] if history else None,
+        "final_reward": history[-1]["reward"] if history else None,
+        "core_calls": sum(row["core_calls"] for row in history),
+        "core_tokens": sum(row["core_tokens"] for row in history),
+        "model": new_guide.local_lm.name,
+        **reward_fn.summary(),
+        "history": history,
+    }
+    return new_guide, summary
+
+
+def make_reward(
+    guide: Guide,
+    core: Any,
+    trainset: Sequence[Any],
+    *,
+    metric: Callable[..., Any],
+    config: ExecTuneConfig,
+    judge_lm: Any = None,
+    reward: Literal["shaped", "task"] = "shaped",
+) -> GuideReward:
+    """Check the inputs and build the reward function TRL will call."""
+    if reward not in SUFFIXES:
+        raise ValueError(f"reward must be 'shaped' (ExecTune) or 'task' (Advisor), got {reward!r}")
+    if not isinstance(config, ExecTuneConfig):
+        raise TypeError(f"config must be an ExecTuneConfig, got {type(config).__name__}")
+    if not callable(metric):
+        raise TypeError("metric must be callable: metric(example, prediction, trace=None)")
+    if not trainset:
+        raise ValueError("trainset is empty: pass a list of dspy.Example with inputs marked")
+    for example in trainset:
+        core_inputs(example)  # raises a clear error for unmarked inputs
+    judge = None
+    if reward == "shaped" and config.lambda_judge > 0:
+        if judge_lm is None:
+            raise ValueError(
+                "the shaped reward needs a judge: pass judge_lm=<LM>, or set "
+                "ExecTuneConfig(lambda_judge=0) to train without the judge term"
+            )
+        if not callable(judge_lm):  # a model string or a LocalLM: meter it into the core's ledger
+            judge_lm = as_lm(judge_lm, ledger=core.ledger, role="judge", temperature=0.0)
+        judge = StrategyJudge(judge_lm, concurrency=config.concurrency)
+    return GuideReward(
+        core=core,
+        trainset=trainset,
+        metric=metric,
+        config=config,
+        input_fields=list(guide.signature.input_fields),
+        token_budget=min(guide.token_budget, config.max_strategy_tokens),
+        mode=reward,
+        judge=judge,
+    )
+
+
+def grpo_trainer(
+    guide: Guide, trainset: Sequence[Any], reward_fn: Any, config: ExecTuneConfig, output_dir
+):
+    """The configured TRL ``GRPOTrainer`` over a copy of the guide's model (not yet trained).
+
+    Prompts are the guide's own chat messages; the ``example_index`` column tells the reward which
+    example each completion answers.
+    """
+    from datasets import Dataset
+    from trl import GRPOConfig, GRPOTrainer
+
+    fields = list(guide.signature.input_fields)
+    rows = [
+        {
+            "prompt": guide_messages(guide.signature, {name: ex[name] for name in fields}),
+            "example_index": index,
+        }
+        for index, ex in enumerate(trainset)
+    ]
+    set_seed(config.seed)
+    model, tokenizer = trainable_copy(guide)
+    group = config.grpo_generations
+    batch = max(group, -(-config.grpo_batch_size // group) * group)  # whole groups per step
+    if batch != config.grpo_batch_size:
+        logger.info(
+            "GRPO batch %d → %d (a multiple of %d generations)",
+            config.grpo_batch_size,
+            batch,
+            group,
+        )
+    vllm = use_vllm(model)
+    args = GRPOConfig(
+        **common_args(model, config, output_dir),
+        max_steps=config.grpo_steps,
+        learning_rate=config.grpo_learning_rate,
+        per_device_train_batch_size=batch,
+        num_generations=group,
+        max_completion_length=2 * config.max_strategy_tokens,
+        temperature=config.grpo_temperature,
+        use_vllm=vllm,
+        **({"vllm_mode": "colocate"} if vllm else {}),
+    )
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward_fn,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=lora_config(config),
+    )
+    return quiet_progress(trainer)
+
+
+def use_vllm(model: Any) -> bool:
+    """vLLM generation when the extra is installed, a GPU is present and the model has a folder
+    vLLM can load; ``vllm`` itself is never imported here."""
+    import torch
+
+    if importlib.util.find_spec("vllm") is None or not torch.cuda.is_available():
+        return False
+    source = getattr(getattr(model, "config", None), "name_or_path", "") or ""
+    if not Path(source).is_dir():
+        logger.info(
+            "vLLM is installed but the guide has no model folder (%r): using HF generate", source
+        )
+        return False
+    return True
+
+
+def _merge_trl_logs(history: list[dict], logs: list[dict]) -> list[dict]:
+    """Add TRL's own per-step numbers (loss, step time, completion length) to the reward rows."""
+    by_step = {int(e["step"]): e for e in logs if "step" in e and "loss" in e}
+    merged = []
+    for row in history:
+        extra = by_step.get(row["step"], {})
+        merged.append(
+            {
+                **row,
+                **{name: round(float(extra[k]), 6) for k, name in _TRL_KEYS.items() if k in extra},
+            }
+        )
+    return merged

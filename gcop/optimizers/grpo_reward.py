@@ -1,0 +1,239 @@
+"""The reward GRPO trains the guide on: run the core on each sampled strategy, judge it, shape it.
+
+:class:`GuideReward` is what TRL's ``GRPOTrainer`` calls with a batch of completions. It parses each
+completion, runs the core on the parsed strategy (guided) and once per example without one
+(unguided, cached), asks the judge, and hands the scores to the pure functions of
+:mod:`gcop.optimizers.rewards`. Core and judge calls run concurrently; DSPy's cache keys them by
+(example, strategy, sample) through ``rollout_id``, and the cost ledger records them. Each call
+appends one row to :attr:`GuideReward.history` (reward, valid rate, judge score, regression rate,
+core cost), from which the run's curves are plotted.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+from gcop.cost import summarize
+from gcop.optimizers.config import ExecTuneConfig
+from gcop.optimizers.judge import JudgeVerdict, StrategyJudge
+from gcop.optimizers.leakage import leaks_answer
+from gcop.optimizers.rewards import as_score, completion_text, shaped_reward, task_reward
+from gcop.strategy import parse_strategy
+
+logger = logging.getLogger(__name__)
+
+RewardMode = Literal["shaped", "task"]
+
+
+def core_inputs(example: Any) -> dict[str, Any]:
+    """The fields of ``example`` marked as inputs (what the core is called with)."""
+    keys = getattr(example, "_input_keys", None)
+    if not keys:
+        raise ValueError(
+            "trainset examples must mark their inputs: dspy.Example(...).with_inputs('question')"
+        )
+    return {key: example[key] for key in keys}
+
+
+class GuideReward:
+    """A TRL reward function ``(completions, example_index, **kwargs) -> list[float]``.
+
+    Args:
+        core: the :class:`gcop.Core` that executes strategies.
+        trainset: the examples; the dataset's ``example_index`` column points into it.
+        metric: ``metric(example, prediction, trace=None)``, scores the core's answers.
+        config: weights α_fmt, λ_judge, μ; concurrency; core temperature.
+        input_fields: the guide's input fields (the judge sees the task through them).
+        token_budget: the format gate's strategy budget.
+        mode: ``"shaped"`` (ExecTune, §A.8) or ``"task"`` (Advisor: task reward only, no format
+            gate; an invalid completion's whole text is given to the core as the strategy).
+        judge: a :class:`StrategyJudge` (shaped mode); ``None`` leaves the judge term at 0.
+        core_samples: core runs per (example, strategy), averaged.
+    """
+
+    __name__ = "gcop_reward"  # TRL names its logged reward columns after this
+
+    def __init__(
+        self,
+        *,
+        core: Any,
+        trainset: Sequence[Any],
+        metric: Callable[..., Any],
+        config: ExecTuneConfig,
+        input_fields: Sequence[str],
+        token_budget: int,
+        mode: RewardMode = "shaped",
+        judge: StrategyJudge | None = None,
+        core_samples: int = 1,
+    ) -> None:
+        if mode not in ("shaped", "task"):
+            raise ValueError(f"reward must be 'shaped' or 'task', got {mode!r}")
+        if core_samples < 1:
+            raise ValueError(f"core_samples must be ≥ 1, got {core_samples}")
+        self.core, self.trainset, self.metric, self.config = core, list(trainset), metric, config
+        self.input_fields, self.token_budget, self.mode = list(input_fields), token_budget, mode
+        self.judge = judge if mode == "shaped" else None
+        self.core_samples = core_samples
+        self.history: list[dict[str, Any]] = []
+        self.core_errors = 0
+        self._unguided: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    # --- TRL entry point -------------------------------------------------------------------
+
+    def __call__(
+        self,
+        completions: Sequence[Any],
+        example_index: Sequence[int],
+        trainer_state: Any = None,
+        log_metric: Callable[[str, float], None] | None = None,
+        **kwargs: Any,
+    ) -> list[float]:
+        start, marks = time.perf_counter(), self._ledger_marks()
+        indices = [int(i) for i in example_index]
+        texts = [completion_text(c) for c in completions]
+        parses = [parse_strategy(t, token_budget=self.token_budget) for t in texts]
+        if self.mode == "task":  # Advisor: the core gets whatever the guide wrote
+            strategies: list[str | None] = [
+                p.strategy if p.valid else t for p, t in zip(parses, texts, strict=True)
+            ]
+        else:  # an invalid completion never reaches the core (it earns 0 anyway)
+            strategies = [p.strategy if p.valid else None for p in parses]
+        guided, verdicts = self._run(indices, strategies)
+        task_scores = [guided.get((i, s), 0.0) for i, s in zip(indices, strategies, strict=True)]
+        if self.mode == "task":
+            rewards = task_reward(completions, task_scores)
+            unguided, judged, leaks = None, [], []
+        else:
+            unguided = [self._unguided[i] for i in indices]
+            judged = [verdicts.get((i, s)) for i, s in zip(indices, strategies, strict=True)]
+            leaks = [
+                p.valid and (v.leak if v is not None else leaks_answer(s, self.trainset[i]))
+                for p, v, i, s in zip(parses, judged, indices, strategies, strict=True)
+            ]
+            rewards = shaped_reward(
+                completions,
+                task_scores,
+                unguided,
+                judge_scores=[v.score if v is not None else 0.0 for v in judged],
+                leaks=leaks,
+                alpha_fmt=self.config.alpha_fmt,
+                lambda_judge=self.config.lambda_judge,
+                mu=self.config.mu,
+                token_budget=self.token_budget,
+            )
+        row = self._record(
+            trainer_state, rewards, parses, task_scores, unguided, judged, leaks, marks
+        )
+        row["time_s"] = round(time.perf_counter() - start, 4)
+        if log_metric is not None:
+            for key in ("valid_rate", "task", "judge", "regression_rate", "core_calls"):
+                if row.get(key) is not None:
+                    log_metric(f"gcop/{key}", float(row[key]))
+        return rewards
+
+    # --- core and judge calls --------------------------------------------------------------
+
+    def _run(self, indices: list[int], strategies: list[str | None]):
+        """Guided scores per unique (example, strategy), unguided baselines, judge verdicts."""
+        jobs = sorted({(i, s) for i, s in zip(indices, strategies, strict=True) if s is not None})
+        baselines = [] if self.mode == "task" else sorted(set(indices) - set(self._unguided))
+        judge_jobs = jobs if self.judge is not None and self.config.lambda_judge > 0 else []
+        errors_before = self.core_errors
+        with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
+            guided_f = {job: pool.submit(self._score, *job) for job in jobs}
+            base_f = {i: pool.submit(self._score, i, None) for i in baselines}
+            judge_f = {job: pool.submit(self._judge, *job) for job in judge_jobs}
+            guided = {job: f.result() for job, f in guided_f.items()}
+            self._unguided.update({i: f.result() for i, f in base_f.items()})
+            verdicts = {job: f.result() for job, f in judge_f.items()}
+        runs = (len(jobs) + len(baselines)) * self.core_samples
+        if runs and self.core_errors - errors_before == runs:
+            raise RuntimeError(
+                f"all {runs} core calls of this GRPO step failed (see the warnings above): "
+                "check the core LM's model string, key and server"
+            )
+        return guided, verdicts
+
+    def _score(self, index: int, strategy: str | None) -> float:
+        """Mean metric score of the core on example ``index`` (``strategy=None``: unguided)."""
+        example = self.trainset[index]
+        inputs = core_inputs(example)
+        scores = []
+        for sample in range(self.core_samples):
+            settings = {"rollout_id": sample, "temperature": self.config.core_temperature}
+            try:
+                prediction = self.core(strategy=strategy, lm_kwargs=settings, **inputs)
+            except Exception as error:  # one failed call scores 0; all failing raises (above)
+                with self._lock:
+                    self.core_errors += 1
+                logger.warning("core call failed on example %d: %s", index, error)
+                scores.append(0.0)
+                continue
+            scores.append(as_score(self.metric(example, prediction)))
+        return sum(scores) / len(scores)
+
+    def _judge(self, index: int, strategy: str) -> JudgeVerdict:
+        example = self.trainset[index]
+        task = {name: example[name] for name in self.input_fields}
+        return self.judge.score(task, strategy, example)
+
+    # --- bookkeeping -----------------------------------------------------------------------
+
+    def _ledgers(self) -> list[Any]:
+        ledgers = [self.core.ledger]
+        judge_ledger = getattr(getattr(self.judge, "lm", None), "ledger", None)
+        if judge_ledger is not None and judge_ledger is not self.core.ledger:
+            ledgers.append(judge_ledger)
+        return ledgers
+
+    def _ledger_marks(self) -> list[tuple[Any, int]]:
+        return [(ledger, len(ledger)) for ledger in self._ledgers()]
+
+    def _record(self, state, rewards, parses, task_scores, unguided, judged, leaks, marks):
+        records = [r for ledger, mark in marks for r in ledger.since(mark)]
+        core = summarize(r for r in records if r.role == "core")
+        judge = summarize(r for r in records if r.role == "judge")
+        valid = [p.valid for p in parses]
+        step = int(state.global_step) + 1 if state is not None else len(self.history) + 1
+        row: dict[str, Any] = {
+            "step": step,
+            "reward": _mean(rewards),
+            "reward_std": round(statistics.pstdev(rewards), 6) if rewards else 0.0,
+            "valid_rate": _mean([float(v) for v in valid]),
+            "task": _mean(task_scores),
+            "core_calls": core.calls,
+            "core_cache_hits": core.cache_hits,
+            "core_tokens": core.tokens,
+            "core_errors": self.core_errors,
+            "judge_calls": judge.calls,
+        }
+        if unguided is not None:
+            kept = [k for k, ok in enumerate(valid) if ok]
+            scores = [judged[k].score for k in kept if judged[k] is not None]
+            row["unguided"] = _mean(unguided)
+            row["regression_rate"] = _mean([float(task_scores[k] < unguided[k]) for k in kept])
+            row["judge"] = _mean(scores) if scores else None
+            row["leak_rate"] = _mean([float(leaks[k]) for k in kept])
+        self.history.append(row)
+        logger.info("GRPO step %d: reward %.3f, valid %.2f", step, row["reward"], row["valid_rate"])
+        return row
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able totals over the run so far."""
+        return {
+            "steps_logged": len(self.history),
+            "core_errors": self.core_errors,
+            "judge": self.judge.stats() if self.judge is not None else None,
+            "unguided_mean": _mean(list(self._unguided.values())) if self._unguided else None,
+        }
+
+
+def _mean(values: Sequence[float]) -> float:
+    return round(sum(values) / len(values), 6) if values else 0.0

@@ -1,0 +1,143 @@
+"""Plumbing shared by the guide trainers (SFT, GRPO, Advisor): copy, adapt, hand back a new Guide.
+
+The input guide is never modified: its model is deep-copied before peft injects LoRA layers (peft
+edits modules in place), and the trained weights come back in a new :class:`gcop.Guide` on a new
+:class:`gcop.LocalLM`, whose name carries a fingerprint of the weights so that DSPy's cache never
+serves one trained guide's outputs for another's.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+from typing import Any
+
+from gcop.modules.guide import Guide
+from gcop.optimizers.config import ExecTuneConfig
+
+logger = logging.getLogger(__name__)
+
+_FINGERPRINT_ELEMENTS = 1 << 16  # per tensor: enough to tell trained weights apart, and fast
+
+
+def trainable_copy(guide: Guide) -> tuple[Any, Any]:
+    """A deep copy of the guide's model (adapters merged) and tokenizer, safe to train."""
+    local = getattr(guide, "local_lm", None)
+    if local is None:
+        raise ValueError(
+            "the guide must run on a trainable gcop.LocalLM, e.g. "
+            "Guide(signature, lm=gcop.LocalLM('smollm2-135m'))"
+        )
+    model = strip_trainer_patches(copy.deepcopy(local.model))
+    if callable(getattr(model, "merge_and_unload", None)):  # a PeftModel: train one flat model
+        model = model.merge_and_unload()
+    model.requires_grad_(True)  # a merged adapter leaves the base frozen; peft re-freezes for LoRA
+    model.train()
+    return model, copy.deepcopy(local.tokenizer)
+
+
+def strip_trainer_patches(model: Any) -> Any:
+    """Remove the ``forward`` TRL trainers patch onto a model instance (its fused LM head).
+
+    The patch is a closure over the *original* model's bound ``forward``; left in place, a deep
+    copy of the model would keep running the original's weights, and training the copy would
+    change nothing the copy generates. The class's own ``forward`` takes over again.
+    """
+    for module in model.modules():
+        patched = module.__dict__.get("forward")
+        code = getattr(getattr(patched, "__func__", patched), "__code__", None)
+        if code is not None and code.co_name == "_fused_forward":
+            del module.__dict__["forward"]
+    return model
+
+
+def lora_config(config: ExecTuneConfig) -> Any:
+    """The peft ``LoraConfig`` (all linear layers), or ``None`` for a full fine-tune."""
+    if not config.lora:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=0.0,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+
+
+def common_args(model: Any, config: ExecTuneConfig, output_dir: str) -> dict[str, Any]:
+    """Settings every TRL config here shares: no saving, no reports, fp32, seeded, quiet logs."""
+    device = next(model.parameters()).device
+    return {
+        "output_dir": output_dir,
+        "use_cpu": device.type == "cpu",
+        "bf16": False,
+        "fp16": False,
+        "report_to": "none",
+        "save_strategy": "no",
+        "logging_steps": 1,
+        "activation_checkpointing": False,
+        "seed": config.seed,
+        "data_seed": config.seed,
+        "dataloader_num_workers": 0,
+    }
+
+
+def quiet_progress(trainer: Any) -> Any:
+    """Swap the trainer's progress bar for one that shows the loss instead of printing log dicts."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class LossBar(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if self.training_bar is not None and logs:
+                shown = {k: logs[k] for k in ("loss", "reward") if k in logs}
+                if shown:
+                    self.training_bar.set_postfix({k: f"{v:.3g}" for k, v in shown.items()})
+
+    if any(type(cb) is ProgressCallback for cb in trainer.callback_handler.callbacks):
+        trainer.remove_callback(ProgressCallback)  # absent when the user disabled tqdm
+        trainer.add_callback(LossBar())
+    return trainer
+
+
+def trained_guide(guide: Guide, model: Any, tokenizer: Any, suffix: str) -> Guide:
+    """A new Guide serving ``model`` (adapters merged), with the input guide's signature, budget,
+    ledger and sampling settings."""
+    from gcop.lm.local import LocalLM
+
+    if callable(getattr(model, "merge_and_unload", None)):
+        model = model.merge_and_unload()
+    strip_trainer_patches(model).eval()
+    name = f"{guide.local_lm.name}-{suffix}-{fingerprint(model)}"
+    local = LocalLM(model, tokenizer=tokenizer, name=name)
+    return Guide(
+        guide.signature,
+        local,
+        token_budget=guide.token_budget,
+        ledger=guide.lm.ledger,
+        **dict(guide.lm.kwargs),
+    )
+
+
+def fingerprint(model: Any) -> str:
+    """8 hex digits that change when the weights change (a sample of every tensor is hashed)."""
+    digest = hashlib.blake2b(digest_size=4)
+    for name, tensor in sorted(model.state_dict().items()):
+        flat = tensor.detach().reshape(-1)[:_FINGERPRINT_ELEMENTS].float().cpu()
+        digest.update(name.encode())
+        digest.update(flat.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def loss_history(trainer: Any) -> list[float]:
+    """The per-step training losses TRL logged."""
+    return [round(float(e["loss"]), 6) for e in trainer.state.log_history if "loss" in e]
+
+
+def set_seed(seed: int) -> None:
+    """Seed python, numpy and torch (peft draws LoRA weights as soon as it wraps the model)."""
+    from transformers import set_seed as hf_set_seed
+
+    hf_set_seed(seed)

@@ -1,0 +1,111 @@
+"""Strategy SFT (§3.5, §A.7): fine-tune the guide on accepted (task, strategy) pairs.
+
+Each pair becomes a chat-format prompt/completion row: the prompt is exactly what the guide sees at
+inference (:func:`gcop.modules.guide.guide_messages`), the completion is the assistant's
+``<strategy>`` block, and the loss falls on the completion only. LoRA by default, full fine-tune
+with ``config.lora=False``. The input guide is left unchanged; a new Guide is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from gcop.modules.guide import Guide, guide_messages
+from gcop.optimizers.config import ExecTuneConfig
+from gcop.optimizers.guide_training import (
+    common_args,
+    lora_config,
+    loss_history,
+    quiet_progress,
+    set_seed,
+    trainable_copy,
+    trained_guide,
+)
+from gcop.strategy import format_strategy
+
+logger = logging.getLogger(__name__)
+
+
+def sft_rows(guide: Guide, pairs: Sequence[tuple[dict[str, Any], str]]) -> list[dict[str, Any]]:
+    """Conversational prompt/completion rows for TRL's ``SFTTrainer``."""
+    rows = []
+    for index, pair in enumerate(pairs):
+        if not (isinstance(pair, tuple | list) and len(pair) == 2):
+            raise ValueError(f"pairs[{index}] must be (guide inputs dict, strategy text)")
+        inputs, strategy = pair
+        if not isinstance(strategy, str) or not strategy.strip():
+            raise ValueError(f"pairs[{index}] has an empty strategy: drop it before SFT")
+        rows.append(
+            {
+                "prompt": guide_messages(guide.signature, inputs),
+                "completion": [{"role": "assistant", "content": format_strategy(strategy)}],
+            }
+        )
+    return rows
+
+
+def sft_trainer(
+    guide: Guide, pairs: Sequence[tuple[dict[str, Any], str]], config: ExecTuneConfig, output_dir
+):
+    """The configured TRL ``SFTTrainer`` over a copy of the guide's model (not yet trained)."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    rows = sft_rows(guide, pairs)
+    if not rows:
+        raise ValueError("train_sft got no pairs: acceptance sampling accepted nothing")
+    set_seed(config.seed)
+    model, tokenizer = trainable_copy(guide)
+    args = SFTConfig(
+        **common_args(model, config, output_dir),
+        num_train_epochs=config.sft_epochs,
+        learning_rate=config.sft_learning_rate,
+        per_device_train_batch_size=config.sft_batch_size,
+        completion_only_loss=True,
+        max_length=None,
+        dataset_num_proc=None,
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=lora_config(config),
+    )
+    return quiet_progress(trainer)
+
+
+def train_sft(
+    guide: Guide, pairs: Sequence[tuple[dict[str, Any], str]], config: ExecTuneConfig
+) -> tuple[Guide, dict[str, Any]]:
+    """Fine-tune a copy of ``guide`` on ``pairs`` of (guide inputs, accepted strategy text).
+
+    Returns the new guide (its LocalLM is named ``<base>-sft-<weights fingerprint>``) and a
+    JSON-able summary: steps, losses, train time, number of pairs.
+    """
+    if not isinstance(config, ExecTuneConfig):
+        raise TypeError(f"config must be an ExecTuneConfig, got {type(config).__name__}")
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="gcop-sft-") as output_dir:
+        trainer = sft_trainer(guide, pairs, config, output_dir)
+        logger.info("SFT of %s on %d pairs", guide.local_lm.name, len(pairs))
+        result = trainer.train()
+    losses = loss_history(trainer)
+    new_guide = trained_guide(guide, trainer.model, trainer.processing_class, "sft")
+    summary = {
+        "n_pairs": len(pairs),
+        "steps": int(trainer.state.global_step),
+        "epochs": config.sft_epochs,
+        "lora": config.lora,
+        "final_loss": losses[-1] if losses else None,
+        "mean_loss": round(float(result.training_loss), 6),
+        "loss_history": losses,
+        "train_time_s": round(time.perf_counter() - start, 3),
+        "model": new_guide.local_lm.name,
+    }
+    logger.info("SFT done: %d steps, final loss %s", summary["steps"], summary["final_loss"])
+    return new_guide, summary

@@ -1,0 +1,182 @@
+"""GRPO on the tiny guide against a fake core that succeeds when the strategy says "add"."""
+
+import json
+import statistics
+
+import dspy
+import pytest
+import torch
+from training_fakes import (
+    QUESTIONS,
+    exact_metric,
+    examples,
+    keyword_core,
+    keyword_core_reply,
+    same_weights,
+    small_config,
+    snapshot,
+    strategy_sent,
+    tiny_guide,
+)
+
+import gcop
+from gcop.optimizers.advisor import Advisor
+from gcop.optimizers.grpo import make_reward, train_grpo
+from gcop.optimizers.sft import train_sft
+from gcop.signatures import MathSolve
+
+JUDGE_REPLY = "SCORE: 0.5\nLEAK: no"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def as_chat(text):
+    return [{"role": "assistant", "content": text}]
+
+
+def test_shaped_reward_runs_the_core_on_the_parsed_block_only(scripted_lm):
+    core, fake_core = keyword_core(scripted_lm)
+    judge = scripted_lm([JUDGE_REPLY])
+    guide = tiny_guide()
+    reward = make_reward(
+        guide,
+        core,
+        examples(),
+        metric=exact_metric,
+        config=small_config(),
+        judge_lm=judge.model_string,
+    )
+    completions = [
+        as_chat("<strategy>1. add</strategy>"),  # valid, keyword: the core succeeds
+        as_chat("<strategy>think</strategy> 1. add"),  # the keyword hidden outside the tags
+        as_chat("1. add"),  # no tags: never reaches the core
+        as_chat("<strategy></strategy>"),  # empty
+    ]
+    rewards = reward(completions, example_index=[0, 0, 1, 1])
+    assert rewards == [pytest.approx(1.0 + 0.1 + 0.2 * 0.5), pytest.approx(0.1 + 0.1), 0.0, 0.0]
+    sent = sorted(strategy_sent(call["messages"]).strip() for call in fake_core.calls)
+    assert sent == ["", "", "1. add", "think"]  # two unguided baselines, two guided runs
+    assert len(judge.calls) == 2
+
+    again = reward(completions[:2], example_index=[0, 0])  # baselines and runs are cached
+    assert again == rewards[:2] and len(fake_core.calls) == 4
+    row = reward.history[-1]
+    assert row["core_calls"] == 2 and row["core_cache_hits"] == 2
+    first = reward.history[0]
+    assert first["valid_rate"] == 0.5 and first["judge"] == 0.5 and first["core_calls"] == 4
+    assert first["regression_rate"] == 0.0 and first["unguided"] == 0.0
+
+
+def test_task_reward_gives_the_core_the_whole_invalid_text(scripted_lm):
+    core, fake_core = keyword_core(scripted_lm)
+    reward = make_reward(
+        tiny_guide(), core, examples(), metric=exact_metric, config=small_config(), reward="task"
+    )
+    rewards = reward([as_chat("just add them"), as_chat("<strategy>guess</strategy>")], [0, 1])
+    assert rewards == [1.0, 0.0]
+    assert sorted(strategy_sent(c["messages"]).strip() for c in fake_core.calls) == [
+        "guess",
+        "just add them",
+    ]
+    assert "judge" not in reward.history[0] and "regression_rate" not in reward.history[0]
+
+
+def test_grpo_raises_the_reward_and_returns_a_new_guide(scripted_lm):
+    core, _ = keyword_core(scripted_lm)
+    judge = scripted_lm([JUDGE_REPLY])
+    config = small_config()
+    pairs = [({"question": q}, s) for q in QUESTIONS for s in ("add", "guess")]
+    start, _ = train_sft(tiny_guide(), pairs, config)  # half its strategies say "add"
+    before = snapshot(start)
+
+    trained, summary = train_grpo(
+        start,
+        core,
+        examples(),
+        metric=exact_metric,
+        config=config,
+        judge_lm=judge.model_string,
+    )
+
+    assert same_weights(snapshot(start), before)
+    assert not same_weights(snapshot(trained), before)
+    assert trained.local_lm.name.startswith(f"{start.local_lm.name}-grpo-")
+    json.dumps(summary)
+    history = summary["history"]
+    assert summary["steps"] == len(history) == config.grpo_steps
+    rewards = [row["reward"] for row in history]
+    assert statistics.mean(rewards[-4:]) > statistics.mean(rewards[:4])
+    for key in ("valid_rate", "judge", "regression_rate", "core_calls", "core_tokens", "loss"):
+        assert key in history[0]
+    assert summary["core_calls"] > 0 and summary["judge"]["calls"] > 0
+
+
+def test_advisor_compile_returns_a_new_policy(scripted_lm):
+    core, _ = keyword_core(scripted_lm)
+    program = gcop.GuideCorePolicy(guide=tiny_guide(), core=core)
+    before = snapshot(program.guide)
+    advisor = Advisor(exact_metric, config=small_config(sft=False, grpo_steps=2))
+
+    compiled = advisor.compile(program, trainset=examples())
+
+    assert compiled is not program and compiled.guide is not program.guide
+    assert compiled.guide.local_lm.name.startswith(f"{program.guide.local_lm.name}-advisor-")
+    assert same_weights(snapshot(program.guide), before)
+    assert compiled.artifacts["advisor"]["reward_mode"] == "task"
+    assert compiled.artifacts["advisor"]["steps"] == 2
+    assert "advisor" not in program.artifacts
+    assert compiled(question=QUESTIONS[0]).answer  # the compiled policy runs end to end
+
+
+def test_bad_arguments_raise_clear_errors(scripted_lm):
+    core, _ = keyword_core(scripted_lm)
+    guide = tiny_guide()
+    with pytest.raises(ValueError, match="judge_lm"):
+        make_reward(guide, core, examples(), metric=exact_metric, config=small_config())
+    with pytest.raises(ValueError, match="'shaped' .* or 'task'"):
+        make_reward(
+            guide, core, examples(), metric=exact_metric, config=small_config(), reward="judge"
+        )
+    with pytest.raises(ValueError, match="with_inputs"):
+        unmarked = [gcop_example() for _ in range(2)]
+        make_reward(
+            guide, core, unmarked, metric=exact_metric, config=small_config(), reward="task"
+        )
+    with pytest.raises(ValueError, match="trainset is empty"):
+        make_reward(guide, core, [], metric=exact_metric, config=small_config(), reward="task")
+    with pytest.raises(TypeError, match="GuideCorePolicy"):
+        Advisor(exact_metric).compile(core, trainset=examples())
+    # λ_judge = 0 needs no judge
+    assert (
+        make_reward(
+            guide, core, examples(), metric=exact_metric, config=small_config(lambda_judge=0)
+        ).judge
+        is None
+    )
+
+
+def gcop_example():
+    return dspy.Example(question="q", gold="1")
+
+
+def test_core_failures_score_zero_and_a_dead_core_stops_the_run(scripted_lm):
+    def flaky(messages):
+        if "boom" in strategy_sent(messages):
+            raise ConnectionError("core is down")
+        return keyword_core_reply(messages)
+
+    fake = scripted_lm(flaky)
+    core = gcop.Core(MathSolve, lm=fake.model_string, num_retries=0)
+    reward = make_reward(
+        tiny_guide(), core, examples(), metric=exact_metric, config=small_config(), reward="task"
+    )
+    assert reward([as_chat("add boom"), as_chat("add")], [0, 0]) == [0.0, 1.0]
+    assert reward.core_errors == 1 and reward.history[-1]["core_errors"] == 1
+    with pytest.raises(RuntimeError, match="core calls of this GRPO step failed"):
+        reward([as_chat("boom"), as_chat("boom again")], [1, 2])

@@ -1,0 +1,90 @@
+"""Strategy SFT on the tiny model: trains a copy, leaves the input alone, learns the format."""
+
+import json
+import tempfile
+
+import pytest
+import torch
+from training_fakes import (
+    QUESTIONS,
+    same_weights,
+    small_config,
+    snapshot,
+    tiny_guide,
+    valid_rate,
+)
+
+from gcop.modules.guide import guide_messages
+from gcop.optimizers.sft import sft_trainer, train_sft
+
+PAIRS = [({"question": q}, "1. add") for q in QUESTIONS]
+
+
+def test_sft_trains_a_new_guide_and_leaves_the_input_alone():
+    guide = tiny_guide()
+    before = snapshot(guide)
+    rate_before = valid_rate(guide)
+
+    trained, summary = train_sft(guide, PAIRS * 2, small_config())
+
+    assert same_weights(snapshot(guide), before)  # the input guide's model is untouched
+    assert not same_weights(snapshot(trained), before)
+    assert trained is not guide and trained.local_lm is not guide.local_lm
+    assert trained.local_lm.name.startswith(f"{guide.local_lm.name}-sft-")
+    assert trained.token_budget == guide.token_budget
+    assert trained.lm.ledger is guide.lm.ledger
+    assert trained.lm.kwargs == guide.lm.kwargs
+    assert valid_rate(trained) > rate_before
+    assert valid_rate(trained) >= 0.5
+    json.dumps(summary)
+    assert summary["n_pairs"] == 8 and summary["steps"] == 20
+    assert summary["final_loss"] < summary["loss_history"][0]
+    assert summary["train_time_s"] > 0
+
+
+def test_training_prompt_is_the_inference_prompt():
+    guide = tiny_guide()
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = sft_trainer(guide, PAIRS[:1], small_config(), folder)
+    row = trainer.train_dataset[0]
+    prompt_ids = [
+        t for t, label in zip(row["input_ids"], row["labels"], strict=True) if label == -100
+    ]
+    completion_ids = [label for label in row["labels"] if label != -100]
+    tokenizer = guide.local_lm.tokenizer
+    expected = guide.local_lm.chat_prompt(guide_messages(guide.signature, PAIRS[0][0]))
+    assert tokenizer.decode(prompt_ids) == expected
+    assert tokenizer.decode(completion_ids).startswith("<strategy>\n1. add\n</strategy>")
+
+
+def test_full_fine_tune_also_trains_and_copies():
+    guide = tiny_guide(seed=1)
+    before = snapshot(guide)
+    config = small_config(lora=False, sft_epochs=1, sft_learning_rate=1e-3)
+    trained, summary = train_sft(guide, PAIRS, config)
+    assert summary["lora"] is False and summary["steps"] == 1
+    assert same_weights(snapshot(guide), before)
+    assert not same_weights(snapshot(trained), before)
+    assert all(
+        p.requires_grad is False or p.grad is None for p in guide.local_lm.model.parameters()
+    )
+
+
+def test_bad_pairs_raise_clear_errors():
+    guide = tiny_guide()
+    with pytest.raises(ValueError, match="no pairs"):
+        train_sft(guide, [], small_config())
+    with pytest.raises(ValueError, match=r"pairs\[0\] has an empty strategy"):
+        train_sft(guide, [({"question": "q"}, "  ")], small_config())
+    with pytest.raises(ValueError, match="missing field"):
+        train_sft(guide, [({"prompt": "q"}, "1. add")], small_config())
+    with pytest.raises(TypeError, match="ExecTuneConfig"):
+        train_sft(guide, PAIRS, {"sft_epochs": 1})
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

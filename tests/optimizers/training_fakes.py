@@ -1,0 +1,92 @@
+"""Helpers for the guide-training tests: a tiny trainable guide, a keyword-driven fake core."""
+
+from __future__ import annotations
+
+import uuid
+
+import dspy
+import torch
+from fakes import last_user_text
+
+import gcop
+from gcop.lm.tiny import tiny_model
+from gcop.modules.guide import guide_messages
+from gcop.modules.strategy_adapter import STRATEGY_HEADER
+from gcop.optimizers.config import ExecTuneConfig
+from gcop.signatures import MathGuide, MathSolve
+from gcop.strategy import parse_strategy
+
+QUESTIONS = [f"Tom has {i} apples and buys {i + 1} more. How many apples?" for i in range(4)]
+KEYWORD = "add"
+
+
+def tiny_guide(seed: int = 0, token_budget: int = 16) -> gcop.Guide:
+    """A Guide on a fresh random tiny model (unique LocalLM name, so tests never collide)."""
+    torch.set_num_threads(1)
+    model, tokenizer = tiny_model(seed)
+    local = gcop.LocalLM(model, tokenizer=tokenizer, name=f"tiny-{uuid.uuid4().hex[:8]}")
+    return gcop.Guide(MathGuide, local, token_budget=token_budget)
+
+
+def examples(questions=QUESTIONS, gold: str = "7") -> list[dspy.Example]:
+    return [dspy.Example(question=q, gold=gold).with_inputs("question") for q in questions]
+
+
+def strategy_sent(messages: list[dict]) -> str:
+    """The strategy the core received ('' when it ran unguided)."""
+    text = last_user_text(messages)
+    return text.split(STRATEGY_HEADER, 1)[1] if STRATEGY_HEADER in text else ""
+
+
+def keyword_core_reply(messages: list[dict]) -> str:
+    """A core that answers right (7) only when its strategy contains the keyword."""
+    answer = 7 if KEYWORD in strategy_sent(messages) else 12
+    return f"[[ ## answer ## ]]\nThe answer is {answer}\n\n[[ ## completed ## ]]"
+
+
+def exact_metric(example, prediction, trace=None) -> bool:
+    return prediction.answer.strip().endswith(example.gold)
+
+
+def keyword_core(scripted_lm) -> tuple[gcop.Core, object]:
+    fake = scripted_lm(keyword_core_reply)
+    return gcop.Core(MathSolve, lm=fake.model_string), fake
+
+
+def small_config(**overrides) -> ExecTuneConfig:
+    """Settings that train the tiny model in seconds (char-level tokens: ~2 per strategy char)."""
+    settings = dict(
+        sft_epochs=20,
+        sft_learning_rate=1e-2,
+        sft_batch_size=8,
+        grpo_steps=12,
+        grpo_generations=8,
+        grpo_batch_size=8,
+        grpo_learning_rate=1e-3,
+        max_strategy_tokens=16,
+        concurrency=4,
+        seed=0,
+    )
+    return ExecTuneConfig(**{**settings, **overrides})
+
+
+def snapshot(guide: gcop.Guide) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in guide.local_lm.model.state_dict().items()}
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def valid_rate(guide: gcop.Guide, questions=QUESTIONS, n: int = 8) -> float:
+    """Share of sampled completions (temperature 0.6, seeded) the parser accepts."""
+    valid = total = 0
+    for seed, question in enumerate(questions):
+        messages = guide_messages(guide.signature, {"question": question})
+        result = guide.local_lm.complete(
+            messages, n=n, temperature=0.6, seed=seed, max_tokens=2 * 16
+        )
+        for text in result.texts:
+            valid += parse_strategy(text, token_budget=guide.token_budget).valid
+            total += 1
+    return valid / total
