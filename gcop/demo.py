@@ -189,7 +189,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     }
     histories = {
         "ExecTune": exectuned.artifacts.get("grpo", {}).get("history", []),
-        "Advisor": advisor.artifacts.get("grpo", {}).get("history", []),
+        "Advisor": advisor.artifacts.get("advisor", {}).get("history", []),
     }
     return write_report(
         out,

@@ -27,6 +27,9 @@ class GuideCorePolicy(dspy.Module):
         core: a :class:`Core`, or an existing DSPy program to wrap (then ``core_lm`` is its LM).
         core_lm: the LM for a wrapped program (ignored when ``core`` is already a ``Core``).
         guided: ``False`` runs the core without the guide (unguided mode, for baselines).
+        strict: ``True`` (ExecTune) sends only a parsed, valid strategy block to the core and runs
+            it unguided otherwise; ``False`` (the Advisor baseline, trained without a format
+            gate) sends an unparsable completion to the core as it is.
     """
 
     def __init__(
@@ -36,6 +39,7 @@ class GuideCorePolicy(dspy.Module):
         *,
         core_lm: LMLike | None = None,
         guided: bool = True,
+        strict: bool = True,
     ) -> None:
         super().__init__()
         if not isinstance(core, Core):
@@ -45,6 +49,7 @@ class GuideCorePolicy(dspy.Module):
         self.guide = guide
         self.core = core
         self.guided = guided and guide is not None
+        self.strict = strict
         self.ledger: CostLedger = core.ledger
         if guide is not None:
             guide.lm.ledger = self.ledger
@@ -60,8 +65,12 @@ class GuideCorePolicy(dspy.Module):
             if self.guided:
                 plan = self.guide(**inputs)
                 strategy, valid, reason = plan.strategy, plan.valid, plan.reason
-            # An invalid strategy never reaches the core: it runs unguided instead.
-            prediction = self.core(strategy=strategy if valid else None, **inputs)
+                if not valid and not self.strict:
+                    strategy = plan.completion.strip()
+            # In strict mode an invalid strategy never reaches the core: it runs unguided.
+            prediction = self.core(
+                strategy=strategy if valid or not self.strict else None, **inputs
+            )
         fields = dict(prediction.items())
         fields.update(strategy=strategy, valid=valid, reason=reason, cost=summarize(calls))
         return dspy.Prediction(**fields)
@@ -86,6 +95,7 @@ class GuideCorePolicy(dspy.Module):
         folder.mkdir(parents=True, exist_ok=True)
         state: dict[str, Any] = {
             "guided": self.guided,
+            "strict": self.strict,
             "core_model": self.core.lm.model,
             "core_lm_kwargs": _jsonable(self.core.lm.kwargs),
             "artifacts": self.artifacts,
@@ -107,6 +117,7 @@ class GuideCorePolicy(dspy.Module):
             raise ValueError(f"{folder} holds no saved policy ({POLICY_FILE} is missing)")
         state = json.loads(state_file.read_text())
         self.guided = state["guided"] and self.guide is not None
+        self.strict = state.get("strict", True)
         self.artifacts = state.get("artifacts", {})
         self.core.program.load(str(folder / CORE_STATE_FILE))
         if self.core.lm.model != state["core_model"]:

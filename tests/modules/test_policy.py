@@ -151,3 +151,12 @@ def test_bad_inputs_raise_clear_errors(scripted_lm, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="is a file"):
         policy.save(tmp_path / "file")
+
+
+def test_non_strict_policy_sends_an_unparsed_completion_to_the_core(scripted_lm):
+    policy, _, core_lm = make_policy(scripted_lm, guide_reply="just add the two counts")
+    policy.strict = False
+    pred = policy(question=QUESTION)
+    assert pred.valid is False and pred.strategy == "just add the two counts"
+    assert "just add the two counts" in last_user_text(core_lm.calls[0]["messages"])
+    assert pred.answer == "The answer is 7"
