@@ -26,6 +26,18 @@ def _num(value: float | None, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _describe(certificate: dict[str, Any]) -> str:
+    """The certificate's one-paragraph reading (§A.11), from its stored fields."""
+    from dataclasses import fields
+
+    from gcop.optimizers.certificate import Certificate
+
+    names = {f.name for f in fields(Certificate)}
+    if not names <= set(certificate):
+        return str(certificate.get("text", ""))
+    return Certificate(**{name: certificate[name] for name in names}).describe()
+
+
 def results_table(results: Sequence[EvaluationResult]) -> str:
     """The paper's layout: one row per recipe."""
     unit = results[0].cost_unit if results else "tokens"
@@ -146,7 +158,7 @@ def write_report(
         "",
     ]
     if certificate:
-        lines += ["## Acceptance-sampling certificate", "", certificate.get("text", ""), ""]
+        lines += ["## Acceptance-sampling certificate", "", _describe(certificate), ""]
         lines += ["```json", json.dumps(certificate, indent=2, default=str), "```", ""]
     if training:
         lines += ["## Training", "", "```json", json.dumps(training, indent=2, default=str)]

@@ -99,10 +99,12 @@ def test_report_has_every_row_and_plots_and_can_be_rewritten(scripted_lm, tmp_pa
         evaluate(policy, dataset(3), metric, name="ExecTune", progress=False),
     ]
     history = {"ExecTune": [{"step": 1, "mean_reward": 0.1, "valid_rate": 0.5}]}
-    report = write_report(
-        tmp_path, results, certificate={"text": "E[p|accept] >= 0.4"}, histories=history
-    )
+    from gcop.optimizers.certificate import hoeffding_certificate
+
+    certificate = hoeffding_certificate(18, 20, k=16, tau=0.75, delta=0.05, beta=0.05)
+    report = write_report(tmp_path, results, certificate=certificate.to_dict(), histories=history)
     text = report.read_text()
+    assert certificate.describe() in text
     assert "| core-only | 0.0% (0/3)" in text and "| ExecTune | 100.0% (3/3)" in text
     for plot in ("accuracy_vs_cost.png", "executability.png", "grpo_curves.png"):
         assert (tmp_path / plot).stat().st_size > 1000

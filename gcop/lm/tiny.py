@@ -12,6 +12,7 @@ from typing import Any
 
 PAD, BOS, EOS, UNK = "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>"
 SPECIAL_TOKENS = (PAD, BOS, EOS)
+TINY_CONTEXT = 4096  # characters: DSPy prompts run to ~1k characters; RoPE makes length free
 
 # ChatML, as Qwen and SmolLM2 use; {% generation %} marks assistant text so TRL can mask the loss.
 CHAT_TEMPLATE = (
@@ -45,7 +46,7 @@ def tiny_tokenizer() -> Any:
         pad_token=PAD,
         eos_token=EOS,
         unk_token=UNK,
-        model_max_length=512,
+        model_max_length=TINY_CONTEXT,
         chat_template=CHAT_TEMPLATE,
         padding_side="left",
     )
@@ -64,7 +65,7 @@ def tiny_model(seed: int = 0, *, hidden_size: int = 64, num_layers: int = 2) -> 
         num_hidden_layers=num_layers,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
+        max_position_embeddings=TINY_CONTEXT,
         tie_word_embeddings=False,
         initializer_range=0.2,  # larger than usual so greedy output varies instead of repeating
         pad_token_id=tokenizer.pad_token_id,

@@ -88,9 +88,9 @@ class ExecTune:
         )
         student.artifacts["acceptance"] = result.summary()
         if not result.accepted:
-            raise RuntimeError(
-                "acceptance sampling accepted no strategy, so there is nothing to fine-tune on: "
-                "lower tau, raise max_rounds, use a stronger teacher, or set sft=False"
+            logger.warning(
+                "acceptance sampling accepted no strategy, so SFT is skipped and the guide stays "
+                "as it was: lower tau, raise max_rounds or use a stronger teacher"
             )
         return result.accepted
 
@@ -98,6 +98,9 @@ class ExecTune:
         """Phase 2: supervised fine-tuning of the guide on accepted (task, strategy) pairs."""
         from gcop.optimizers.sft import train_sft
 
+        if not accepted:
+            student.artifacts["sft"] = {"skipped": "no accepted strategies"}
+            return student
         inputs = student.guide.signature.input_fields
         pairs = [({name: it.example[name] for name in inputs}, it.strategy) for it in accepted]
         student.guide, student.artifacts["sft"] = train_sft(student.guide, pairs, self.config)
