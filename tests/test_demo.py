@@ -90,3 +90,12 @@ def test_wrap_dspy_program_example_with_an_api_core():
         timeout=600,
     )
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_cli_evaluate_writes_a_report_from_real_runs(tmp_path, capsys):
+    out = tmp_path / "eval"
+    args = ["evaluate", "--core", "tiny", "--n", "2", "--threads", "2", "--out", str(out)]
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["n"] == 2 and printed["cost"]["calls"] == 2
+    assert "| core-only |" in (out / "report.md").read_text()
