@@ -17,6 +17,7 @@ import dspy
 
 from gcop.modules.policy import GuideCorePolicy
 from gcop.optimizers.config import ExecTuneConfig
+from gcop.optimizers.guide_training import require_trainable
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +52,7 @@ class Advisor:
         """
         from gcop.optimizers.grpo import train_grpo
 
-        if not isinstance(program, GuideCorePolicy) or program.guide is None:
-            raise TypeError("Advisor.compile needs a GuideCorePolicy with a guide")
-        if getattr(program.guide, "local_lm", None) is None:
-            raise ValueError(
-                "the guide must run on a trainable gcop.LocalLM, e.g. "
-                "Guide(signature, lm=gcop.LocalLM('smollm2-135m'))"
-            )
+        require_trainable(program, "Advisor.compile")
         student = copy.deepcopy(program)
         student.strict = False  # trained without a format gate: the core gets the raw text
         student.guide, student.artifacts["advisor"] = train_grpo(

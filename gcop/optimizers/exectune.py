@@ -13,6 +13,7 @@ import dspy
 from gcop.lm.convert import LMLike, as_lm
 from gcop.modules.policy import GuideCorePolicy
 from gcop.optimizers.config import ExecTuneConfig
+from gcop.optimizers.guide_training import require_trainable
 
 logger = logging.getLogger(__name__)
 
@@ -124,13 +125,7 @@ class ExecTune:
         return student
 
     def _check_inputs(self, program: Any, trainset: Sequence, teacher: Any) -> list:
-        if not isinstance(program, GuideCorePolicy) or program.guide is None:
-            raise TypeError("ExecTune.compile needs a GuideCorePolicy with a guide")
-        if getattr(program.guide, "local_lm", None) is None:
-            raise ValueError(
-                "the guide must run on a trainable gcop.LocalLM, e.g. "
-                "Guide(signature, lm=gcop.LocalLM('smollm2-135m'))"
-            )
+        require_trainable(program, "ExecTune.compile")
         if not trainset:
             raise ValueError("trainset is empty: pass a list of dspy.Example with inputs marked")
         if teacher is None and (self.config.sft or self.config.judge is None):

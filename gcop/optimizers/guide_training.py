@@ -21,14 +21,28 @@ logger = logging.getLogger(__name__)
 _FINGERPRINT_ELEMENTS = 1 << 16  # per tensor: enough to tell trained weights apart, and fast
 
 
-def trainable_copy(guide: Guide) -> tuple[Any, Any]:
-    """A deep copy of the guide's model (adapters merged) and tokenizer, safe to train."""
+def require_trainable(program: Any, optimizer: str) -> None:
+    """Raise unless ``program`` is a policy whose guide runs on a trainable ``gcop.LocalLM``."""
+    from gcop.modules.policy import GuideCorePolicy
+
+    if not isinstance(program, GuideCorePolicy) or program.guide is None:
+        raise TypeError(f"{optimizer} needs a GuideCorePolicy with a guide")
+    _local_lm(program.guide)
+
+
+def _local_lm(guide: Guide) -> Any:
     local = getattr(guide, "local_lm", None)
     if local is None:
         raise ValueError(
             "the guide must run on a trainable gcop.LocalLM, e.g. "
             "Guide(signature, lm=gcop.LocalLM('smollm2-135m'))"
         )
+    return local
+
+
+def trainable_copy(guide: Guide) -> tuple[Any, Any]:
+    """A deep copy of the guide's model (adapters merged) and tokenizer, safe to train."""
+    local = _local_lm(guide)
     model = strip_trainer_patches(copy.deepcopy(local.model))
     if callable(getattr(model, "merge_and_unload", None)):  # a PeftModel: train one flat model
         model = model.merge_and_unload()

@@ -1,0 +1,46 @@
+"""ExecTune's own checks: bad configs and inputs fail early with errors that name the fix."""
+
+import dspy
+import pytest
+
+import gcop
+from gcop.signatures import MathGuide, MathSolve
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("tau", 0.0), ("tau", 1.5), ("k", 0), ("max_rounds", -1), ("mu", -0.1), ("alpha_fmt", -1)],
+)
+def test_config_rejects_out_of_range_values(field, value):
+    with pytest.raises(ValueError, match=field):
+        gcop.ExecTuneConfig(**{field: value})
+
+
+def test_config_needs_a_phase_and_knows_its_fields():
+    with pytest.raises(ValueError, match="at least one of sft"):
+        gcop.ExecTuneConfig(sft=False, grpo=False)
+    with pytest.raises(ValueError, match="grpo_stepz"):
+        gcop.ExecTuneConfig(grpo_stepz=3)
+
+
+def test_compile_rejects_bad_programs_and_data(scripted_lm):
+    core = gcop.Core(MathSolve, lm=scripted_lm(["[[ ## answer ## ]]\n1"]).model_string)
+    api_guide = gcop.Guide(MathGuide, lm=scripted_lm(["<strategy>x</strategy>"]).model_string)
+    optimizer = gcop.ExecTune(metric=lambda ex, pred, trace=None: 1.0, teacher="local/x")
+    example = dspy.Example(question="2+2?", gold="4").with_inputs("question")
+    with pytest.raises(TypeError, match="GuideCorePolicy with a guide"):
+        optimizer.compile(gcop.GuideCorePolicy(guide=None, core=core), trainset=[example])
+    with pytest.raises(ValueError, match="trainable gcop.LocalLM"):
+        optimizer.compile(gcop.GuideCorePolicy(guide=api_guide, core=core), trainset=[example])
+
+    trainable = gcop.GuideCorePolicy(
+        guide=gcop.Guide(MathGuide, lm=gcop.LocalLM("tiny", name="exectune-check")), core=core
+    )
+    with pytest.raises(ValueError, match="trainset is empty"):
+        optimizer.compile(trainable, trainset=[])
+    with pytest.raises(ValueError, match=r"trainset\[0\] lacks the field\(s\) \['question'\]"):
+        optimizer.compile(trainable, trainset=[dspy.Example(prompt="x").with_inputs("prompt")])
+    with pytest.raises(ValueError, match="needs a teacher"):
+        gcop.ExecTune(metric=len).compile(trainable, trainset=[example])
+    with pytest.raises(TypeError, match="metric must be callable"):
+        gcop.ExecTune(metric="exact")
