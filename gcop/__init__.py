@@ -20,9 +20,18 @@ _EXPORTS = {
     "ExecTune": "gcop.optimizers.exectune",
     "ExecTuneConfig": "gcop.optimizers.config",
     "Advisor": "gcop.optimizers.advisor",
-    "evaluate": "gcop.evaluate",
 }
-_SUBMODULES = {"signatures", "tasks", "lm", "optimizers", "strategy", "cost", "sandbox"}
+_SUBMODULES = {
+    "signatures",
+    "tasks",
+    "lm",
+    "optimizers",
+    "strategy",
+    "cost",
+    "sandbox",
+    "evaluate",
+    "report",
+}
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
