@@ -55,6 +55,20 @@ class CostSummary:
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    def __add__(self, other: CostSummary) -> CostSummary:
+        """Totals of two summaries; dollars stay unknown if either side's are."""
+        unknown = self.dollars is None or other.dollars is None
+        return CostSummary(
+            calls=self.calls + other.calls,
+            cache_hits=self.cache_hits + other.cache_hits,
+            errors=self.errors + other.errors,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            latency_s=self.latency_s + other.latency_s,
+            dollars=None if unknown else self.dollars + other.dollars,
+            unpriced_calls=self.unpriced_calls + other.unpriced_calls,
+        )
+
     def in_unit(self, unit: CostUnit) -> float:
         """The total in one cost unit; unknown dollars raise, since a guess would mislead."""
         if unit == "dollars":

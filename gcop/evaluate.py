@@ -151,23 +151,11 @@ def _aggregate(
         ci_high=high,
         executability=sum(r.score for r in valid) / len(valid) if valid else None,
         valid_rate=len(valid) / len(guided) if guided else None,
-        cost=_add(r.cost for r in results),
+        cost=sum((r.cost for r in results), CostSummary()),
         cost_unit=cost_unit,
         lam=lam,
         results=results,
     )
-
-
-def _add(costs) -> CostSummary:
-    totals: dict[str, Any] = {}
-    for cost in costs:
-        for key, value in asdict(cost).items():
-            if key == "dollars":
-                known = totals.get(key, 0.0)
-                totals[key] = None if value is None or known is None else known + value
-            else:
-                totals[key] = totals.get(key, 0) + value
-    return CostSummary(**totals) if totals else CostSummary()
 
 
 def _main_output(prediction: dspy.Prediction) -> str:

@@ -23,6 +23,18 @@ def test_totals_skip_cache_hits():
     assert summary.in_unit("tokens") == 30.0 and summary.in_unit("calls") == 3.0
 
 
+def test_summaries_add_up_and_keep_unknown_dollars_unknown():
+    ledger = CostLedger()
+    ledger.record(call(dollars=0.25))
+    priced = ledger.summary()
+    total = priced + priced
+    assert (total.calls, total.tokens, total.dollars) == (2, 30, 0.5)
+    unknown = CostLedger()
+    unknown.record(call(model="mystery/model", dollars=None))
+    mixed = priced + unknown.summary()
+    assert mixed.dollars is None and mixed.unpriced_calls == 1 and mixed.calls == 2
+
+
 def test_unpriced_models_are_unknown_not_zero():
     ledger = CostLedger()
     ledger.record(call(model="mystery/model", dollars=None))
