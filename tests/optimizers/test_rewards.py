@@ -1,12 +1,8 @@
 """Pure reward functions, their reward-hacking guards, and the judge's handling of bad replies."""
 
-import doctest
-
 import dspy
 import pytest
 
-from gcop.optimizers import judge as judge_module
-from gcop.optimizers import rewards
 from gcop.optimizers.judge import StrategyJudge, parse_verdict
 from gcop.optimizers.rewards import (
     completion_text,
@@ -20,12 +16,6 @@ from gcop.optimizers.rewards import (
 
 GOOD = "<strategy>1. add the two counts</strategy>"
 WEIGHTS = dict(alpha_fmt=0.1, lambda_judge=0.2, mu=0.5)
-
-
-@pytest.mark.parametrize("module", [rewards, judge_module])
-def test_docstring_examples_run(module):
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
 
 
 # (completion, R_task, R_unguided, J, leak) -> r = 1[valid]·(R + α + λJ − μ·max(0, U − R))
