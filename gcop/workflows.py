@@ -15,11 +15,11 @@ from gcop.report import RESULTS_FILE, write_report
 
 def _policy(task: Any, guide: str | None, core: str, *, guided: bool = True):
     import gcop
-    from gcop.demo import _local_or_string
+    from gcop.lm.convert import local_or_string
 
-    core_module = gcop.Core(task.CORE_SIGNATURE, lm=_local_or_string(core, "core"))
+    core_module = gcop.Core(task.CORE_SIGNATURE, lm=local_or_string(core, "core"))
     guide_module = (
-        gcop.Guide(task.GUIDE_SIGNATURE, lm=_local_or_string(guide, "guide")) if guide else None
+        gcop.Guide(task.GUIDE_SIGNATURE, lm=local_or_string(guide, "guide")) if guide else None
     )
     return gcop.GuideCorePolicy(guide=guide_module, core=core_module, guided=guided)
 

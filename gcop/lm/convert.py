@@ -31,6 +31,24 @@ def check_routable(model: str) -> None:
         ) from None
 
 
+def local_or_string(model: str, role: str, **kwargs: Any):
+    """A ``gcop.LocalLM`` for a registry name or a local folder; any other model string (a
+    LiteLLM route such as ``openai/gpt-4.1-mini``) is returned as it is.
+
+    ``role`` names the local instance (``<model>-<role>``), so a guide and a core built from the
+    same weights are served separately; ``kwargs`` go to ``LocalLM``.
+    """
+    from pathlib import Path
+
+    from gcop.lm.registry import available_models
+
+    if model in available_models() or Path(model).exists():
+        from gcop.lm.local import LocalLM
+
+        return LocalLM(model, name=f"{model.replace('/', '-')}-{role}", **kwargs)
+    return model
+
+
 def as_lm(lm: LMLike, *, ledger: CostLedger | None = None, role: str = "lm", **kwargs: Any):
     """A :class:`~gcop.lm.metered.MeteredLM` for ``lm``, recording into ``ledger`` under ``role``.
 
