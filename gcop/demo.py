@@ -94,17 +94,6 @@ PRESETS: dict[str, DemoPreset] = {
 }
 
 
-def _local_or_string(model: str, role: str, **kwargs: Any):
-    """A LiteLLM string stays a string; a registry name, HF id or path becomes a LocalLM."""
-    from gcop.lm.registry import available_models
-
-    if model in available_models() or Path(model).exists():
-        from gcop.lm.local import LocalLM
-
-        return LocalLM(model, name=f"{model.replace('/', '-')}-{role}", **kwargs)
-    return model
-
-
 def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) -> Path:
     """Run the whole recipe and write the report into ``out_dir``; returns the report path.
 
@@ -134,6 +123,7 @@ def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) ->
 def _run(preset: DemoPreset, out: Path) -> Path:
     import gcop
     from gcop.evaluate import evaluate
+    from gcop.lm.convert import local_or_string
     from gcop.optimizers.advisor import Advisor
     from gcop.optimizers.icl import ICLPolicy
     from gcop.report import write_report
@@ -143,8 +133,8 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     started = time.time()
     trainset = gsm8k.load("train", n=preset.n_train, seed=0)
     testset = gsm8k.load("test", n=preset.n_test, seed=0)
-    guide_lm = _local_or_string(preset.guide, "guide")
-    core_lm = _local_or_string(preset.core, "core", max_batch_size=preset.threads)
+    guide_lm = local_or_string(preset.guide, "guide")
+    core_lm = local_or_string(preset.core, "core", max_batch_size=preset.threads)
     teacher = gsm8k_planner.register() if preset.teacher == "reference-planner" else preset.teacher
     judge = preset.judge or getattr(core_lm, "model_string", core_lm)
     exectune_config = preset.exectune.model_copy(
