@@ -100,9 +100,9 @@ def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) ->
     ``overrides`` replace preset fields (``n_train=8``, ``core="openai/gpt-4.1-mini"`` ...).
     Nothing is left behind in ``out_dir`` when the run fails.
     """
-    config = PRESETS[preset] if isinstance(preset, str) else preset
     if isinstance(preset, str) and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}: choose one of {sorted(PRESETS)}")
+    config = PRESETS[preset] if isinstance(preset, str) else preset
     config = config.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

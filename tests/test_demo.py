@@ -49,6 +49,14 @@ def test_cli_rejects_bad_input_without_leaving_files(tmp_path, capsys):
     assert not (tmp_path / "e").exists() and not (tmp_path / "e2").exists()
 
 
+def test_unknown_preset_is_a_value_error(tmp_path):
+    from gcop.demo import run_demo
+
+    with pytest.raises(ValueError, match="unknown preset 'huge'"):
+        run_demo("huge", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_cli_help_explains_each_command():
     out = subprocess.run(
         [sys.executable, "-m", "gcop.cli", "demo", "--help"], capture_output=True, text=True
