@@ -1,15 +1,63 @@
-"""Turn what a user passes as an LM (model string, ``dspy.LM``, ``LocalLM``) into a metered LM."""
+"""Turn what a user passes as an LM (model string, ``dspy.LM``, ``LocalLM``) into a metered LM.
+
+Every LM built here sends each request once: DSPy's own retries are off (``num_retries=0``), since
+gcop retries transient failures itself, with backoff, and records each attempt in the ledger (see
+:mod:`gcop.optimizers.acceptance_calls`). Every request has a timeout (:func:`default_timeout`).
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from gcop.cost import CostLedger
 
 logger = logging.getLogger(__name__)
 
 LMLike = Any  # str | dspy.LM | gcop.LocalLM; kept loose so importing this module stays cheap
+
+LOCAL_TIMEOUT_S = 30.0  # a server on this machine: a hung one is noticed well within a minute
+API_TIMEOUT_S = 300.0  # a hosted API: room for long generations
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
+
+
+def default_timeout(model: str, api_base: str | None = None) -> float | None:
+    """Seconds a request to ``model`` may take before it fails (and is retried).
+
+    ``LOCAL_TIMEOUT_S`` for a server on this machine (``api_base`` on localhost), ``API_TIMEOUT_S``
+    for anything else, ``None`` for in-process ``local/<name>`` models (no socket that could hang;
+    their generation is bounded by ``max_tokens``). Pass ``timeout=`` to override.
+
+    >>> default_timeout("openai/gpt-4.1-mini")
+    300.0
+    >>> default_timeout("openai/my-model", "http://127.0.0.1:8000/v1")
+    30.0
+    >>> default_timeout("local/smollm2-135m") is None
+    True
+    """
+    from gcop.lm import provider
+
+    if model.startswith(f"{provider.PROVIDER}/"):
+        return None
+    host = urlsplit(api_base).hostname if api_base else None
+    return LOCAL_TIMEOUT_S if host in _LOCAL_HOSTS else API_TIMEOUT_S
+
+
+def missing_keys(model: str) -> list[str]:
+    """The credentials LiteLLM expects in the environment for ``model`` that are not set.
+
+    ``[]`` for ``local/<name>`` models and for providers that need none; a server address with a
+    default (``OLLAMA_API_BASE``) is not a missing credential.
+    """
+    import litellm
+
+    from gcop.lm import provider
+
+    if model.startswith(f"{provider.PROVIDER}/"):
+        return []
+    missing = litellm.validate_environment(model).get("missing_keys") or []
+    return [name for name in missing if "BASE" not in name and "URL" not in name]
 
 
 def check_routable(model: str) -> None:
@@ -52,8 +100,9 @@ def local_or_string(model: str, role: str, **kwargs: Any):
 def as_lm(lm: LMLike, *, ledger: CostLedger | None = None, role: str = "lm", **kwargs: Any):
     """A :class:`~gcop.lm.metered.MeteredLM` for ``lm``, recording into ``ledger`` under ``role``.
 
-    ``kwargs`` are default LM settings (temperature, max_tokens, ...); settings already on a
-    ``dspy.LM`` win over them.
+    ``kwargs`` are default LM settings (temperature, max_tokens, timeout, ...); settings already
+    on a ``dspy.LM`` win over them. The result never retries on its own (``num_retries=0``): use
+    ``ExecTuneConfig.max_retries``.
     """
     import dspy
 
@@ -61,11 +110,12 @@ def as_lm(lm: LMLike, *, ledger: CostLedger | None = None, role: str = "lm", **k
 
     ledger = ledger if ledger is not None else CostLedger()
     if isinstance(lm, MeteredLM):
-        metered = lm.copy()
+        metered = lm.copy(**_request_settings(lm.model, lm.kwargs))
         metered.ledger, metered.role = ledger, role
         return metered
     if isinstance(lm, dspy.LM):
-        settings = {**kwargs, **lm.kwargs, "cache": lm.cache, "num_retries": lm.num_retries}
+        settings = {**kwargs, **lm.kwargs, "cache": lm.cache}
+        settings |= _request_settings(lm.model, settings)
         return MeteredLM(lm.model, ledger=ledger, role=role, model_type=lm.model_type, **settings)
     if isinstance(lm, dspy.BaseLM):
         logger.warning("%s is not a dspy.LM: its calls are not metered", type(lm).__name__)
@@ -76,4 +126,13 @@ def as_lm(lm: LMLike, *, ledger: CostLedger | None = None, role: str = "lm", **k
             f"an LM must be a LiteLLM model string, a dspy.LM or a gcop.LocalLM, got {type(lm)!r}"
         )
     check_routable(model)
-    return MeteredLM(model, ledger=ledger, role=role, **kwargs)
+    return MeteredLM(model, ledger=ledger, role=role, **kwargs | _request_settings(model, kwargs))
+
+
+def _request_settings(model: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """No retries below gcop's own, and a timeout unless ``settings`` sets one."""
+    extra: dict[str, Any] = {"num_retries": 0}
+    timeout = settings.get("timeout") or default_timeout(model, settings.get("api_base"))
+    if timeout is not None:
+        extra["timeout"] = timeout
+    return extra

@@ -1,0 +1,58 @@
+"""as_lm: one retry layer (gcop's), a request timeout on every LM, missing keys found early."""
+
+import dspy
+import pytest
+
+from gcop.lm import convert
+from gcop.lm.convert import API_TIMEOUT_S, LOCAL_TIMEOUT_S, as_lm, default_timeout, missing_keys
+
+
+@pytest.mark.parametrize(
+    "model, api_base, timeout",
+    [
+        ("openai/gpt-4.1-mini", None, API_TIMEOUT_S),
+        ("openai/served", "http://127.0.0.1:8000/v1", LOCAL_TIMEOUT_S),
+        ("hosted_vllm/served", "http://localhost:8000/v1", LOCAL_TIMEOUT_S),
+        ("openai/served", "https://gateway.example.com/v1", API_TIMEOUT_S),
+        ("local/in-process", None, None),
+    ],
+)
+def test_default_timeout_is_short_for_local_servers(model, api_base, timeout):
+    assert default_timeout(model, api_base) == timeout
+
+
+def test_model_strings_get_a_timeout_and_no_dspy_retries():
+    lm = as_lm("openai/gpt-4.1-mini", role="core")
+    assert lm.num_retries == 0 and lm.kwargs["timeout"] == API_TIMEOUT_S
+    served = as_lm("openai/served", api_base="http://127.0.0.1:9/v1")
+    assert served.kwargs["timeout"] == LOCAL_TIMEOUT_S
+    assert as_lm("openai/gpt-4.1-mini", timeout=12).kwargs["timeout"] == 12
+
+
+def test_a_users_dspy_lm_keeps_its_timeout_but_loses_its_retries():
+    users = dspy.LM("openai/gpt-4.1-mini", num_retries=5, timeout=42, temperature=0.3)
+    lm = as_lm(users, role="teacher")
+    assert (lm.num_retries, lm.kwargs["timeout"], lm.kwargs["temperature"]) == (0, 42, 0.3)
+    assert users.num_retries == 5  # the user's object is not modified
+    assert as_lm(dspy.LM("openai/gpt-4.1-mini")).kwargs["timeout"] == API_TIMEOUT_S
+    again = as_lm(lm.copy(num_retries=2))  # a MeteredLM is copied with the same rules
+    assert again.num_retries == 0 and again.kwargs["timeout"] == 42
+
+
+def test_in_process_models_get_no_timeout(scripted_lm):
+    lm = as_lm(scripted_lm(["hi"]).model_string)
+    assert lm.num_retries == 0 and "timeout" not in lm.kwargs
+
+
+def test_the_timeout_default_is_read_when_the_lm_is_built(monkeypatch):
+    monkeypatch.setattr(convert, "LOCAL_TIMEOUT_S", 0.5)
+    assert as_lm("openai/served", api_base="http://localhost:9/v1").kwargs["timeout"] == 0.5
+
+
+def test_missing_keys_names_the_environment_variable(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert missing_keys("openai/gpt-4.1-mini") == ["OPENAI_API_KEY"]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-set")
+    assert missing_keys("openai/gpt-4.1-mini") == []
+    assert missing_keys("local/anything") == []
+    assert missing_keys("ollama/llama3") == []  # a server address with a default is no key
