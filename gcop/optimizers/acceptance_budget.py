@@ -13,9 +13,10 @@ logger = logging.getLogger(__name__)
 class Budget:
     """Tracks this run's spending against the config's limits; once exceeded it stays exhausted.
 
-    Core calls are counted when launched (retries of a failed call add to the count as they
-    happen); dollars are read from the ledger (every role) since the budget was created. A call
-    with no known price counts as $0, with a warning.
+    Core calls are counted when launched; a trial's retries (each one request, each in the
+    ledger) are added when the trial ends, so a run may exceed ``max_core_calls`` by at most
+    ``max_retries`` per trial in flight. Dollars are read from the ledger (every role) since the
+    budget was created; a call with no known price counts as $0, with a warning.
     """
 
     def __init__(self, config: Any, ledger: CostLedger) -> None:

@@ -4,6 +4,8 @@ Rate limits, 5xx, replies slower than the client's timeout and malformed JSON ar
 backoff, recorded in the ledger, and never counted as the strategy's failure.
 """
 
+import time
+
 import dspy
 import pytest
 from acceptance_fakes import (
@@ -18,6 +20,7 @@ from acceptance_fakes import (
 from dspy.utils import exceptions as dspy_errors
 
 import gcop
+from gcop.lm import convert
 from gcop.optimizers import acceptance_calls
 from gcop.optimizers.acceptance import run_acceptance
 from gcop.optimizers.acceptance_calls import backoff_delay, is_transient
@@ -35,6 +38,25 @@ def server():
     fake = FakeOpenAI(slow_s=1.5)
     yield fake
     fake.close()
+
+
+class RetryAfterServer(FakeOpenAI):
+    """A :class:`FakeOpenAI` whose 429 and 500 replies carry ``Retry-After: <retry_after>``."""
+
+    def __init__(self, retry_after: float, **kwargs) -> None:
+        self.retry_after = retry_after
+        super().__init__(**kwargs)
+
+    def _handler(self):
+        fake, base = self, super()._handler()
+
+        class Handler(base):
+            def send_response(self, code, message=None):
+                super().send_response(code, message)
+                if code in (429, 500):
+                    self.send_header("retry-after", str(fake.retry_after))
+
+        return Handler
 
 
 @pytest.fixture
@@ -56,6 +78,16 @@ def http_policy(server, teacher_backend):
     guide = gcop.Guide(gcop.signatures.MathGuide, lm=teacher_backend.model_string)
     policy = gcop.GuideCorePolicy(guide=guide, core=gcop.Core(MathSolve, lm=core_lm))
     assert policy.core.lm.kwargs["timeout"] == 0.5 and policy.core.lm.num_retries == 0
+    return policy, teacher_for(policy, teacher_backend.model_string, cache=False)
+
+
+def string_core_policy(server, teacher_backend):
+    """The core as a user names it: a model string and an address, no timeout, no retry setting."""
+    core = gcop.Core(
+        MathSolve, lm="openai/fake-model", api_base=server.api_base, api_key="x", cache=False
+    )
+    guide = gcop.Guide(gcop.signatures.MathGuide, lm=teacher_backend.model_string)
+    policy = gcop.GuideCorePolicy(guide=guide, core=core)
     return policy, teacher_for(policy, teacher_backend.model_string, cache=False)
 
 
@@ -147,3 +179,62 @@ def test_backoff_grows_and_honours_retry_after():
     assert base <= backoff_delay(0) <= 1.25 * base
     assert 8 * base <= backoff_delay(3) <= 10 * base
     assert backoff_delay(0, dspy_errors.LMRateLimitError("x", retry_after=0.3)) == 0.3
+
+
+def test_a_hung_core_times_out_and_leaves_the_task_undecided(teacher_backend, monkeypatch):
+    monkeypatch.setattr(convert, "LOCAL_TIMEOUT_S", 0.3)  # the default for a server on 127.0.0.1
+    server = FakeOpenAI({i: "slow" for i in range(1, 100)}, slow_s=5.0)  # answers after 5 s
+    try:
+        policy, teacher_lm = string_core_policy(server, teacher_backend)
+        config = ExecTuneConfig(concurrency=2, max_retries=1, max_rounds=0)
+        start = time.monotonic()
+        result = run_acceptance(
+            policy, trainset(1), teacher_lm=teacher_lm, metric=metric, config=config
+        )
+        elapsed = time.monotonic() - start
+    finally:
+        server.close()
+    assert result.undecided == [0] and result.summary()["rejected"] == 0
+    assert [p.verdict for p in result.proposals] == ["undecided"]
+    errors = [r.error for r in policy.ledger.records("core")]
+    assert errors and all("timed out" in error for error in errors)
+    assert server.served == 0 and elapsed < server.slow_s
+    assert result.core_calls == server.requests == len(errors)
+
+
+def test_every_request_is_counted_once_in_the_ledger_and_the_budget(teacher_backend):
+    server = RetryAfterServer(retry_after=0)
+    server.always_500 = lambda text: True
+    try:
+        policy, teacher_lm = string_core_policy(server, teacher_backend)
+        config = ExecTuneConfig(concurrency=1, max_retries=1, max_core_calls=4)
+        result = run_acceptance(
+            policy, trainset(2), teacher_lm=teacher_lm, metric=metric, config=config
+        )
+    finally:
+        server.close()
+    # one trial: 2 attempts, then requeued once: 2 more; the budget stops the second task
+    assert server.requests == len(policy.ledger.records("core")) == result.core_calls == 4
+    assert result.budget_exhausted and result.undecided == [0, 1]
+
+
+def test_rate_limits_wait_as_long_as_the_server_asks(teacher_backend, monkeypatch):
+    delays = []
+
+    def recorded(attempt, error=None):
+        delays.append(backoff_delay(attempt, error))
+        return delays[-1]
+
+    monkeypatch.setattr(acceptance_calls, "backoff_delay", recorded)
+    server = RetryAfterServer(retry_after=0.2, faults={1: 429, 2: 429})
+    try:
+        policy, teacher_lm = string_core_policy(server, teacher_backend)
+        config = ExecTuneConfig(concurrency=1)
+        result = run_acceptance(
+            policy, trainset(1), teacher_lm=teacher_lm, metric=metric, config=config
+        )
+    finally:
+        server.close()
+    assert delays == [0.2, 0.2]
+    assert [p.verdict for p in result.proposals] == ["rejected", "accepted"]  # as with no faults
+    assert server.requests == len(policy.ledger.records("core")) == result.core_calls == 2 + 5
