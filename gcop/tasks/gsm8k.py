@@ -88,7 +88,16 @@ _NUMBER = re.compile(
     r"(?P<num>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?!\d)|\.\d+(?!\d))"
     r"(?:\s?/\s?(?P<den>\d+(?:\.\d+)?)(?!\d))?"
 )
-_ANSWER = re.compile(r"\banswer\b[*_\s]*(?:is|was|would be|will be|:|=)[*_\s:]*", re.I)
+_ANSWER = re.compile(r"\banswer\b[*_\s]*(?:(?:is|was|would be|will be)\b|[:=])[*_\s:]*", re.I)
+# "To find the answer:", "Let's check the final answer:" announce work, not a result.
+_LEAD_IN = re.compile(
+    r"\b(?:find|get|compute|calculate|determine|reach|obtain|work out|figure out|check|verify)"
+    r"\s+(?:(?:the|our|my|an?|final|correct)\s+)*$",
+    re.I,
+)
+_NEGATION = re.compile(r"(?:not|never)\b", re.I)
+_OPERATOR_AHEAD = re.compile(r"\s*(?:[-+−*×÷·/^=]|\\times|\\cdot|x\s*\d)")
+_EQUALS = re.compile(r"[\d)]\s*=")  # "9 * 2 = 18": an arithmetic left-hand side, not "x = 3"
 _FRAC = re.compile(r"\\[dt]?frac\s*\{\s*([^{}]*?)\s*\}\s*\{\s*([^{}]*?)\s*\}")
 _LATEX = [
     (re.compile(r"\\text(?:bf|rm)?\s*\{([^{}]*)\}"), r" \1 "),
@@ -101,9 +110,9 @@ _LATEX = [
 def extract_number(text: str) -> float | None:
     """The final numeric answer in a model's text, or ``None`` when it has no number.
 
-    Looks, in order, at a ``#### N`` line, the last ``\\boxed{...}``, the last "answer is / answer:"
-    phrase, then the last number anywhere. Handles ``$``, thousands commas, signs, decimals, units,
-    ``%`` and fractions (``84/2``, ``\\frac{84}{2}``).
+    Looks, in order, at a ``#### N`` line, the last ``\\boxed{...}``, the last final-answer phrase
+    (see :func:`_stated_answer`), then the last number anywhere. Handles ``$``, thousands commas,
+    signs, decimals, units, ``%`` and fractions (``84/2``, ``\\frac{84}{2}``).
 
     >>> extract_number("The answer is $1,234.50.")
     1234.5
@@ -122,14 +131,45 @@ def extract_number(text: str) -> float | None:
     boxed = _last_boxed(text)
     if boxed is not None and (found := _first_number(boxed)) is not None:
         return found
-    phrases = list(_ANSWER.finditer(text))
-    if phrases:
-        rest = text[phrases[-1].end() :].lstrip()
-        sentence = re.split(r"\n|\.(?:\s|$)", rest, maxsplit=1)[0]
-        if (found := _first_number(sentence)) is not None:
-            return found
+    if (found := _stated_answer(text)) is not None:
+        return found
     numbers = list(_NUMBER.finditer(text))
     return _value(numbers[-1]) if numbers else None
+
+
+def _stated_answer(text: str) -> float | None:
+    """The number the last final-answer phrase ("the answer is", "Answer:") states.
+
+    A phrase that announces work ("to find the answer: 3*4 = 12 ...") or denies a value ("the
+    answer is not 40") states nothing, and an earlier phrase is tried.
+
+    >>> _stated_answer("The answer is 12 when x = 3."), _stated_answer("The answer is not 40")
+    (12.0, None)
+    """
+    for phrase in reversed(list(_ANSWER.finditer(text))):
+        line_start = text.rfind("\n", 0, phrase.start()) + 1
+        if _LEAD_IN.search(text[line_start : phrase.start()]):
+            continue
+        rest = text[phrase.end() :].lstrip()
+        sentence = re.split(r"\n|\.(?:\s|$)", rest, maxsplit=1)[0]
+        if not _NEGATION.match(sentence) and (found := _sentence_answer(sentence)) is not None:
+            return found
+    return None
+
+
+def _sentence_answer(sentence: str) -> float | None:
+    """The answer in the sentence after a final-answer phrase: a number that opens it (``12 when
+    x = 3``), else the result of its last calculation (``6 * 7 = 42``), else its first number."""
+    first = _NUMBER.search(sentence)
+    if first is None:
+        return None
+    opens = not re.search(r"[^\W_]", sentence[: first.start()])
+    if opens and not _OPERATOR_AHEAD.match(sentence, first.end()):
+        return _value(first)
+    equations = list(_EQUALS.finditer(sentence))
+    if equations and (result := _NUMBER.search(sentence, equations[-1].end())):
+        return _value(result)
+    return _value(first)
 
 
 def _first_number(segment: str) -> float | None:
