@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
 import dspy
 
+from gcop import __version__
 from gcop.cost import CostLedger, cost_scope, summarize
 from gcop.lm.convert import LMLike
 from gcop.modules.core import Core
 from gcop.modules.guide import Guide
-
-POLICY_FILE = "policy.json"
-CORE_STATE_FILE = "core_program.json"
-GUIDE_DIR = "guide"
+from gcop.modules.policy_file import (
+    CORE_STATE_FILE,
+    FORMAT_VERSION,
+    GUIDE_DIR,
+    SavedPolicy,
+    file_hashes,
+    fingerprint,
+    model_identity,
+    public_settings,
+    read_policy_folder,
+    scrub,
+    training_config,
+    write_policy_file,
+)
 
 
 class GuideCorePolicy(dspy.Module):
@@ -88,54 +98,87 @@ class GuideCorePolicy(dspy.Module):
         return other
 
     def save(self, path: str | Path) -> Path:
-        """Write the policy to a folder: models, core program state, guide weights, artifacts."""
+        """Write the policy to a folder: models, core program state, guide weights, artifacts.
+
+        No credential is written (``api_key``, headers, passwords in ``api_base``, any setting
+        named like a secret): a loaded policy takes its keys from the environment. ``policy.json``
+        also records gcop's version, the models' identities and the training configuration.
+        """
         folder = Path(path)
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"cannot save the policy to {folder}: it is a file, not a folder")
         folder.mkdir(parents=True, exist_ok=True)
-        state: dict[str, Any] = {
-            "guided": self.guided,
-            "strict": self.strict,
-            "core_model": self.core.lm.model,
-            "core_lm_kwargs": _jsonable(self.core.lm.kwargs),
-            "artifacts": self.artifacts,
-        }
+        guide_files: dict[str, str] = {}
+        models = {"core": model_identity(self.core.lm.model)}
         if self.guide is not None:
-            state["guide_model"] = self.guide.lm.model
+            models["guide"] = model_identity(self.guide.lm.model)
             if self.guide.local_lm is not None:
                 self.guide.local_lm.save(folder / GUIDE_DIR)
-                state["guide_local_lm"] = GUIDE_DIR
+                guide_files = file_hashes(folder, GUIDE_DIR)
+                models["guide"]["weights_fingerprint"] = fingerprint(guide_files)
         self.core.program.save(str(folder / CORE_STATE_FILE))
-        (folder / POLICY_FILE).write_text(json.dumps(state, indent=2, default=str))
+        saved = SavedPolicy(
+            format_version=FORMAT_VERSION,
+            gcop_version=__version__,
+            guided=self.guided,
+            strict=self.strict,
+            core_model=self.core.lm.model,
+            core_lm_kwargs=public_settings(self.core.lm.kwargs),
+            guide_model=self.guide.lm.model if self.guide is not None else None,
+            guide_local_lm=GUIDE_DIR if guide_files else None,
+            guide_files=guide_files,
+            models=models,
+            training_config=scrub(training_config(self.artifacts)),
+            artifacts=scrub(self.artifacts),
+        )
+        write_policy_file(folder, saved)
         return folder
 
     def load(self, path: str | Path) -> GuideCorePolicy:
-        """Restore what :meth:`save` wrote into this policy (same signatures), and return it."""
-        folder = Path(path)
-        state_file = folder / POLICY_FILE
-        if not state_file.is_file():
-            raise ValueError(f"{folder} holds no saved policy ({POLICY_FILE} is missing)")
-        state = json.loads(state_file.read_text())
-        self.guided = state["guided"] and self.guide is not None
-        self.strict = state.get("strict", True)
-        self.artifacts = state.get("artifacts", {})
-        self.core.program.load(str(folder / CORE_STATE_FILE))
-        if self.core.lm.model != state["core_model"]:
-            self.core = self.core.with_lm(state["core_model"], **state["core_lm_kwargs"])
-        if self.guide is not None and state.get("guide_local_lm"):
-            from gcop.lm.local import LocalLM
+        """Restore what :meth:`save` wrote into this policy (same signatures), and return it.
 
-            local = LocalLM.load(folder / state["guide_local_lm"])
-            settings = dict(self.guide.lm.kwargs)
-            self.guide = Guide(
-                self.guide.signature,
-                local,
-                token_budget=self.guide.token_budget,
-                ledger=self.ledger,
-                **settings,
-            )
+        The folder is checked (schema, paths, guide weights) and every part is rebuilt before
+        any is swapped in: on an error this policy is left as it was.
+        """
+        folder = Path(path)
+        saved = read_policy_folder(folder)
+        core = self._saved_core(folder, saved)
+        guide = self._saved_guide(folder, saved)
+        self.core, self.guide = core, guide
+        self.guided = saved.guided and guide is not None
+        self.strict = saved.strict
+        self.artifacts = saved.artifacts
         return self
 
+    def _saved_core(self, folder: Path, saved: SavedPolicy) -> Core:
+        core = copy.deepcopy(self.core)  # same ledger: a CostLedger is never copied
+        state_file = folder / CORE_STATE_FILE
+        try:
+            core.program.load(str(state_file))
+        except Exception as error:  # DSPy raises many kinds for a state that does not fit
+            raise ValueError(
+                f"{state_file} does not fit this policy's core program ({error}); load it into a "
+                "policy built with the signature or program it was saved from"
+            ) from error
+        if core.lm.model != saved.core_model:
+            core = core.with_lm(saved.core_model, **saved.core_lm_kwargs)
+        return core
 
-def _jsonable(kwargs: dict) -> dict:
-    return {k: v for k, v in kwargs.items() if isinstance(v, str | int | float | bool | None)}
+    def _saved_guide(self, folder: Path, saved: SavedPolicy) -> Guide | None:
+        if self.guide is None or saved.guide_local_lm is None:
+            return self.guide
+        from gcop.lm.local import LocalLM
+
+        try:
+            local = LocalLM.load(folder / saved.guide_local_lm)
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"{folder / saved.guide_local_lm} holds no loadable guide ({error})"
+            ) from error
+        return Guide(
+            self.guide.signature,
+            local,
+            token_budget=self.guide.token_budget,
+            ledger=self.ledger,
+            **dict(self.guide.lm.kwargs),
+        )

@@ -1,5 +1,8 @@
 """GuideCorePolicy, Guide and Core against scripted fake LMs."""
 
+import hashlib
+import json
+
 import dspy
 import pytest
 from fakes import last_user_text
@@ -160,3 +163,136 @@ def test_non_strict_policy_sends_an_unparsed_completion_to_the_core(scripted_lm)
     assert pred.valid is False and pred.strategy == "just add the two counts"
     assert "just add the two counts" in last_user_text(core_lm.calls[0]["messages"])
     assert pred.answer == "The answer is 7"
+
+
+SECRETS = ("sk-string-core", "sk-dspy-core", "pw-in-url", "sk-in-query", "sk-header", "aws-secret")
+
+
+def test_a_saved_policy_holds_no_secrets_and_loads_keys_from_the_environment(scripted_lm, tmp_path):
+    guide = gcop.Guide(MathGuide, lm=scripted_lm(["<strategy>x</strategy>"]).model_string)
+    by_string = gcop.Core(MathSolve, lm="openai/gpt-4.1-mini", api_key=SECRETS[0])
+    by_string_policy = gcop.GuideCorePolicy(guide=guide, core=by_string)
+    by_string_policy.artifacts["teacher"] = {"model": "openai/gpt-4.1", "api_key": SECRETS[0]}
+    by_string_policy.save(tmp_path / "string")
+    users_lm = dspy.LM(
+        "openai/gpt-4.1-mini",
+        api_key=SECRETS[1],
+        api_base=f"https://me:{SECRETS[2]}@proxy.example/v1?api-key={SECRETS[3]}&region=eu",
+        extra_headers={"Authorization": f"Bearer {SECRETS[4]}"},
+        aws_secret_access_key=SECRETS[5],
+        temperature=0.2,
+    )
+    gcop.GuideCorePolicy(guide=guide, core=gcop.Core(MathSolve, lm=users_lm)).save(tmp_path / "lm")
+
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not [secret for secret in SECRETS if secret in text], path
+    saved = json.loads((tmp_path / "lm" / "policy.json").read_text())
+    assert saved["core_lm_kwargs"]["api_base"] == "https://proxy.example/v1?region=eu"
+    assert saved["core_lm_kwargs"]["temperature"] == 0.2
+    by_string_saved = json.loads((tmp_path / "string" / "policy.json").read_text())
+    assert by_string_saved["artifacts"]["teacher"] == {"model": "openai/gpt-4.1"}
+
+    fresh, _, _ = make_policy(scripted_lm)
+    fresh.load(tmp_path / "lm")
+    assert fresh.core.lm.model == "openai/gpt-4.1-mini"
+    assert "api_key" not in fresh.core.lm.kwargs  # LiteLLM reads OPENAI_API_KEY when called
+    assert fresh.core.lm.kwargs["api_base"] == "https://proxy.example/v1?region=eu"
+
+
+def test_the_saved_policy_records_its_provenance(scripted_lm, tmp_path):
+    policy, _, _ = make_policy(scripted_lm)
+    policy.artifacts = {"config": {"k": 4, "tau": 0.75}, "sft": {"steps": 3}}
+    policy.save(tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "policy.json").read_text())
+    assert saved["format_version"] == 2 and saved["gcop_version"] == gcop.__version__
+    assert saved["models"] == {
+        "core": {"model": policy.core.lm.model},
+        "guide": {"model": policy.guide.lm.model},
+    }
+    assert saved["training_config"] == {"k": 4, "tau": 0.75}
+    policy.artifacts = {"sft": {"config": {"epochs": 3.0}}, "grpo": {"config": {"steps": 2}}}
+    policy.save(tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "policy.json").read_text())
+    assert saved["training_config"] == {"sft": {"epochs": 3.0}, "grpo": {"steps": 2}}
+
+
+def saved_folder(scripted_lm, tmp_path):
+    policy, _, _ = make_policy(scripted_lm)
+    policy.artifacts["certificate"] = {"bound": 0.5}
+    return policy.save(tmp_path / "run")
+
+
+@pytest.mark.parametrize(
+    "policy_json, message",
+    [
+        ("{}", r"policy\.json is not a saved gcop policy \(guided: Field required; core_model"),
+        ("[]", r"policy\.json is not a saved gcop policy \(file: Input should be an object"),
+        ("{guided: true", r"policy\.json is not a saved gcop policy \(file: Invalid JSON"),
+        ('{"guided": true, "core_model": "m", "format_version": 9}', "format_version"),
+        ('{"guided": "yes", "core_model": "m"}', "guided: Input should be a valid boolean"),
+        ('{"guided": true, "core_model": "m", "guide_local_lm": "/etc"}', "outside its folder"),
+        ('{"guided": true, "core_model": "m", "guide_local_lm": "../x"}', "outside its folder"),
+    ],
+)
+def test_a_malformed_policy_file_is_refused_with_its_name(
+    scripted_lm, tmp_path, policy_json, message
+):
+    folder = saved_folder(scripted_lm, tmp_path)
+    (folder / "policy.json").write_text(policy_json)
+    fresh, _, _ = make_policy(scripted_lm)
+    with pytest.raises(ValueError, match=message):
+        fresh.load(folder)
+
+
+def test_a_failed_load_leaves_the_policy_as_it_was(scripted_lm, tmp_path):
+    folder = saved_folder(scripted_lm, tmp_path)
+    fresh, _, _ = make_policy(scripted_lm)
+    fresh.guided, fresh.artifacts = False, {"mine": 1}
+    core, guide = fresh.core, fresh.guide
+    (folder / "core_program.json").write_text('{"predict": {"demos": 3}}')
+    with pytest.raises(ValueError, match=r"core_program\.json does not fit"):
+        fresh.load(folder)
+    (folder / "core_program.json").unlink()
+    with pytest.raises(ValueError, match=r"core_program\.json is missing"):
+        fresh.load(folder)
+    assert (fresh.guided, fresh.artifacts) == (False, {"mine": 1})
+    assert fresh.core is core and fresh.guide is guide
+    with pytest.raises(ValueError, match="nowhere is not a folder"):
+        fresh.load(tmp_path / "nowhere")
+    (folder / "policy.json").unlink()
+    with pytest.raises(ValueError, match="holds no saved policy"):
+        fresh.load(folder)
+
+
+def test_guide_weights_are_checked_when_the_policy_loads(scripted_lm, tmp_path):
+    from gcop.lm.local import LocalLM
+    from gcop.lm.tiny import tiny_model
+
+    local = LocalLM("tiny", name=f"tiny-guide-{tmp_path.name}")
+    local.set_model(tiny_model(seed=3)[0])  # trained weights: saved in full
+    policy, _, _ = make_policy(scripted_lm)
+    policy.guide = gcop.Guide(MathGuide, lm=local, ledger=policy.ledger)
+    folder = policy.save(tmp_path / "run")
+    saved = json.loads((folder / "policy.json").read_text())
+    weights = folder / "guide" / "model" / "model.safetensors"
+    assert (
+        saved["guide_files"]["guide/model/model.safetensors"]
+        == hashlib.sha256(weights.read_bytes()).hexdigest()
+    )
+    assert saved["models"]["guide"]["source"] == "tiny"
+    assert len(saved["models"]["guide"]["weights_fingerprint"]) == 16
+
+    fresh, _, _ = make_policy(scripted_lm)
+    fresh.load(folder)
+    assert fresh.guide.local_lm.name == local.name and fresh.guide.lm.model == local.model_string
+
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0xFF  # one flipped byte in a weight
+    weights.write_bytes(bytes(data))
+    other, _, _ = make_policy(scripted_lm)
+    guide = other.guide
+    with pytest.raises(ValueError, match=r"model\.safetensors is corrupted"):
+        other.load(folder)
+    assert other.guide is guide
