@@ -1,4 +1,9 @@
-"""The ``gcop`` command line: ``gcop demo | compile | evaluate | report``."""
+"""The ``gcop`` command line: ``gcop demo | compile | evaluate | report``.
+
+An expected failure (a missing key, an unroutable model, a server that does not answer, a bad
+folder) ends in one line naming the fix and exit status 2; ``-v`` adds the traceback. Anything
+else is a bug and shows its traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 TASKS = ("gsm8k", "humaneval", "kodcode")
@@ -85,8 +91,10 @@ def _check_common(args: argparse.Namespace) -> None:
     if task is not None and task not in TASKS:
         raise ValueError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
     out = getattr(args, "out", None)
-    if out is not None and Path(out).exists() and not Path(out).is_dir():
-        raise ValueError(f"--out {out} is a file: pass a folder path")
+    if out is not None:
+        existing = next(path for path in [Path(out), *Path(out).parents] if path.exists())
+        if not existing.is_dir():
+            raise ValueError(f"--out {out}: {existing} is a file; pass a folder path")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,33 +107,79 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         _check_common(args)
-        if args.command == "demo":
-            from gcop.demo import run_demo
-
-            report = run_demo(
-                args.preset,
-                args.out,
-                n_train=args.n_train,
-                n_test=args.n_test,
-                core=args.core,
-                guide=args.guide,
-                teacher=args.teacher,
-            )
-            print(report.read_text())
-            print(f"report written to {report}")
-        elif args.command == "report":
-            from gcop.workflows import rewrite_report
-
-            print(f"report written to {rewrite_report(args.run)}")
-        else:
-            from gcop import workflows
-
-            result = getattr(workflows, f"run_{args.command}")(args)
-            print(json.dumps(result, indent=2, default=str))
-    except ValueError as error:
-        print(f"gcop: error: {error}", file=sys.stderr)
+        _run(args)
+    except KeyboardInterrupt:
+        print("gcop: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as error:
+        message = _expected_failure(error)
+        if message is None:
+            raise
+        if args.verbose:
+            traceback.print_exception(error)
+        print(f"gcop: error: {message}", file=sys.stderr)
         return 2
     return 0
+
+
+def _run(args: argparse.Namespace) -> None:
+    if args.command == "demo":
+        from gcop.demo import run_demo
+
+        report = run_demo(
+            args.preset,
+            args.out,
+            n_train=args.n_train,
+            n_test=args.n_test,
+            core=args.core,
+            guide=args.guide,
+            teacher=args.teacher,
+        )
+        print(report.read_text())
+        print(f"report written to {report}")
+    elif args.command == "report":
+        from gcop.workflows import rewrite_report
+
+        print(f"report written to {rewrite_report(args.run)}")
+    else:
+        from gcop import workflows
+
+        result = getattr(workflows, f"run_{args.command}")(args)
+        print(json.dumps(result, indent=2, default=str))
+
+
+def _expected_failure(error: Exception) -> str | None:
+    """One line saying what went wrong and how to fix it, or ``None`` for a bug."""
+    from dspy.utils import exceptions as lm_errors
+    from pydantic import ValidationError
+
+    from gcop.workflows import RunFailed
+
+    text = " ".join(str(error).split())[:500]  # one line, even for a provider's long reply
+    if isinstance(error, RunFailed):
+        return text
+    if isinstance(error, lm_errors.LMAuthError):
+        return (
+            f"{text}: the provider refused the credentials; set a valid API key in the environment"
+        )
+    if isinstance(error, lm_errors.LMBillingError):
+        return f"{text}: check the provider account's billing and quota"
+    if isinstance(error, lm_errors.LMInvalidRequestError | lm_errors.LMConfigurationError):
+        return f"{text}: check the model name and its settings"
+    if isinstance(error, lm_errors.LMError | ConnectionError | TimeoutError):
+        return (
+            f"{text}: the model server did not answer; check that it is running and reachable, "
+            "then rerun the same command (finished work is kept)"
+        )
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror or text}; check the paths you passed"
+    if isinstance(error, ValidationError):
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        return f"invalid {error.title} ({problems})"
+    if isinstance(error, ValueError):
+        return text
+    return None
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""What the ``compile``, ``evaluate`` and ``report`` commands do, as plain functions."""
+"""What the ``compile``, ``evaluate`` and ``report`` commands do, as plain functions.
+
+Each checks what it can before the first model call (routable models, API keys in the
+environment) and leaves no half-written output behind: a failed compile keeps its run folder
+only when it holds finished work to resume from; a failed evaluation writes no report.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,23 @@ from typing import Any
 from gcop.cost import CostSummary
 from gcop.evaluate import EvaluationResult
 from gcop.report import RESULTS_FILE, write_report
+
+
+class RunFailed(RuntimeError):
+    """A run that ended without a usable result; the message says why and what to do."""
+
+
+def _require_keys(*models: str) -> None:
+    """Raise ``ValueError`` for a LiteLLM model whose API key is not in the environment."""
+    from gcop.lm.convert import missing_keys
+
+    for model in models:
+        missing = missing_keys(model)
+        if missing:
+            raise ValueError(
+                f"{model} needs {', '.join(missing)} in the environment: export {missing[0]}=... "
+                "(any value for a local server that takes no key)"
+            )
 
 
 def _policy(task: Any, guide: str | None, core: str, *, guided: bool = True):
@@ -27,6 +49,7 @@ def _policy(task: Any, guide: str | None, core: str, *, guided: bool = True):
 def run_compile(args: argparse.Namespace) -> dict[str, Any]:
     """Train a guide with ExecTune and save the policy into ``args.out``."""
     import gcop
+    from gcop.lm.convert import check_routable
     from gcop.tasks import load_task
 
     task = load_task(args.task)
@@ -39,12 +62,16 @@ def run_compile(args: argparse.Namespace) -> dict[str, Any]:
         max_dollars=args.max_dollars,
     )
     policy = _policy(task, args.guide, args.core)
+    check_routable(args.teacher)
+    _require_keys(*{policy.core.lm.model, policy.guide.lm.model, args.teacher})
     trainset = task.load("train", n=args.n_train)
     out = Path(args.out)
     partial = out.with_name(out.name + ".partial")
+    new_out = not out.exists()
     try:
         optimizer = gcop.ExecTune(task.metric, teacher=args.teacher, config=config, run_dir=out)
         compiled = optimizer.compile(policy, trainset=trainset)
+        _check_decided(compiled.artifacts.get("acceptance"))
         compiled.save(partial)
         if out.exists():
             shutil.copytree(partial, out, dirs_exist_ok=True)
@@ -53,8 +80,20 @@ def run_compile(args: argparse.Namespace) -> dict[str, Any]:
             partial.rename(out)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
+        if new_out and not any(p.stat().st_size for p in out.rglob("*") if p.is_file()):
+            shutil.rmtree(out, ignore_errors=True)  # nothing finished worth resuming from
         raise
     return {"saved": str(out), **compiled.artifacts}
+
+
+def _check_decided(acceptance: dict[str, Any] | None) -> None:
+    """Refuse a policy trained on nothing because every task met an infrastructure failure."""
+    if acceptance and acceptance["undecided"] == acceptance["total"] and acceptance["infra_errors"]:
+        raise RunFailed(
+            f"acceptance sampling decided no task: {acceptance['infra_errors']} calls failed "
+            "after retries (see the log); check that the core and teacher are reachable, then "
+            "rerun the same command to resume"
+        )
 
 
 def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -66,9 +105,16 @@ def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     policy = _policy(task, args.guide if args.policy else None, args.core)
     if args.policy:
         policy.load(args.policy)
+    _require_keys(policy.core.lm.model)
     dataset = task.load(args.split, n=args.n)
     name = "policy" if args.policy else "core-only"
     result = evaluate(policy, dataset, task.metric, name=name, num_threads=args.threads)
+    errors = [r.error for r in result.results if r.error is not None]
+    if len(errors) == result.n:
+        raise RunFailed(
+            f"every example failed, so no report was written (first error: {errors[0]}); "
+            "check that the core is reachable and its API key is set"
+        )
     write_report(args.out, [result], title=f"gcop evaluation: {args.task}")
     return result.to_dict()
 
@@ -79,12 +125,18 @@ def rewrite_report(run_dir: str | Path) -> Path:
     path = folder / RESULTS_FILE
     if not path.is_file():
         raise ValueError(f"{folder} holds no {RESULTS_FILE}: pass the folder of a finished run")
-    data = json.loads(path.read_text())
-    results = []
-    for item in data["results"]:
-        fields = {k: v for k, v in item.items() if k not in ("mean_cost", "net_utility")}
-        fields["cost"] = CostSummary(**fields["cost"])
-        results.append(EvaluationResult(**fields))
+    try:
+        data = json.loads(path.read_text())
+        results = []
+        for item in data["results"]:
+            fields = {k: v for k, v in item.items() if k not in ("mean_cost", "net_utility")}
+            fields["cost"] = CostSummary(**fields["cost"])
+            results.append(EvaluationResult(**fields))
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"{path} is not a {RESULTS_FILE} gcop wrote ({type(error).__name__}: {error}); "
+            "rerun the evaluation to write it again"
+        ) from error
     return write_report(
         folder,
         results,

@@ -1,0 +1,127 @@
+"""The CLI's expected failures: one line naming the fix, exit status 2, nothing half-written."""
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from gcop.cli import main
+
+
+class RefusingServer:
+    """An OpenAI-compatible server on 127.0.0.1 that answers every request with HTTP 401."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                server.requests += 1
+                self.rfile.read(int(self.headers.get("content-length", 0)))
+                body = json.dumps({"error": {"message": "Incorrect API key provided"}}).encode()
+                self.send_response(401)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http.daemon_threads = True
+        threading.Thread(
+            target=self.http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.http.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+
+@pytest.fixture
+def refusing_server():
+    server = RefusingServer()
+    yield server
+    server.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("gcop: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def compile_args(out, teacher="openai/gpt-4.1"):
+    return [
+        "compile",
+        *("--core", "tiny", "--guide", "tiny", "--teacher", teacher),
+        *("--n-train", "1", "--grpo-steps", "0", "--out", str(out)),
+    ]
+
+
+def test_a_missing_key_is_named_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(compile_args(tmp_path / "run")) == 2
+    assert "openai/gpt-4.1 needs OPENAI_API_KEY in the environment" in one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refused_key_stops_compile_in_one_line_and_leaves_no_run_folder(
+    tmp_path, monkeypatch, capsys, refusing_server
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong")
+    monkeypatch.setenv("OPENAI_API_BASE", refusing_server.api_base)
+    assert main(compile_args(tmp_path / "run")) == 2
+    line = one_line_error(capsys)
+    assert "refused the credentials" in line and "API key" in line
+    assert refusing_server.requests == 1  # an auth failure is not retried
+    assert list(tmp_path.iterdir()) == []  # no empty records.jsonl, no .partial
+
+
+def test_evaluate_fails_when_every_example_failed(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-any")
+    monkeypatch.setenv("OPENAI_API_BASE", f"http://127.0.0.1:{closed_port()}/v1")
+    out = tmp_path / "eval"
+    args = ["evaluate", "--core", "openai/nobody-home", "--n", "2", "--out", str(out)]
+    assert main(args) == 2
+    assert "every example failed, so no report was written" in one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_bad_folders_are_one_line_errors_and_verbose_adds_the_traceback(tmp_path, capsys):
+    policy = tmp_path / "policy"
+    policy.mkdir()
+    (policy / "policy.json").write_text("{}")
+    base = ["evaluate", "--core", "tiny", "--guide", "tiny", "--n", "1"]
+    assert main([*base, "--policy", str(policy), "--out", str(tmp_path / "e")]) == 2
+    assert "policy.json is not a saved gcop policy" in one_line_error(capsys)
+    assert not (tmp_path / "e").exists()
+
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    assert main([*base, "--out", str(a_file / "sub")]) == 2
+    assert f"{a_file} is a file; pass a folder path" in one_line_error(capsys)
+    assert main(["report", str(a_file)]) == 2
+    assert "holds no results.json" in one_line_error(capsys)
+    (tmp_path / "results.json").write_text('{"results": [{"name": "x"}]}')
+    assert main(["report", str(tmp_path)]) == 2
+    assert "is not a results.json gcop wrote" in one_line_error(capsys)
+
+    assert main(["-v", *base, "--policy", str(policy), "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.rstrip().splitlines()[-1].startswith("gcop: error:")
