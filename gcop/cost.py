@@ -2,7 +2,9 @@
 
 Dollars come from a user price table first, then LiteLLM's cost map. In-process local models
 (``local/…``) cost 0 dollars. A model neither table knows is reported as *unknown* (``None``), never
-as a silent 0; a cache hit costs 0 in every unit.
+as a silent 0. A call served from the cache costs what its reply cost when it was made, so a
+recipe's cost does not depend on which recipe ran first; summaries say separately how much of it
+the cache saved.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextvars
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 CostUnit = Literal["dollars", "tokens", "latency_s", "calls"]
@@ -21,7 +23,13 @@ LOCAL_PREFIX = "local/"
 
 @dataclass(frozen=True)
 class CallRecord:
-    """One LM call as the ledger saw it."""
+    """One LM call as the ledger saw it.
+
+    Tokens, latency and dollars are those of the reply when it was made, also for a cache hit
+    (``cache_hit``: nothing was spent now). ``usage_known`` is false for a cache hit whose reply
+    was cached without this metering (by an older gcop or a plain ``dspy.LM``): its tokens and
+    latency are recorded as 0 and its dollars as unknown.
+    """
 
     model: str
     role: str
@@ -32,6 +40,7 @@ class CallRecord:
     cache_hit: bool = False
     error: str | None = None
     timestamp: float = field(default_factory=time.time)
+    usage_known: bool = True
 
     @property
     def tokens(self) -> int:
@@ -40,7 +49,12 @@ class CallRecord:
 
 @dataclass(frozen=True)
 class CostSummary:
-    """Totals over a set of calls. ``dollars`` is ``None`` when any non-cached call had no price."""
+    """Totals over a set of calls, each counted at what its reply cost when made (cached or not).
+
+    ``cached_tokens`` and ``cached_dollars`` are the part of those totals the cache served, i.e.
+    saved this run. ``dollars`` is ``None`` when any call had no price; ``unmetered_hits`` counts
+    cache hits whose cost was never recorded (see :class:`CallRecord`).
+    """
 
     calls: int = 0
     cache_hits: int = 0
@@ -50,6 +64,9 @@ class CostSummary:
     latency_s: float = 0.0
     dollars: float | None = 0.0
     unpriced_calls: int = 0
+    cached_tokens: int = 0
+    cached_dollars: float | None = 0.0
+    unmetered_hits: int = 0
 
     @property
     def tokens(self) -> int:
@@ -57,16 +74,12 @@ class CostSummary:
 
     def __add__(self, other: CostSummary) -> CostSummary:
         """Totals of two summaries; dollars stay unknown if either side's are."""
-        unknown = self.dollars is None or other.dollars is None
+
+        def add(a, b):
+            return None if a is None or b is None else a + b
+
         return CostSummary(
-            calls=self.calls + other.calls,
-            cache_hits=self.cache_hits + other.cache_hits,
-            errors=self.errors + other.errors,
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            latency_s=self.latency_s + other.latency_s,
-            dollars=None if unknown else self.dollars + other.dollars,
-            unpriced_calls=self.unpriced_calls + other.unpriced_calls,
+            **{f.name: add(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)}
         )
 
     def in_unit(self, unit: CostUnit) -> float:
@@ -85,32 +98,24 @@ class CostSummary:
 
 
 def summarize(records: Iterable[CallRecord]) -> CostSummary:
-    """Add up call records."""
-    calls = hits = errors = p_tok = c_tok = unpriced = 0
-    latency, dollars = 0.0, 0.0
+    """Add up call records, cache hits at their reply's cost."""
+    total = CostSummary()
     for record in records:
-        calls += 1
-        hits += record.cache_hit
-        errors += record.error is not None
-        if record.cache_hit:
-            continue
-        p_tok += record.prompt_tokens
-        c_tok += record.completion_tokens
-        latency += record.latency_s
-        if record.dollars is None:
-            unpriced += 1
-        else:
-            dollars += record.dollars
-    return CostSummary(
-        calls=calls,
-        cache_hits=hits,
-        errors=errors,
-        prompt_tokens=p_tok,
-        completion_tokens=c_tok,
-        latency_s=latency,
-        dollars=None if unpriced else dollars,
-        unpriced_calls=unpriced,
-    )
+        hit = record.cache_hit
+        total += CostSummary(
+            calls=1,
+            cache_hits=int(hit),
+            errors=int(record.error is not None),
+            prompt_tokens=record.prompt_tokens,
+            completion_tokens=record.completion_tokens,
+            latency_s=record.latency_s,
+            dollars=record.dollars,
+            unpriced_calls=int(record.dollars is None),
+            cached_tokens=record.tokens if hit else 0,
+            cached_dollars=record.dollars if hit else 0.0,
+            unmetered_hits=int(not record.usage_known),
+        )
+    return total
 
 
 class CostLedger:

@@ -12,15 +12,26 @@ def call(model="local/x", p=10, c=5, dollars=0.0, hit=False, role="core"):
     return CallRecord(model, role, p, c, latency_s=1.5, dollars=dollars, cache_hit=hit)
 
 
-def test_totals_skip_cache_hits():
+def test_cache_hits_count_at_their_reply_cost_and_show_as_savings():
     ledger = CostLedger()
     for record in [call(dollars=0.25), call(dollars=0.5), call(dollars=9.0, hit=True)]:
         ledger.record(record)
     summary = ledger.summary()
     assert (summary.calls, summary.cache_hits) == (3, 1)
-    assert (summary.prompt_tokens, summary.completion_tokens, summary.tokens) == (20, 10, 30)
-    assert summary.latency_s == 3.0 and summary.dollars == 0.75
-    assert summary.in_unit("tokens") == 30.0 and summary.in_unit("calls") == 3.0
+    assert (summary.prompt_tokens, summary.completion_tokens, summary.tokens) == (30, 15, 45)
+    assert summary.latency_s == 4.5 and summary.dollars == 9.75
+    assert (summary.cached_tokens, summary.cached_dollars) == (15, 9.0)
+    assert summary.in_unit("tokens") == 45.0 and summary.in_unit("calls") == 3.0
+    assert summary.unmetered_hits == 0
+
+
+def test_a_hit_without_a_recorded_cost_is_unknown_not_free():
+    ledger = CostLedger()
+    ledger.record(call(dollars=0.25))
+    ledger.record(CallRecord("local/x", "core", 0, 0, 0.0, None, cache_hit=True, usage_known=False))
+    summary = ledger.summary()
+    assert summary.unmetered_hits == 1 and summary.cache_hits == 1 and summary.tokens == 15
+    assert summary.dollars is None and summary.cached_dollars is None
 
 
 def test_summaries_add_up_and_keep_unknown_dollars_unknown():
