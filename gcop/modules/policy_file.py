@@ -26,7 +26,7 @@ CORE_STATE_FILE = "core_program.json"
 GUIDE_DIR = "guide"
 FORMAT_VERSION = 2  # 1: files written before the format had a version (no weight hashes)
 
-_SECRET_WORDS = {
+_SECRET_WORDS = {  # anywhere in a name
     "apikey",
     "auth",
     "authorization",
@@ -34,12 +34,11 @@ _SECRET_WORDS = {
     "credential",
     "credentials",
     "headers",
-    "key",
     "passwd",
     "password",
     "secret",
-    "token",
 }
+_SECRET_ENDINGS = {"key", "token"}  # as the last word: api_key, hf_token, not token_budget
 _URL_KEYS = {"api_base", "base_url"}
 
 
@@ -65,12 +64,13 @@ class SavedPolicy(BaseModel):
 def is_secret_name(name: str) -> bool:
     """True for a setting whose name says it holds a credential.
 
-    >>> [is_secret_name(n) for n in ("api_key", "aws_secret_access_key", "extra_headers")]
-    [True, True, True]
-    >>> [is_secret_name(n) for n in ("max_tokens", "temperature", "api_base")]
-    [False, False, False]
+    >>> [is_secret_name(n) for n in ("api_key", "aws_secret_access_key", "hf_token", "headers")]
+    [True, True, True, True]
+    >>> [is_secret_name(n) for n in ("max_tokens", "token_budget", "api_base", "temperature")]
+    [False, False, False, False]
     """
-    return any(word in _SECRET_WORDS for word in re.split(r"[^a-z0-9]+", name.lower()))
+    words = re.split(r"[^a-z0-9]+", name.lower())
+    return words[-1] in _SECRET_ENDINGS or any(word in _SECRET_WORDS for word in words)
 
 
 def public_url(url: str) -> str:
