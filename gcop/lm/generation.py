@@ -93,10 +93,39 @@ def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
     return sorted(i for i in ids if i is not None)
 
 
+@dataclass
+class BatchStats:
+    """Running totals over ``generate`` calls: how much of the decoding work was useful.
+
+    A batch decodes until its longest row ends; rows that finished earlier still occupy the batch.
+    ``waste`` is the share of decoded row-steps that produced no kept token.
+    """
+
+    batches: int = 0
+    rows: int = 0
+    row_steps: int = 0  # rows × decoding steps, summed over batches
+    tokens: int = 0  # tokens kept in replies
+
+    @property
+    def waste(self) -> float:
+        return 1.0 - self.tokens / self.row_steps if self.row_steps else 0.0
+
+    def add(self, rows: int, steps: int, tokens: int) -> None:
+        self.batches += 1
+        self.rows += rows
+        self.row_steps += rows * steps
+        self.tokens += tokens
+
+
 def generate_batch(
-    model: Any, tokenizer: Any, requests: Sequence[GenRequest], *, eos_ids: Sequence[int]
+    model: Any,
+    tokenizer: Any,
+    requests: Sequence[GenRequest],
+    *,
+    eos_ids: Sequence[int],
+    stats: BatchStats | None = None,
 ) -> list[ChatCompletion]:
-    """Serve ``requests`` with a single ``model.generate`` call."""
+    """Serve ``requests`` with a single ``model.generate`` call (totals added to ``stats``)."""
     import torch
     from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
@@ -130,12 +159,18 @@ def generate_batch(
             stopping_criteria=StoppingCriteriaList([stopper]),
         )
     new_tokens = output[:, width:].cpu().tolist()
+    lengths = [
+        stopper.done_at[r] or min(len(new_tokens[r]), request.max_tokens)
+        for r, (request, _) in enumerate(rows)
+    ]
+    if stats is not None:
+        stats.add(len(rows), max(len(tokens) for tokens in new_tokens), sum(lengths))
 
     results, r = [], 0
     for request in requests:
         texts, reasons, used = [], [], 0
         for _ in range(request.rows):
-            length = stopper.done_at[r] or min(len(new_tokens[r]), request.max_tokens)
+            length = lengths[r]
             text, reason = _finish(tokenizer, new_tokens[r][:length], request, stopper.reason[r])
             texts.append(text)
             reasons.append(reason)

@@ -21,7 +21,8 @@ from typing import Any
 
 from gcop.lm import provider
 from gcop.lm.batching import MicroBatcher
-from gcop.lm.generation import GenRequest, generate_batch, stop_token_ids
+from gcop.lm.generation import BatchStats, GenRequest, generate_batch, stop_token_ids
+from gcop.lm.precision import DTYPES, pick_dtype
 from gcop.lm.provider import ChatCompletion
 from gcop.lm.registry import TINY, resolve_model
 
@@ -35,7 +36,10 @@ class LocalLM:
 
     ``model`` is a registry name (see :func:`gcop.lm.available_models`), an HF hub id or local
     folder, or a loaded ``PreTrainedModel`` (then pass ``tokenizer``). ``adapter_path`` applies a
-    saved peft adapter on load.
+    saved peft adapter on load. ``dtype="auto"`` loads bfloat16 where the CPU or GPU computes it
+    natively and float32 elsewhere (see :mod:`gcop.lm.precision`); name a dtype to override.
+    ``max_batch_size`` rows share one ``generate`` call: on CPU, bigger batches raise throughput
+    until the matrix units are busy (32 rows measured best for a 0.5B model on 2 cores).
     """
 
     def __init__(
@@ -44,11 +48,14 @@ class LocalLM:
         *,
         name: str | None = None,
         tokenizer: Any = None,
-        max_batch_size: int = 8,
-        batch_wait_s: float = 0.02,
+        max_batch_size: int = 32,
+        batch_wait_s: float = 0.05,
         adapter_path: str | Path | None = None,
         device: str | None = None,
+        dtype: str = "auto",
     ) -> None:
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         self._source: str | None = None
         self._model: Any = None
         self._tokenizer: Any = tokenizer
@@ -74,9 +81,11 @@ class LocalLM:
             raise ValueError(f"name {self._name!r} may only use letters, digits, '.', '_' and '-'")
         self.adapter_path = Path(adapter_path) if adapter_path is not None else None
         self.device = device
+        self.dtype = dtype
         self._load_lock = threading.RLock()
         self._tokenizer_lock = threading.Lock()  # fast tokenizers are not safe across threads
         self._eos_ids: list[int] | None = None
+        self.stats = BatchStats()  # rows, decoding steps and kept tokens of every batch
         self._batcher: MicroBatcher[GenRequest, ChatCompletion] = MicroBatcher(
             self._run_batch,
             max_batch_size=max_batch_size,
@@ -123,6 +132,7 @@ class LocalLM:
             "max_batch_size": self._batcher.max_batch_size,
             "batch_wait_s": self._batcher.max_wait_s,
             "device": self.device,
+            "dtype": self.dtype,
         }
 
     def __repr__(self) -> str:
@@ -158,7 +168,8 @@ class LocalLM:
 
             start = time.monotonic()
             logger.info("loading %s", self._source)
-            device = self.device
+            device = str(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+            dtype = pick_dtype(self.dtype, device)
             if self._source == TINY:
                 from gcop.lm.tiny import tiny_model
 
@@ -167,14 +178,10 @@ class LocalLM:
             else:
                 from transformers import AutoModelForCausalLM
 
-                wanted = str(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-                cuda = wanted.startswith("cuda")
                 model = AutoModelForCausalLM.from_pretrained(
-                    resolve_model(self._source), dtype="auto" if cuda else torch.float32
+                    resolve_model(self._source), dtype=dtype
                 )
-                device = wanted
-            if device:
-                model.to(device)
+            model.to(device=device, dtype=dtype)
             if self.adapter_path is not None:
                 from peft import PeftModel
 
@@ -182,7 +189,13 @@ class LocalLM:
             model.eval()
             self._load_tokenizer()
             self._model = model
-            logger.info("loaded %s in %.1f s", self._source, time.monotonic() - start)
+            logger.info(
+                "loaded %s (%s on %s) in %.1f s",
+                self._source,
+                str(dtype).removeprefix("torch."),
+                device,
+                time.monotonic() - start,
+            )
 
     def set_model(self, model: Any, tokenizer: Any = None) -> None:
         """Serve ``model`` (e.g. a trained ``PeftModel``) from now on; running batches end first."""
@@ -264,7 +277,12 @@ class LocalLM:
     def _run_batch(self, requests: list[GenRequest]) -> list[ChatCompletion]:
         if self._eos_ids is None:
             self._eos_ids = stop_token_ids(self._model, self._tokenizer)
-        return generate_batch(self._model, self._tokenizer, requests, eos_ids=self._eos_ids)
+        # One batch at a time per device: two models generating at once on the same CPU cores
+        # slow each other down, while requests that wait here join the next, fuller batch.
+        with _device_lock(self._model):
+            return generate_batch(
+                self._model, self._tokenizer, requests, eos_ids=self._eos_ids, stats=self.stats
+            )
 
     # --- persistence -----------------------------------------------------------------------
 
@@ -304,6 +322,7 @@ class LocalLM:
             "max_batch_size": spec["max_batch_size"],
             "batch_wait_s": spec["batch_wait_s"],
             "device": spec.get("device"),
+            "dtype": spec.get("dtype", "auto"),
         }
         kwargs.update(overrides)
         weights = spec.get("weights", "none")
@@ -312,6 +331,17 @@ class LocalLM:
         if weights == "adapter":
             return cls(spec["model"], adapter_path=path / "adapter", **kwargs)
         return cls(spec["model"], **kwargs)
+
+
+_DEVICE_LOCKS: dict[str, threading.Lock] = {}
+_DEVICE_LOCKS_GUARD = threading.Lock()
+
+
+def _device_lock(model: Any) -> threading.Lock:
+    """The lock shared by every LocalLM whose weights live on ``model``'s device."""
+    device = str(next(model.parameters()).device)
+    with _DEVICE_LOCKS_GUARD:
+        return _DEVICE_LOCKS.setdefault(device, threading.Lock())
 
 
 def _is_peft(model: Any) -> bool:

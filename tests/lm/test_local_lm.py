@@ -174,7 +174,7 @@ def test_save_load_modified_model_writes_full_weights(tmp_path, unique_name):
 def test_save_load_peft_model_writes_an_adapter(tmp_path, unique_name):
     from peft import LoraConfig, get_peft_model
 
-    lm = LocalLM("tiny", name=unique_name)
+    lm = LocalLM("tiny", name=unique_name, dtype="float32")  # the dtype of the model set below
     config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     lm.set_model(get_peft_model(tiny_model(seed=0)[0], config))
     expected = lm.complete(HI, max_tokens=8)
@@ -240,3 +240,30 @@ def test_importing_the_local_lm_modules_is_cheap():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_seeded_sample_is_the_same_alone_and_in_a_full_batch(unique_name, dtype):
+    lm = LocalLM("tiny", name=unique_name, dtype=dtype, max_batch_size=32, batch_wait_s=0.5)
+    alone = lm.complete(HI, temperature=0.8, max_tokens=12, seed=7)
+    greedy_alone = lm.complete(ask(0), max_tokens=12)
+    with ThreadPoolExecutor(32) as pool:
+        others = [
+            pool.submit(lm.complete, ask(i), temperature=0.7, max_tokens=20) for i in range(30)
+        ]
+        mine = pool.submit(lm.complete, HI, temperature=0.8, max_tokens=12, seed=7)
+        greedy = pool.submit(lm.complete, ask(0), max_tokens=12)
+        [call.result() for call in others]
+    assert mine.result() == alone and greedy.result() == greedy_alone
+    assert lm.stats.rows >= 32 and lm.stats.batches <= 4  # most rows shared one batch
+    assert 0.0 <= lm.stats.waste < 1.0 and lm.stats.tokens > 0
+
+
+def test_batch_stats_count_finished_rows_as_waste():
+    from gcop.lm.generation import BatchStats
+
+    stats = BatchStats()
+    stats.add(rows=4, steps=10, tokens=10 + 10 + 5 + 5)  # two rows stopped halfway
+    assert stats.row_steps == 40 and stats.waste == pytest.approx(0.25)
+    stats.add(rows=1, steps=10, tokens=10)
+    assert stats.batches == 2 and stats.waste == pytest.approx(10 / 50)
