@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 import dspy
 
 from gcop.cost import CostLedger
 from gcop.lm.convert import LMLike, as_lm
+from gcop.modules.plain_adapter import PlainStrategyAdapter
 from gcop.modules.strategy_adapter import StrategyAdapter
+
+CoreFormat = Literal["chat", "plain"]
 
 
 class Core(dspy.Module):
@@ -19,6 +22,10 @@ class Core(dspy.Module):
         program: a signature (a ``dspy.Predict`` is built from it) or an existing DSPy program
             to wrap; the program is deep-copied, its own predictors' LMs are replaced by ``lm``.
         lm: the core LM: any LiteLLM model string, a ``dspy.LM`` or a ``gcop.LocalLM``.
+        adapter: ``"chat"`` (DSPy's field-marker format, for API cores and typed outputs) or
+            ``"plain"`` (a plain prompt whose whole reply fills the last output field: small local
+            cores lose most of their accuracy to DSPy's markers, see
+            :class:`~gcop.modules.plain_adapter.PlainStrategyAdapter`).
         lenient: keep replies that miss DSPy's field markers instead of re-asking (see
             :class:`~gcop.modules.strategy_adapter.StrategyAdapter`).
         ledger: cost ledger shared with the rest of the policy.
@@ -30,6 +37,7 @@ class Core(dspy.Module):
         program: Any,
         lm: LMLike,
         *,
+        adapter: CoreFormat = "chat",
         lenient: bool = True,
         ledger: CostLedger | None = None,
         **lm_kwargs: Any,
@@ -47,6 +55,9 @@ class Core(dspy.Module):
             )
         for predictor in self.program.predictors():
             predictor.lm = None  # the core LM drives every predictor (see forward)
+        if adapter not in ("chat", "plain"):
+            raise ValueError(f"adapter must be 'chat' or 'plain', got {adapter!r}")
+        self.adapter = adapter
         self.lenient = lenient
         self.lm = as_lm(lm, ledger=ledger, role="core", **lm_kwargs)
 
@@ -63,8 +74,13 @@ class Core(dspy.Module):
         "temperature": 0.7}`` for the third of k independent (uncached) trials.
         """
         lm = self.lm.copy(**lm_kwargs) if lm_kwargs else self.lm
-        with dspy.context(lm=lm, adapter=StrategyAdapter(strategy, lenient=self.lenient)):
+        with dspy.context(lm=lm, adapter=self._adapter(strategy)):
             return self.program(**inputs)
+
+    def _adapter(self, strategy: str | None) -> dspy.Adapter:
+        if self.adapter == "plain":
+            return PlainStrategyAdapter(strategy)
+        return StrategyAdapter(strategy, lenient=self.lenient)
 
     def with_lm(self, lm: LMLike, **lm_kwargs: Any) -> Core:
         """A copy of this core that runs on another LM (same program, same ledger)."""
