@@ -159,7 +159,7 @@ def grpo_trainer(
         for index, ex in enumerate(trainset)
     ]
     set_seed(config.seed)
-    model, tokenizer = trainable_copy(guide)
+    model, tokenizer = trainable_copy(guide, config)
     group = config.grpo_generations
     batch = max(group, -(-config.grpo_batch_size // group) * group)  # whole groups per step
     if batch != config.grpo_batch_size:

@@ -131,6 +131,7 @@ class GuideReward:
         row = self._record(
             trainer_state, rewards, parses, task_scores, unguided, judged, leaks, marks
         )
+        row["zero_advantage_groups"] = zero_advantage_share(indices, rewards)
         row["time_s"] = round(time.perf_counter() - start, 4)
         if log_metric is not None:
             for key in ("valid_rate", "task", "judge", "regression_rate", "core_calls"):
@@ -233,6 +234,22 @@ class GuideReward:
             "judge": self.judge.stats() if self.judge is not None else None,
             "unguided_mean": _mean(list(self._unguided.values())) if self._unguided else None,
         }
+
+
+def zero_advantage_share(indices: Sequence[int], rewards: Sequence[float]) -> float:
+    """The share of groups (completions of one example) whose rewards are all equal.
+
+    GRPO's advantage is a reward minus its group's mean, so such a group teaches nothing; when
+    every group is like this the loss is 0 and the step changes nothing.
+
+    >>> zero_advantage_share([0, 0, 1, 1], [0.3, 0.3, 0.0, 1.0])
+    0.5
+    """
+    groups: dict[int, list[float]] = {}
+    for index, reward in zip(indices, rewards, strict=True):
+        groups.setdefault(index, []).append(reward)
+    flat = [values for values in groups.values() if max(values) - min(values) < 1e-9]
+    return round(len(flat) / len(groups), 6) if groups else 0.0
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -40,12 +40,19 @@ def _local_lm(guide: Guide) -> Any:
     return local
 
 
-def trainable_copy(guide: Guide) -> tuple[Any, Any]:
-    """A deep copy of the guide's model (adapters merged) and tokenizer, safe to train."""
+def trainable_copy(guide: Guide, config: ExecTuneConfig) -> tuple[Any, Any]:
+    """A deep copy of the guide's model (adapters merged) and tokenizer, safe to train.
+
+    LoRA keeps the base weights in the dtype they are served in (bfloat16 where the hardware has
+    it; peft keeps the adapter itself in float32); a full fine-tune gets float32 master weights,
+    since bfloat16 weights would round small updates away.
+    """
     local = _local_lm(guide)
     model = strip_trainer_patches(copy.deepcopy(local.model))
     if callable(getattr(model, "merge_and_unload", None)):  # a PeftModel: train one flat model
         model = model.merge_and_unload()
+    if not config.lora:
+        model = model.float()
     model.requires_grad_(True)  # a merged adapter leaves the base frozen; peft re-freezes for LoRA
     model.train()
     return model, copy.deepcopy(local.tokenizer)
@@ -82,12 +89,15 @@ def lora_config(config: ExecTuneConfig) -> Any:
 
 
 def common_args(model: Any, config: ExecTuneConfig, output_dir: str) -> dict[str, Any]:
-    """Settings every TRL config here shares: no saving, no reports, fp32, seeded, quiet logs."""
+    """Settings every TRL config here shares: no saving, no reports, seeded, quiet logs; bf16
+    autocast where the hardware computes bfloat16 natively (see :mod:`gcop.lm.precision`)."""
+    from gcop.lm.precision import pick_dtype
+
     device = next(model.parameters()).device
     return {
         "output_dir": output_dir,
         "use_cpu": device.type == "cpu",
-        "bf16": False,
+        "bf16": str(pick_dtype("auto", str(device))) == "torch.bfloat16",
         "fp16": False,
         "report_to": "none",
         "save_strategy": "no",

@@ -59,7 +59,7 @@ def sft_trainer(
     if not rows:
         raise ValueError("train_sft got no pairs: acceptance sampling accepted nothing")
     set_seed(config.seed)
-    model, tokenizer = trainable_copy(guide)
+    model, tokenizer = trainable_copy(guide, config)
     args = SFTConfig(
         **common_args(model, config, output_dir),
         num_train_epochs=config.sft_epochs,
