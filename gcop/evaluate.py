@@ -18,7 +18,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ExampleResult:
-    """One example's outcome."""
+    """One example's outcome. ``error`` is set when the program or the metric raised (an API
+    outage, a timeout, a sandbox failure): the example then has no score (``score`` is 0 only so
+    that per-example lists stay numeric) and is left out of accuracy."""
 
     index: int
     score: float
@@ -31,11 +33,16 @@ class ExampleResult:
 
 @dataclass(frozen=True)
 class EvaluationResult:
-    """Aggregates over a dataset (see :func:`evaluate`)."""
+    """Aggregates over a dataset (see :func:`evaluate`).
+
+    ``accuracy``, its interval and η count only the ``scored`` examples: the ``errors`` examples,
+    whose program or metric raised, are neither right nor wrong. ``all_failed`` says the run
+    measured nothing (every example errored).
+    """
 
     name: str
     n: int
-    accuracy: float
+    accuracy: float  # correct / scored; NaN when nothing was scored
     ci_low: float
     ci_high: float
     executability: float | None  # η: successes among valid guide strategies (§3.3)
@@ -43,7 +50,18 @@ class EvaluationResult:
     cost: CostSummary  # totals over the dataset
     cost_unit: str
     lam: float
+    errors: int = 0
     results: list[ExampleResult] = field(repr=False, default_factory=list)
+
+    @property
+    def scored(self) -> int:
+        """Examples that ran to a score (``n`` minus ``errors``)."""
+        return self.n - self.errors
+
+    @property
+    def all_failed(self) -> bool:
+        """Every example errored: the numbers describe the infrastructure, not the model."""
+        return self.errors == self.n
 
     @property
     def mean_cost(self) -> float:
@@ -93,25 +111,30 @@ def evaluate(
 ) -> EvaluationResult:
     """Score ``program`` on ``dataset`` with ``metric(example, prediction, trace=None)``.
 
-    Examples run concurrently (``num_threads``) under a progress bar. A program error counts as
-    a score of 0 and is kept in the example's ``error``. Cost is read from each prediction's
-    ``cost`` when it has one (a :class:`gcop.GuideCorePolicy` does), else from the calls recorded
-    while it ran.
+    Examples run concurrently (``num_threads``) under a progress bar. A reply the program cannot
+    parse is a wrong answer; any other exception of the program or the metric makes the example
+    an error (kept in its ``error``, counted in ``errors``, left out of accuracy), so an outage
+    never reads as a bad model. Cost is read from each prediction's ``cost`` when it has one (a
+    :class:`gcop.GuideCorePolicy` does), else from the calls recorded while it ran.
     """
     if not dataset:
         raise ValueError("dataset is empty: pass at least one dspy.Example")
+    from dspy.utils.exceptions import AdapterParseError
     from tqdm.auto import tqdm
 
     def run(index: int) -> ExampleResult:
         example = dataset[index]
+        prediction, score, error, output = dspy.Prediction(), 0.0, None, ""
         with cost_scope() as calls:
             try:
                 prediction = program(**example.inputs())
                 score = float(metric(example, prediction, None))
-                error = None
+                output = _main_output(prediction)
+            except AdapterParseError as exc:  # the model's reply is its own failure
+                output = f"(unparseable reply) {getattr(exc, 'lm_response', '') or exc}"[:2000]
             except Exception as exc:  # a failing example must not sink the whole evaluation
                 logger.warning("example %d failed: %s", index, exc)
-                prediction, score, error = dspy.Prediction(), 0.0, f"{type(exc).__name__}: {exc}"
+                error = f"{type(exc).__name__}: {exc}"
         cost = prediction.get("cost") or summarize(calls)
         guided = "valid" in prediction and prediction.get("reason") != "unguided"
         return ExampleResult(
@@ -119,7 +142,7 @@ def evaluate(
             score=score,
             valid=bool(prediction.get("valid")) if guided else None,
             strategy=prediction.get("strategy", "") or "",
-            output=_main_output(prediction),
+            output=output,
             cost=cost,
             error=error,
         )
@@ -138,15 +161,15 @@ def evaluate(
 def _aggregate(
     name: str, results: list[ExampleResult], lam: float, cost_unit: str
 ) -> EvaluationResult:
-    n = len(results)
-    total = sum(r.score for r in results)
-    low, high = wilson_interval(total, n)
-    guided = [r for r in results if r.valid is not None]
+    scored = [r for r in results if r.error is None]
+    correct = sum(r.score for r in scored)
+    low, high = wilson_interval(correct, len(scored))
+    guided = [r for r in scored if r.valid is not None]
     valid = [r for r in guided if r.valid]
     return EvaluationResult(
         name=name,
-        n=n,
-        accuracy=total / n,
+        n=len(results),
+        accuracy=correct / len(scored) if scored else math.nan,
         ci_low=low,
         ci_high=high,
         executability=sum(r.score for r in valid) / len(valid) if valid else None,
@@ -154,6 +177,7 @@ def _aggregate(
         cost=sum((r.cost for r in results), CostSummary()),
         cost_unit=cost_unit,
         lam=lam,
+        errors=len(results) - len(scored),
         results=results,
     )
 

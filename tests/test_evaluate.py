@@ -1,5 +1,7 @@
 """evaluate(): numbers computed from real (scripted) outputs, caching, η, intervals, reports."""
 
+import math
+
 import dspy
 import pytest
 from fakes import last_user_text
@@ -70,14 +72,47 @@ def test_a_cached_run_costs_what_the_calls_cost_when_made(scripted_lm):
     assert second.cost.dollars == 0 and second.cost.unmetered_hits == 0
 
 
-def test_errors_count_as_failures_not_crashes(scripted_lm):
-    def broken(**inputs):
-        raise RuntimeError("boom")
+def test_errors_are_counted_apart_not_as_wrong_answers():
+    def flaky(question):  # the infrastructure fails on every other example
+        index = int(question.split("gold=")[1].split()[0]) - 1
+        if index % 2:
+            raise ConnectionError("core unreachable")
+        return dspy.Prediction(answer=f"The answer is {index + 1}" if index < 4 else "0")
 
-    result = evaluate(broken, dataset(2), metric, progress=False)
-    assert result.accuracy == 0.0 and "boom" in result.results[0].error
+    result = evaluate(flaky, dataset(8), metric, num_threads=1, progress=False)
+    # examples 0, 2, 4, 6 ran; 0 and 2 are right, 4 and 6 wrong; 1, 3, 5, 7 errored
+    assert (result.n, result.errors, result.scored) == (8, 4, 4) and not result.all_failed
+    assert result.accuracy == 0.5
+    assert (result.ci_low, result.ci_high) == pytest.approx(wilson_interval(2, 4))
+    assert [r.error is not None for r in result.results] == [False, True] * 4
+    assert "ConnectionError: core unreachable" in result.results[1].error
+    assert result.to_dict()["errors"] == 4
     with pytest.raises(ValueError, match="empty"):
-        evaluate(broken, [], metric)
+        evaluate(flaky, [], metric)
+
+
+def test_a_run_where_every_call_failed_says_so(scripted_lm):
+    def outage(messages):
+        raise ConnectionError("nobody home")
+
+    core = gcop.Core(MathSolve, lm=scripted_lm(outage).model_string)
+    policy = gcop.GuideCorePolicy(guide=None, core=core)
+    result = evaluate(policy, dataset(2), metric, progress=False)
+    assert result.all_failed and (result.errors, result.scored) == (2, 0)
+    assert math.isnan(result.accuracy) and math.isnan(result.net_utility)
+    assert all("nobody home" in r.error for r in result.results)
+    assert result.cost.errors >= 2  # the failed calls are in the ledger too
+
+
+def test_an_unparseable_reply_is_a_wrong_answer_not_an_error():
+    from dspy.utils.exceptions import AdapterParseError
+
+    def garbled(question):
+        raise AdapterParseError("ChatAdapter", MathSolve, "blah blah")
+
+    result = evaluate(garbled, dataset(2), metric, progress=False)
+    assert (result.errors, result.accuracy) == (0, 0.0)
+    assert result.results[0].output == "(unparseable reply) blah blah"
 
 
 def test_icl_retrieves_the_nearest_pairs_and_shows_them(scripted_lm):
@@ -104,7 +139,7 @@ def test_report_has_every_row_and_plots_and_can_be_rewritten(scripted_lm, tmp_pa
         evaluate(policy.unguided(), dataset(3), metric, name="core-only", progress=False),
         evaluate(policy, dataset(3), metric, name="ExecTune", progress=False),
     ]
-    history = {"ExecTune": [{"step": 1, "mean_reward": 0.1, "valid_rate": 0.5}]}
+    history = {"ExecTune": [{"step": 1, "reward": 0.1, "valid_rate": 0.5}]}
     from gcop.optimizers.certificate import hoeffding_certificate
 
     certificate = hoeffding_certificate(18, 20, k=16, tau=0.75, delta=0.05, beta=0.05)
