@@ -12,6 +12,8 @@ from gcop.evaluate import EvaluationResult
 
 REPORT_FILE = "report.md"
 RESULTS_FILE = "results.json"
+CURVE_KEYS = ("step", "reward", "valid_rate")  # what the GRPO plot reads from each history row
+VERSIONED = ("gcop", "dspy", "trl", "transformers", "torch", "litellm")  # recorded in every report
 
 
 def _pct(value: float | None) -> str:
@@ -26,35 +28,89 @@ def _num(value: float | None, digits: int = 2) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _sizes(results: Sequence[EvaluationResult]) -> str:
+    """``n = 40``, or ``n = 20–40`` when recipes ran on different numbers of examples."""
+    sizes = sorted({r.n for r in results})
+    return f"n = {sizes[0]}" if len(sizes) == 1 else f"n = {sizes[0]}–{sizes[-1]}"
+
+
+def _versions() -> dict[str, str]:
+    """Installed versions of gcop and the libraries that shape its numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in VERSIONED:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
 def _describe(certificate: dict[str, Any]) -> str:
-    """The certificate's one-paragraph reading (§A.11), from its stored fields."""
-    from dataclasses import fields
+    """The certificate's one-paragraph reading (§A.11), recomputed from its counts and settings
+    (so a certificate stored by an older version reads as today's)."""
+    from gcop.optimizers.certificate import hoeffding_certificate
 
-    from gcop.optimizers.certificate import Certificate
-
-    names = {f.name for f in fields(Certificate)}
-    if not names <= set(certificate):
+    counts = ("n_accepted", "m", "k", "tau", "delta", "beta")
+    if not set(counts) <= set(certificate):
         return str(certificate.get("text", ""))
-    return Certificate(**{name: certificate[name] for name in names}).describe()
+    n_accepted, m, k, tau, delta, beta = (certificate[name] for name in counts)
+    return hoeffding_certificate(n_accepted, m, k, tau, delta, beta).describe()
 
 
 def results_table(results: Sequence[EvaluationResult]) -> str:
-    """The paper's layout: one row per recipe."""
+    """The paper's layout: one row per recipe. Accuracy shows its denominator (the scored
+    examples), errors their count, and the cache column the part of the cost the cache saved."""
     unit = results[0].cost_unit if results else "tokens"
     lines = [
-        f"| recipe | accuracy | 95% CI | η (executability) | valid strategies "
-        f"| mean cost ({unit}/task) | mean latency (s/task) | dollars | net utility J |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| recipe | accuracy (correct/scored) | 95% CI | errors | η (executability) "
+        f"| valid strategies | mean cost ({unit}/task) | served from cache | mean latency (s/task) "
+        "| dollars | net utility J |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         dollars = "unknown" if r.cost.dollars is None else f"${r.cost.dollars:.4f}"
+        correct = round(r.accuracy * r.scored) if r.scored else 0
+        interval = f"{_pct(r.ci_low)}–{_pct(r.ci_high)}" if r.scored else "–"
+        cached = (
+            f"{r.cost.cache_hits}/{r.cost.calls} calls, "
+            f"{_num(r.cost.cached_tokens / max(r.n, 1), 0)} tokens/task"
+        )
         lines.append(
-            f"| {r.name} | {_pct(r.accuracy)} ({round(r.accuracy * r.n)}/{r.n}) "
-            f"| {_pct(r.ci_low)}–{_pct(r.ci_high)} | {_pct(r.executability)} "
-            f"| {_pct(r.valid_rate)} | {_num(r.mean_cost, 1)} "
-            f"| {_num(r.cost.latency_s / max(r.n, 1), 1)} | {dollars} | {_num(r.net_utility, 3)} |"
+            f"| {r.name} | {_pct(r.accuracy)} ({correct}/{r.scored}) | {interval} "
+            f"| {r.errors} | {_pct(r.executability)} | {_pct(r.valid_rate)} "
+            f"| {_num(r.mean_cost, 1)} | {cached} | {_num(r.cost.latency_s / max(r.n, 1), 1)} "
+            f"| {dollars} | {_num(r.net_utility, 3)} |"
         )
     return "\n".join(lines)
+
+
+def _table_notes(results: Sequence[EvaluationResult]) -> list[str]:
+    """What the table's numbers count, and warnings a reader must not miss."""
+    notes = []
+    failed = [r.name for r in results if r.all_failed]
+    if failed:
+        notes.append(
+            f"**Every example of {', '.join(failed)} failed with an error (see the log): "
+            "such a row measures the infrastructure, not the model.**"
+        )
+    notes.append(
+        "Accuracy, its interval, η and J count the scored examples only: an example whose "
+        "program or metric raised (an API outage, a timeout, a sandbox failure) is an error, not "
+        "a wrong answer. η is the share of valid guide strategies the core executed successfully "
+        "(§3.3); J = accuracy − λ·(mean cost), "
+        f"λ = {results[0].lam}. Intervals are 95% Wilson intervals. Cost counts every call at "
+        'what it cost when made, cached or not; "served from cache" is the part this run did '
+        "not pay for."
+    )
+    unmetered = sum(r.cost.unmetered_hits for r in results)
+    if unmetered:
+        notes.append(
+            f"{unmetered} cache hit(s) had no recorded cost (replies cached before gcop metered "
+            "them): they count as 0 tokens, and dollars are unknown."
+        )
+    return notes
 
 
 def plot_accuracy_vs_cost(results: Sequence[EvaluationResult], path: Path) -> Path:
@@ -63,19 +119,22 @@ def plot_accuracy_vs_cost(results: Sequence[EvaluationResult], path: Path) -> Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for r in results:
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    markers = "osD^vP*Xhp"
+    for i, r in enumerate(r for r in results if r.scored):
         ax.errorbar(
             r.mean_cost,
             r.accuracy,
             yerr=[[r.accuracy - r.ci_low], [r.ci_high - r.accuracy]],
-            fmt="o",
+            fmt=markers[i % len(markers)],
             capsize=3,
+            label=r.name,
         )
-        ax.annotate(r.name, (r.mean_cost, r.accuracy), textcoords="offset points", xytext=(5, 5))
     ax.set_xlabel(f"mean cost per task ({results[0].cost_unit})")
     ax.set_ylabel("accuracy")
-    ax.set_title("Accuracy vs cost per recipe (95% CI)")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"Accuracy vs cost per recipe ({_sizes(results)}, 95% CI)")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))  # labels never overlap
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -91,40 +150,82 @@ def plot_executability(results: Sequence[EvaluationResult], path: Path) -> Path 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.bar([r.name for r in guided], [r.executability for r in guided])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bars = ax.bar(range(len(guided)), [r.executability for r in guided])
+    ax.bar_label(bars, labels=[f"{r.executability:.0%}" for r in guided])  # a 0% bar stays visible
+    ax.set_xticks(range(len(guided)), [r.name for r in guided], rotation=20, ha="right")
     ax.set_ylabel("η (executability)")
     ax.set_ylim(0, 1)
-    ax.set_title("Executability of guide strategies per recipe")
+    ax.set_title(f"Executability of guide strategies per recipe ({_sizes(guided)})")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
 
 
+def training_curves(histories: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, list]]:
+    """Per trained recipe, its GRPO steps with the mean reward and valid rate of each, read from
+    the rows :func:`gcop.optimizers.grpo.train_grpo` writes (``step``, ``reward``, ``valid_rate``).
+
+    >>> training_curves({"ExecTune": [{"step": 1, "reward": 0.2, "valid_rate": 0.5}], "SFT": []})
+    {'ExecTune': {'step': [1], 'reward': [0.2], 'valid_rate': [0.5]}}
+    """
+    return {
+        name: {key: [row.get(key, math.nan) for row in rows] for key in CURVE_KEYS}
+        for name, rows in histories.items()
+        if rows
+    }
+
+
 def plot_training_curves(histories: dict[str, list[dict[str, Any]]], path: Path) -> Path | None:
     """GRPO mean reward and valid rate per step, one line per trained recipe."""
-    histories = {name: steps for name, steps in histories.items() if steps}
-    if not histories:
+    curves = training_curves(histories)
+    if not curves:
         return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5), sharex=True)
-    for name, steps in histories.items():
-        x = [step.get("step", i + 1) for i, step in enumerate(steps)]
-        top.plot(x, [step.get("mean_reward", math.nan) for step in steps], marker="o", label=name)
-        bottom.plot(x, [step.get("valid_rate", math.nan) for step in steps], marker="o")
+    for name, curve in curves.items():
+        top.plot(curve["step"], curve["reward"], marker="o", label=name)
+        bottom.plot(curve["step"], curve["valid_rate"], marker="o")
     top.set_ylabel("mean reward")
+    top.set_title("GRPO training: mean reward and valid-strategy rate per step")
     bottom.set_ylabel("valid rate")
+    bottom.set_ylim(0, 1)
     bottom.set_xlabel("GRPO step")
-    top.legend()
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    top.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _provenance(provenance: dict[str, Any] | None) -> dict[str, Any]:
+    """``provenance`` with pydantic models dumped, after the installed versions (a ``versions``
+    entry it holds wins: a report rebuilt from ``results.json`` keeps the run's versions)."""
+    recorded: dict[str, Any] = {"versions": _versions()}
+    for key, value in (provenance or {}).items():
+        recorded[key] = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+    return recorded
+
+
+def _provenance_lines(recorded: dict[str, Any]) -> list[str]:
+    versions = ", ".join(f"{name} {v}" for name, v in recorded["versions"].items())
+    lines = [f"- **versions**: {versions}"]
+    for key, value in recorded.items():
+        if key == "versions":
+            continue
+        if isinstance(value, dict):
+            lines += [f"- **{key}**:", "", "```json", json.dumps(value, indent=2, default=str)]
+            lines += ["```", ""]
+        else:
+            lines.append(f"- **{key}**: {value}")
+    return lines
 
 
 def write_report(
@@ -136,8 +237,15 @@ def write_report(
     certificate: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
     histories: dict[str, list[dict[str, Any]]] | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``report.md``, ``results.json`` and the plots into ``out_dir``; returns the report."""
+    """Write ``report.md``, ``results.json`` and the plots into ``out_dir``; returns the report.
+
+    ``provenance`` records what the numbers came from, so a table can be traced to its settings:
+    e.g. ``{"config": ExecTuneConfig(...), "models": {"guide": "local/smollm2-135m-guide-sft-1a2b",
+    "core": "local/qwen2.5-coder-0.5b"}}`` (pydantic models are dumped, other values must be
+    JSON-able). The installed versions of gcop and its main libraries are always added.
+    """
     if not results:
         raise ValueError("write_report needs at least one evaluation result")
     folder = Path(out_dir)
@@ -151,22 +259,21 @@ def write_report(
     if setup:
         lines += ["## Setup", ""] + [f"- **{k}**: {v}" for k, v in setup.items()] + [""]
     lines += ["## Results", "", results_table(results), ""]
-    lines += [
-        "η is the share of valid guide strategies the core executed successfully (§3.3); "
-        "J = accuracy − λ·(mean cost), "
-        f"λ = {results[0].lam}. Intervals are 95% Wilson intervals.",
-        "",
-    ]
+    lines += [line for note in _table_notes(results) for line in (note, "")]
     if certificate:
         lines += ["## Acceptance-sampling certificate", "", _describe(certificate), ""]
         lines += ["```json", json.dumps(certificate, indent=2, default=str), "```", ""]
     if training:
         lines += ["## Training", "", "```json", json.dumps(training, indent=2, default=str)]
         lines += ["```", ""]
+    recorded = _provenance(provenance)
+    lines += ["## Provenance", ""] + _provenance_lines(recorded) + [""]
     lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots if p is not None]
     report = folder / REPORT_FILE
     report.write_text("\n".join(lines) + "\n")
     data = {
+        "title": title,
+        "provenance": recorded,
         "setup": setup or {},
         "results": [r.to_dict() for r in results],
         "certificate": certificate,
