@@ -72,6 +72,19 @@ def test_a_cached_run_costs_what_the_calls_cost_when_made(scripted_lm):
     assert second.cost.dollars == 0 and second.cost.unmetered_hits == 0
 
 
+def test_wilson_bounds_solve_the_score_equation():
+    """Cross-check by the interval's definition (statsmodels' "wilson" solves the same equation):
+    each bound p satisfies (p̂ − p)² = z²·p(1 − p)/n, one below p̂ and one above."""
+    z = 1.96
+    for successes, n in [(0, 5), (1, 10), (7, 10), (20, 40), (39, 40), (40, 40), (3, 1000)]:
+        low, high = wilson_interval(successes, n, z)
+        share = successes / n
+        assert low <= share <= high
+        for bound in (low, high):
+            assert (share - bound) ** 2 == pytest.approx(z * z * bound * (1 - bound) / n, abs=1e-15)
+    assert wilson_interval(0, 0) == (0.0, 1.0)  # nothing scored: nothing known
+
+
 def test_errors_are_counted_apart_not_as_wrong_answers():
     def flaky(question):  # the infrastructure fails on every other example
         index = int(question.split("gold=")[1].split()[0]) - 1
