@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from gcop.evaluate import EvaluationResult
+from gcop.paired import PairedTest, comparisons_table
 
 REPORT_FILE = "report.md"
 RESULTS_FILE = "results.json"
@@ -237,10 +239,12 @@ def write_report(
     certificate: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
     histories: dict[str, list[dict[str, Any]]] | None = None,
+    comparisons: Sequence[PairedTest] = (),
     provenance: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``report.md``, ``results.json`` and the plots into ``out_dir``; returns the report.
 
+    ``comparisons`` are paired tests between recipes (:func:`gcop.paired.mcnemar`).
     ``provenance`` records what the numbers came from, so a table can be traced to its settings:
     e.g. ``{"config": ExecTuneConfig(...), "models": {"guide": "local/smollm2-135m-guide-sft-1a2b",
     "core": "local/qwen2.5-coder-0.5b"}}`` (pydantic models are dumped, other values must be
@@ -260,6 +264,9 @@ def write_report(
         lines += ["## Setup", ""] + [f"- **{k}**: {v}" for k, v in setup.items()] + [""]
     lines += ["## Results", "", results_table(results), ""]
     lines += [line for note in _table_notes(results) for line in (note, "")]
+    if comparisons:
+        accuracy = {r.name: r.accuracy for r in results}
+        lines += ["## Paired tests", "", comparisons_table(comparisons, accuracy), ""]
     if certificate:
         lines += ["## Acceptance-sampling certificate", "", _describe(certificate), ""]
         lines += ["```json", json.dumps(certificate, indent=2, default=str), "```", ""]
@@ -279,6 +286,7 @@ def write_report(
         "certificate": certificate,
         "training": training,
         "histories": histories or {},
+        "comparisons": [asdict(test) for test in comparisons],
     }
     (folder / RESULTS_FILE).write_text(json.dumps(data, indent=2, default=str))
     return report

@@ -1,0 +1,35 @@
+"""The reference-plan ceiling: the core guided by plans read off GSM8K's reference solutions.
+
+Evaluation only. This policy looks up each question's reference solution, so it sees what no
+guide may see at test time; its accuracy is the most a guide writing this kind of plan could
+reach with this core, the "ceiling" row of the evidence tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dspy
+
+from gcop.cost import cost_scope, summarize
+from gcop.tasks.gsm8k_planner import plan_from_reference
+
+
+class ReferencePlanPolicy(dspy.Module):
+    """Runs ``core`` on each question with the plan derived from its reference solution."""
+
+    def __init__(self, core: Any, examples: Sequence[dspy.Example]) -> None:
+        super().__init__()
+        self.core = core
+        self._plans = {ex.question: plan_from_reference(ex.answer) for ex in examples}
+
+    def forward(self, question: str) -> dspy.Prediction:
+        if question not in self._plans:
+            raise ValueError("ReferencePlanPolicy only answers the questions it was built with")
+        strategy = self._plans[question]
+        with cost_scope() as calls:
+            prediction = self.core(strategy=strategy, question=question)
+        fields = dict(prediction.items())
+        fields.update(strategy=strategy, valid=True, reason="reference", cost=summarize(calls))
+        return dspy.Prediction(**fields)
