@@ -1,77 +1,99 @@
-"""Aggregate generation throughput of LocalLM: one request at a time vs. batched concurrent calls.
+"""End-to-end generation throughput of a LocalLM through ``dspy.LM("local/...")``: the old
+configuration (float32, batches of 8) against the new default (bfloat16 where the CPU has it,
+batches of 32), on the same GSM8K chat prompts, plus the bf16 matmul bound of this machine.
 
-    python benchmarks/local_lm_throughput.py                       # qwen2.5-coder-0.5b
-    python benchmarks/local_lm_throughput.py --model smollm2-135m
-    python benchmarks/local_lm_throughput.py --model tiny          # seconds, for a smoke run
+    .venv/bin/python benchmarks/local_lm_throughput.py                 # qwen2.5-coder-0.5b
+    .venv/bin/python benchmarks/local_lm_throughput.py --model tiny    # seconds, a smoke run
 
-For each batch size B, B threads call ``complete`` concurrently (B=1: calls run one after another)
-and we report completion tokens per second of wall time, plus how many ``generate`` calls served
-them.
+Each configuration answers ``--requests`` concurrent DSPy calls (distinct prompts, greedy,
+uncached); tokens/s counts completion tokens per second of wall time. ``waste`` is the share of
+decoded row-steps spent on rows that had already finished (see ``gcop.lm.generation.BatchStats``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from gcop.lm.local import LocalLM
-
-QUESTIONS = [
-    "Explain step by step how to compute 17 * 24 by hand.",
-    "Write a Python function that checks whether a string is a palindrome, and explain it.",
-    "A train travels 60 km in 45 minutes. Explain how to find its speed in km/h.",
-    "Describe, step by step, how binary search works on a sorted list.",
-    "Explain how to add the fractions 3/4 and 5/6, showing each step.",
-    "Write a Python function that returns the n-th Fibonacci number, and explain it.",
-    "A shop sells pens at 3 for $2. Explain how much 12 pens cost.",
-    "Explain step by step how to convert 255 to binary.",
-]
+CONFIGS = {
+    "before (float32, batch 8)": {"dtype": "float32", "max_batch_size": 8},
+    "after (auto dtype, batch 32)": {"dtype": "auto", "max_batch_size": 32},
+}
 
 
-def run(lm: LocalLM, batch: int, requests: int, max_tokens: int) -> tuple[float, int, int]:
-    """Returns (seconds, completion tokens, generate calls) for ``requests`` calls."""
-    prompts = [
-        [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}] for i in range(requests)
-    ]
-    before = lm.batches_run
+def matmul_bound(hidden: int, inter: int, rows: int = 256, repeats: int = 20) -> float:
+    """Measured bf16 GFLOP/s of an MLP-sized matmul (the bound generation can approach)."""
+    import torch
+
+    a = torch.randn(rows, hidden, dtype=torch.bfloat16)
+    w = torch.randn(hidden, inter, dtype=torch.bfloat16)
+    a @ w
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=batch) as pool:
-        results = list(pool.map(lambda m: lm.complete(m, max_tokens=max_tokens), prompts))
+    for _ in range(repeats):
+        a @ w
     seconds = time.perf_counter() - start
-    return seconds, sum(r.completion_tokens for r in results), lm.batches_run - before
+    return 2 * rows * hidden * inter * repeats / seconds / 1e9
+
+
+def run(model: str, config: dict, prompts: list[str], max_tokens: int) -> dict:
+    import dspy
+
+    from gcop.lm.local import LocalLM
+
+    local = LocalLM(model, name=f"bench-{config['dtype']}-{config['max_batch_size']}", **config)
+    local.complete([{"role": "user", "content": "Hi"}], max_tokens=2)  # load and warm up
+    lm = dspy.LM(local.model_string, cache=False, max_tokens=max_tokens, temperature=0.0)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(prompts)) as pool:
+        outputs = list(pool.map(lambda p: lm(messages=[{"role": "user", "content": p}]), prompts))
+    seconds = time.perf_counter() - start
+    tokens = local.stats.tokens
+    params = sum(p.numel() for p in local.model.parameters())
+    local.close()
+    return {
+        "seconds": round(seconds, 1),
+        "tokens": tokens,
+        "tok_per_s": round(tokens / seconds, 1),
+        "batches": local.stats.batches,
+        "waste": round(local.stats.waste, 3),
+        "gflop_per_s": round(2 * params * tokens / seconds / 1e9, 1),
+        "replies": len(outputs),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="qwen2.5-coder-0.5b", help="registry name, hub id, dir")
-    parser.add_argument("--max-tokens", type=int, default=64)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
-    parser.add_argument(
-        "--requests", type=int, default=None, help="calls per batch size (default: max(2, B))"
-    )
+    parser.add_argument("--model", default="qwen2.5-coder-0.5b")
+    parser.add_argument("--requests", type=int, default=64)
+    parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON")
     args = parser.parse_args()
 
     import torch
 
-    base = LocalLM(args.model, name="bench-load")
-    start = time.perf_counter()
-    model, tokenizer = base.model, base.tokenizer
-    print(f"model {args.model}: loaded in {time.perf_counter() - start:.1f} s, ", end="")
-    print(f"{torch.get_num_threads()} torch threads, max_tokens={args.max_tokens}")
-    base.complete([{"role": "user", "content": "Hi"}], max_tokens=4)  # warm-up
+    from gcop.tasks import gsm8k
 
-    print(
-        f"{'batch':>5} {'requests':>8} {'generates':>9} {'tokens':>7} {'seconds':>8} {'tok/s':>7}"
-    )
-    for batch in args.batch_sizes:
-        lm = LocalLM(model, tokenizer=tokenizer, name=f"bench-b{batch}", max_batch_size=batch)
-        requests = args.requests or max(2, batch)
-        seconds, tokens, calls = run(lm, batch, requests, args.max_tokens)
-        print(
-            f"{batch:>5} {requests:>8} {calls:>9} {tokens:>7} {seconds:>8.1f} "
-            f"{tokens / seconds:>7.1f}"
-        )
+    prompts = [
+        f'{ex.question}\n\nSolve it step by step, then end with "The answer is N".'
+        for ex in gsm8k.load("dev", n=args.requests, seed=1)
+    ]
+    figures = {"model": args.model, "requests": args.requests, "max_tokens": args.max_tokens}
+    figures["torch_threads"] = torch.get_num_threads()
+    figures["bf16_matmul_gflop_per_s"] = round(matmul_bound(896, 4864), 1)
+    for name, config in CONFIGS.items():
+        figures[name] = run(args.model, config, prompts, args.max_tokens)
+        print(name, figures[name], flush=True)
+    before, after = (figures[name]["tok_per_s"] for name in CONFIGS)
+    figures["speedup"] = round(after / before, 2)
+    bound = figures["bf16_matmul_gflop_per_s"]
+    figures["after_fraction_of_bound"] = round(figures[list(CONFIGS)[1]]["gflop_per_s"] / bound, 2)
+    print(json.dumps(figures, indent=1))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

@@ -10,14 +10,20 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gcop.optimizers.config import ExecTuneConfig
 
 logger = logging.getLogger(__name__)
+
+
+RECIPES = ("core-only", "core + ICL", "None (untrained guide)", "SFT", "Advisor", "ExecTune")
+TRAINED = ("SFT", "Advisor", "ExecTune")
+CEILING = "reference-plan ceiling"
 
 
 class DemoPreset(BaseModel):
@@ -30,11 +36,29 @@ class DemoPreset(BaseModel):
     teacher: str = Field(description="teacher: 'reference-planner' or a LiteLLM model string")
     judge: str | None = Field(None, description="judge LM; None: the core")
     n_train: int = Field(ge=1, description="GSM8K training examples")
-    n_test: int = Field(ge=1, description="held-out GSM8K test examples")
+    n_test: int = Field(ge=1, description="held-out examples evaluated")
+    eval_split: Literal["dev", "test"] = Field(
+        "test", description="'dev' to choose settings, 'test' for the final table only"
+    )
+    core_format: Literal["chat", "plain"] = Field(
+        "chat", description="the core's prompt: DSPy 'chat' (API cores) or 'plain' (small cores)"
+    )
     core_max_tokens: int = Field(256, ge=16)
-    threads: int = Field(8, ge=1, description="examples evaluated concurrently")
+    threads: int = Field(8, ge=1, description="examples in flight per recipe")
     lam: float = Field(0.0, ge=0, description="λ of the net utility J = V − λ·C")
+    recipes: tuple[str, ...] = Field(RECIPES, description="which of the six recipes to run")
+    ceiling: bool = Field(False, description="add the reference-plan ceiling row (privileged)")
+    reference_cores: tuple[str, ...] = Field(
+        (), description="other cores evaluated alone on the same slice, e.g. a bigger model"
+    )
     exectune: ExecTuneConfig
+
+    @model_validator(mode="after")
+    def _check_recipes(self) -> DemoPreset:
+        unknown = set(self.recipes) - set(RECIPES)
+        if unknown:
+            raise ValueError(f"unknown recipe(s) {sorted(unknown)}: choose from {list(RECIPES)}")
+        return self
 
 
 PRESETS: dict[str, DemoPreset] = {
@@ -81,6 +105,32 @@ PRESETS: dict[str, DemoPreset] = {
             concurrency=8,
         ),
     ),
+    "evidence": DemoPreset(
+        guide="qwen2.5-coder-0.5b",  # a LoRA on the core's own base model: no bigger than the core
+        core="qwen2.5-coder-0.5b",
+        teacher="reference-planner",
+        n_train=240,
+        n_test=200,
+        core_format="plain",
+        core_max_tokens=320,
+        threads=32,
+        ceiling=True,
+        exectune=ExecTuneConfig(
+            k=2,
+            tau=0.5,
+            max_rounds=1,
+            sft_epochs=3,
+            sft_learning_rate=5e-4,
+            sft_batch_size=8,
+            grpo_steps=12,
+            grpo_generations=4,
+            grpo_batch_size=8,
+            grpo_learning_rate=2e-5,
+            lambda_judge=0.0,
+            max_strategy_tokens=96,
+            concurrency=32,
+        ),
+    ),
     "full": DemoPreset(
         guide="qwen2.5-coder-0.5b",
         core="openai/gpt-4.1-mini",
@@ -98,43 +148,40 @@ def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) ->
     """Run the whole recipe and write the report into ``out_dir``; returns the report path.
 
     ``overrides`` replace preset fields (``n_train=8``, ``core="openai/gpt-4.1-mini"`` ...).
-    Nothing is left behind in ``out_dir`` when the run fails.
+    The run works in ``<out_dir>.partial`` and moves it to ``out_dir`` when done. A failed or
+    interrupted run leaves that folder behind, and a rerun with the same settings resumes from
+    its acceptance-sampling records instead of repeating teacher and core calls.
     """
     if isinstance(preset, str) and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}: choose one of {sorted(PRESETS)}")
     config = PRESETS[preset] if isinstance(preset, str) else preset
-    config = config.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    config = DemoPreset.model_validate({**config.model_dump(), **changes})
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"output directory {out} is a file: pass a folder path")
     partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        report = _run(config, partial)
-        if out.exists():
-            shutil.rmtree(out)
-        partial.rename(out)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    if partial.exists():
+        logger.info("resuming from %s", partial)
+    report = _run(config, partial)
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
     return out / report.name
 
 
 def _run(preset: DemoPreset, out: Path) -> Path:
     import gcop
-    from gcop.evaluate import evaluate
     from gcop.lm.convert import local_or_string
-    from gcop.optimizers.advisor import Advisor
-    from gcop.optimizers.icl import ICLPolicy
     from gcop.report import write_report
     from gcop.signatures import MathGuide, MathSolve
     from gcop.tasks import gsm8k, gsm8k_planner
 
     started = time.time()
     trainset = gsm8k.load("train", n=preset.n_train, seed=0)
-    testset = gsm8k.load("test", n=preset.n_test, seed=0)
+    evalset = gsm8k.load(preset.eval_split, n=preset.n_test, seed=0)
     guide_lm = local_or_string(preset.guide, "guide")
-    core_lm = local_or_string(preset.core, "core", max_batch_size=preset.threads)
+    core_lm = local_or_string(preset.core, "core")
     teacher = gsm8k_planner.register() if preset.teacher == "reference-planner" else preset.teacher
     judge = preset.judge or getattr(core_lm, "model_string", core_lm)
     exectune_config = preset.exectune.model_copy(
@@ -144,50 +191,143 @@ def _run(preset: DemoPreset, out: Path) -> Path:
         }
     )
     guide = gcop.Guide(MathGuide, lm=guide_lm, token_budget=exectune_config.max_strategy_tokens)
-    core = gcop.Core(MathSolve, lm=core_lm, temperature=0.0, max_tokens=preset.core_max_tokens)
+    core = gcop.Core(
+        MathSolve,
+        lm=core_lm,
+        adapter=preset.core_format,
+        temperature=0.0,
+        max_tokens=preset.core_max_tokens,
+    )
     policy = gcop.GuideCorePolicy(guide=guide, core=core)
-    metric = gsm8k.exact_match
+    programs, artifacts = _train(preset, policy, trainset, teacher, exectune_config, out)
+    programs.update(_references(preset, policy, trainset, evalset))
+    results = _evaluate_all(programs, evalset, preset)
 
-    logger.info("ExecTune: acceptance sampling, SFT, GRPO on %d examples", len(trainset))
-    optimizer = gcop.ExecTune(metric, teacher=teacher, config=exectune_config, run_dir=out)
-    exectuned = optimizer.compile(policy, trainset=trainset)
-    sft_only = optimizer.sft_program_ or exectuned
-    logger.info("Advisor baseline: GRPO on the task reward only")
-    advisor = Advisor(metric, config=exectune_config).compile(policy, trainset=trainset)
-    exectuned.save(out / "exectune_policy")
-
-    recipes = {
-        "core-only": policy.unguided(),
-        "core + ICL": ICLPolicy(policy.core, trainset),
-        "None (untrained guide)": policy,
-        "SFT": sft_only,
-        "Advisor": advisor,
-        "ExecTune": exectuned,
-    }
-    results = [
-        evaluate(program, testset, metric, name=name, num_threads=preset.threads, lam=preset.lam)
-        for name, program in recipes.items()
-    ]
-    acceptance = exectuned.artifacts.get("acceptance", {})
     setup = {
-        "task": f"GSM8K: {len(trainset)} train / {len(testset)} held-out test examples",
+        "task": f"GSM8K: {len(trainset)} train / {len(evalset)} {preset.eval_split} examples",
         "guide": preset.guide,
-        "core": preset.core,
+        "core": f"{preset.core} ({preset.core_format} prompt, {preset.core_max_tokens} tokens)",
         "teacher": preset.teacher,
         "judge": judge,
         "wall time (s)": round(time.time() - started, 1),
         "date": time.strftime("%Y-%m-%d"),
-    }
-    histories = {
-        "ExecTune": exectuned.artifacts.get("grpo", {}).get("history", []),
-        "Advisor": advisor.artifacts.get("advisor", {}).get("history", []),
     }
     return write_report(
         out,
         results,
         title="gcop demo: ExecTune on GSM8K",
         setup=setup,
-        certificate=acceptance.get("certificate"),
-        training={k: exectuned.artifacts.get(k) for k in ("acceptance", "sft", "grpo")},
-        histories=histories,
+        certificate=artifacts.get("acceptance", {}).get("certificate"),
+        training={k: artifacts.get(k) for k in ("acceptance", "sft", "grpo", "advisor")},
+        histories={
+            "ExecTune": (artifacts.get("grpo") or {}).get("history", []),
+            "Advisor": (artifacts.get("advisor") or {}).get("history", []),
+        },
+        comparisons=paired_comparisons(results),
+        provenance={"preset": preset, "config": exectune_config, "models": _models(programs)},
     )
+
+
+def _models(programs: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The guide and core model strings each row ran on."""
+    models = {}
+    for name, program in programs.items():
+        guide = getattr(program, "guide", None)
+        guided = guide is not None and getattr(program, "guided", False)
+        models[name] = {
+            "core": str(program.core.lm.model),
+            "guide": str(guide.lm.model) if guided else "",
+        }
+    return models
+
+
+def _train(preset, policy, trainset, teacher, config, out: Path):
+    """Train what the chosen recipes need; returns ``({recipe: program}, {phase: summary})``."""
+    import gcop
+    from gcop.optimizers.advisor import Advisor
+    from gcop.optimizers.icl import ICLPolicy
+    from gcop.tasks import gsm8k
+
+    metric = gsm8k.exact_match
+    wanted = set(preset.recipes)
+    programs: dict[str, Any] = {}
+    artifacts: dict[str, Any] = {}
+    if "core-only" in wanted:
+        programs["core-only"] = policy.unguided()
+    if "core + ICL" in wanted:
+        programs["core + ICL"] = ICLPolicy(policy.core, trainset)
+    if "None (untrained guide)" in wanted:
+        programs["None (untrained guide)"] = policy
+    if wanted & {"SFT", "ExecTune"}:
+        run_config = config.model_copy(update={"grpo": config.grpo and "ExecTune" in wanted})
+        logger.info("ExecTune: acceptance sampling, SFT, GRPO on %d examples", len(trainset))
+        optimizer = gcop.ExecTune(metric, teacher=teacher, config=run_config, run_dir=out)
+        exectuned = optimizer.compile(policy, trainset=trainset)
+        artifacts.update(exectuned.artifacts)
+        if "SFT" in wanted:
+            programs["SFT"] = optimizer.sft_program_ or exectuned
+        if "ExecTune" in wanted:
+            programs["ExecTune"] = exectuned
+            exectuned.save(out / "exectune_policy")
+    if "Advisor" in wanted:
+        logger.info("Advisor baseline: GRPO on the task reward only")
+        advisor = Advisor(metric, config=config).compile(policy, trainset=trainset)
+        artifacts["advisor"] = advisor.artifacts.get("advisor")
+        programs["Advisor"] = advisor
+    return {name: programs[name] for name in RECIPES if name in programs}, artifacts
+
+
+def _references(preset, policy, trainset, evalset) -> dict[str, Any]:
+    """The rows that put the recipes in context: the privileged ceiling and other cores."""
+    import gcop
+    from gcop.lm.convert import local_or_string
+    from gcop.tasks.gsm8k_oracle import ReferencePlanPolicy
+
+    rows: dict[str, Any] = {}
+    if preset.ceiling:
+        rows[CEILING] = ReferencePlanPolicy(policy.core, evalset)
+    for model in preset.reference_cores:
+        core = policy.core.with_lm(local_or_string(model, "core"))
+        rows[f"{model} alone"] = gcop.GuideCorePolicy(guide=None, core=core)
+    return rows
+
+
+def _evaluate_all(programs: dict[str, Any], evalset, preset: DemoPreset) -> list:
+    """Evaluate every recipe at once, so local models see full batches from all of them."""
+    from gcop.evaluate import evaluate
+    from gcop.tasks import gsm8k
+
+    with ThreadPoolExecutor(max_workers=len(programs)) as pool:
+        futures = [
+            pool.submit(
+                evaluate,
+                program,
+                evalset,
+                gsm8k.exact_match,
+                name=name,
+                num_threads=preset.threads,
+                lam=preset.lam,
+            )
+            for name, program in programs.items()
+        ]
+        return [future.result() for future in futures]
+
+
+def paired_comparisons(results: list) -> list[Any]:
+    """Exact McNemar tests between the recipes the paper orders, where both were run."""
+    from gcop.paired import mcnemar
+
+    by_name = {r.name: [x.score for x in r.results] for r in results}
+    pairs = [
+        ("ExecTune", "core-only"),
+        ("ExecTune", "SFT"),
+        ("ExecTune", "Advisor"),
+        ("Advisor", "None (untrained guide)"),
+        ("SFT", "Advisor"),
+        ("SFT", "core-only"),
+        (CEILING, "core-only"),
+    ]
+    pairs += [("ExecTune", name) for name in by_name if name.endswith(" alone")]
+    return [
+        mcnemar(by_name[a], by_name[b], a=a, b=b) for a, b in pairs if a in by_name and b in by_name
+    ]

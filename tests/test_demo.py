@@ -107,3 +107,27 @@ def test_cli_evaluate_writes_a_report_from_real_runs(tmp_path, capsys):
     printed = json.loads(capsys.readouterr().out)
     assert printed["n"] == 2 and printed["cost"]["calls"] == 2
     assert "| core-only |" in (out / "report.md").read_text()
+
+
+def test_interrupted_demo_resumes_without_repeating_acceptance(tmp_path, monkeypatch):
+    from gcop.demo import run_demo
+    from gcop.optimizers.exectune import ExecTune
+
+    real_sft = ExecTune._sft
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # as if the user pressed Ctrl-C right after acceptance sampling
+
+    out = tmp_path / "demo"
+    monkeypatch.setattr(ExecTune, "_sft", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_demo("tiny", out, recipes=("SFT",))
+    records = tmp_path / "demo.partial" / "acceptance" / "records.jsonl"
+    assert records.stat().st_size > 0  # finished trials were kept
+
+    monkeypatch.setattr(ExecTune, "_sft", real_sft)
+    run_demo("tiny", out, recipes=("SFT",))
+    acceptance = json.loads((out / "results.json").read_text())["training"]["acceptance"]
+    assert acceptance["core_calls"] == 0 and acceptance["teacher_calls"] == 0
+    assert acceptance["reused_trials"] > 0
+    assert not (tmp_path / "demo.partial").exists()

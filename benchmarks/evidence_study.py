@@ -1,0 +1,52 @@
+"""Study cells for the evidence preset, each evaluated on ``dev`` (never on the test slice).
+
+A cell is the ``evidence`` preset with some fields changed; its report lands in
+``runs/study/<cell>/``. Reruns resume from acceptance-sampling records.
+
+    .venv/bin/python benchmarks/evidence_study.py sft --n-dev 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from gcop.demo import PRESETS, run_demo
+
+CELLS: dict[str, dict] = {
+    # the SFT guide alone: is an executable-plan guide worth its plans?
+    "sft": {"recipes": ("SFT",), "exectune": {"grpo": False}},
+    # SFT then GRPO (ExecTune) and the Advisor, for the ordering
+    "exectune": {"recipes": ("SFT", "ExecTune")},
+    "advisor": {"recipes": ("None (untrained guide)", "Advisor")},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("cell", choices=sorted(CELLS))
+    parser.add_argument("--n-dev", type=int, default=100)
+    parser.add_argument("--n-train", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=Path("runs/study"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    preset = PRESETS["evidence"]
+    cell = dict(CELLS[args.cell])
+    exectune = preset.exectune.model_copy(update=cell.pop("exectune", {}))
+    report = run_demo(
+        preset,
+        args.out / args.cell,
+        eval_split="dev",
+        n_test=args.n_dev,
+        n_train=args.n_train,
+        ceiling=False,
+        exectune=exectune,
+        **cell,
+    )
+    print(report.read_text())
+
+
+if __name__ == "__main__":
+    main()
