@@ -63,7 +63,7 @@ def run_compile(args: argparse.Namespace) -> dict[str, Any]:
     )
     policy = _policy(task, args.guide, args.core)
     check_routable(args.teacher)
-    _require_keys(*{policy.core.lm.model, policy.guide.lm.model, args.teacher})
+    _require_keys(args.teacher, policy.core.lm.model, policy.guide.lm.model)
     trainset = task.load("train", n=args.n_train)
     out = Path(args.out)
     partial = out.with_name(out.name + ".partial")
@@ -109,10 +109,10 @@ def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     dataset = task.load(args.split, n=args.n)
     name = "policy" if args.policy else "core-only"
     result = evaluate(policy, dataset, task.metric, name=name, num_threads=args.threads)
-    errors = [r.error for r in result.results if r.error is not None]
-    if len(errors) == result.n:
+    if result.all_failed:
+        first = next(r.error for r in result.results if r.error is not None)
         raise RunFailed(
-            f"every example failed, so no report was written (first error: {errors[0]}); "
+            f"every example failed, so no report was written (first error: {first}); "
             "check that the core is reachable and its API key is set"
         )
     write_report(args.out, [result], title=f"gcop evaluation: {args.task}")
