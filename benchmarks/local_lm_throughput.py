@@ -6,7 +6,9 @@ batches of 32), on the same GSM8K chat prompts, plus the bf16 matmul bound of th
     .venv/bin/python benchmarks/local_lm_throughput.py --model tiny    # seconds, a smoke run
 
 Each configuration answers ``--requests`` concurrent DSPy calls (distinct prompts, greedy,
-uncached); tokens/s counts completion tokens per second of wall time. ``waste`` is the share of
+uncached); tokens/s counts completion tokens per second of wall time. A prefill-heavy case
+(three worked examples before the question, as the ICL baseline sends, 8 new tokens) is timed
+per request. ``waste`` is the share of
 decoded row-steps spent on rows that had already finished (see ``gcop.lm.generation.BatchStats``).
 """
 
@@ -38,22 +40,19 @@ def matmul_bound(hidden: int, inter: int, rows: int = 256, repeats: int = 20) ->
     return 2 * rows * hidden * inter * repeats / seconds / 1e9
 
 
-def run(model: str, config: dict, prompts: list[str], max_tokens: int) -> dict:
+def run(model: str, config: dict, prompts: list[str], icl_prompts: list[str], max_tokens: int):
+    """Decode-heavy figures for ``prompts``, then prefill-heavy ones for ``icl_prompts``."""
     import dspy
 
     from gcop.lm.local import LocalLM
 
     local = LocalLM(model, name=f"bench-{config['dtype']}-{config['max_batch_size']}", **config)
     local.complete([{"role": "user", "content": "Hi"}], max_tokens=2)  # load and warm up
-    lm = dspy.LM(local.model_string, cache=False, max_tokens=max_tokens, temperature=0.0)
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=len(prompts)) as pool:
-        outputs = list(pool.map(lambda p: lm(messages=[{"role": "user", "content": p}]), prompts))
-    seconds = time.perf_counter() - start
-    tokens = local.stats.tokens
     params = sum(p.numel() for p in local.model.parameters())
-    local.close()
-    return {
+    lm = dspy.LM(local.model_string, cache=False, max_tokens=max_tokens, temperature=0.0)
+    seconds, outputs = _answer(lm, prompts)
+    tokens = local.stats.tokens
+    figures = {
         "seconds": round(seconds, 1),
         "tokens": tokens,
         "tok_per_s": round(tokens / seconds, 1),
@@ -62,6 +61,18 @@ def run(model: str, config: dict, prompts: list[str], max_tokens: int) -> dict:
         "gflop_per_s": round(2 * params * tokens / seconds / 1e9, 1),
         "replies": len(outputs),
     }
+    short = dspy.LM(local.model_string, cache=False, max_tokens=8, temperature=0.0)
+    seconds, _ = _answer(short, icl_prompts)
+    figures["prefill_s_per_request"] = round(seconds / len(icl_prompts), 2)
+    local.close()
+    return figures
+
+
+def _answer(lm, prompts: list[str]) -> tuple[float, list]:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(prompts)) as pool:
+        outputs = list(pool.map(lambda p: lm(messages=[{"role": "user", "content": p}]), prompts))
+    return time.perf_counter() - start, outputs
 
 
 def main() -> None:
@@ -76,18 +87,21 @@ def main() -> None:
 
     from gcop.tasks import gsm8k
 
-    prompts = [
-        f'{ex.question}\n\nSolve it step by step, then end with "The answer is N".'
-        for ex in gsm8k.load("dev", n=args.requests, seed=1)
-    ]
+    ask = 'Solve it step by step, then end with "The answer is N".'
+    prompts = [f"{ex.question}\n\n{ask}" for ex in gsm8k.load("dev", n=args.requests, seed=1)]
+    # three worked examples before the question, as the ICL baseline sends
+    worked = "\n\n".join(f"{ex.question}\n{ex.answer}" for ex in gsm8k.load("train", n=3, seed=1))
+    icl_prompts = [f"{worked}\n\n{p}" for p in prompts[:16]]
     figures = {"model": args.model, "requests": args.requests, "max_tokens": args.max_tokens}
     figures["torch_threads"] = torch.get_num_threads()
     figures["bf16_matmul_gflop_per_s"] = round(matmul_bound(896, 4864), 1)
     for name, config in CONFIGS.items():
-        figures[name] = run(args.model, config, prompts, args.max_tokens)
+        figures[name] = run(args.model, config, prompts, icl_prompts, args.max_tokens)
         print(name, figures[name], flush=True)
     before, after = (figures[name]["tok_per_s"] for name in CONFIGS)
     figures["speedup"] = round(after / before, 2)
+    first, second = (figures[name]["prefill_s_per_request"] for name in CONFIGS)
+    figures["prefill_speedup"] = round(first / second, 2)
     bound = figures["bf16_matmul_gflop_per_s"]
     figures["after_fraction_of_bound"] = round(figures[list(CONFIGS)[1]]["gflop_per_s"] / bound, 2)
     print(json.dumps(figures, indent=1))

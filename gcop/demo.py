@@ -118,8 +118,8 @@ PRESETS: dict[str, DemoPreset] = {
         exectune=ExecTuneConfig(
             k=2,
             tau=0.5,
-            max_rounds=1,
-            sft_epochs=3,
+            max_rounds=0,  # refined plans carry intermediate results the guide cannot compute
+            sft_epochs=2,
             sft_learning_rate=5e-4,
             sft_batch_size=8,
             grpo_steps=12,
@@ -315,9 +315,7 @@ def _evaluate_all(programs: dict[str, Any], evalset, preset: DemoPreset) -> list
 
 def paired_comparisons(results: list) -> list[Any]:
     """Exact McNemar tests between the recipes the paper orders, where both were run."""
-    from gcop.paired import mcnemar
-
-    by_name = {r.name: [x.score for x in r.results] for r in results}
+    by_name = {r.name: r.results for r in results}
     pairs = [
         ("ExecTune", "core-only"),
         ("ExecTune", "SFT"),
@@ -329,5 +327,17 @@ def paired_comparisons(results: list) -> list[Any]:
     ]
     pairs += [("ExecTune", name) for name in by_name if name.endswith(" alone")]
     return [
-        mcnemar(by_name[a], by_name[b], a=a, b=b) for a, b in pairs if a in by_name and b in by_name
+        _paired(a, by_name[a], b, by_name[b]) for a, b in pairs if a in by_name and b in by_name
     ]
+
+
+def _paired(a: str, a_results: list, b: str, b_results: list) -> Any:
+    """McNemar over the examples both recipes scored (an errored example carries no verdict)."""
+    from gcop.paired import mcnemar
+
+    both = [
+        (x.score, y.score)
+        for x, y in zip(a_results, b_results, strict=True)
+        if x.error is None and y.error is None
+    ]
+    return mcnemar([x for x, _ in both], [y for _, y in both], a=a, b=b)

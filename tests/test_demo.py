@@ -131,3 +131,24 @@ def test_interrupted_demo_resumes_without_repeating_acceptance(tmp_path, monkeyp
     assert acceptance["core_calls"] == 0 and acceptance["teacher_calls"] == 0
     assert acceptance["reused_trials"] > 0
     assert not (tmp_path / "demo.partial").exists()
+
+
+def test_paired_comparisons_leave_out_examples_that_errored():
+    from gcop.cost import CostSummary
+    from gcop.demo import paired_comparisons
+    from gcop.evaluate import EvaluationResult, ExampleResult
+
+    def result(name, scores, errors=()):
+        rows = [
+            ExampleResult(i, s, None, "", "", CostSummary(), "Timeout" if i in errors else None)
+            for i, s in enumerate(scores)
+        ]
+        return EvaluationResult(
+            name=name, n=len(rows), accuracy=0.0, ci_low=0.0, ci_high=1.0, executability=None,
+            valid_rate=None, cost=CostSummary(), cost_unit="tokens", lam=0.0, results=rows,
+        )  # fmt: skip
+
+    ours = result("ExecTune", [1, 1, 1, 0])
+    base = result("core-only", [0, 0, 0, 0], errors={0, 1})
+    (test,) = paired_comparisons([ours, base])
+    assert (test.a, test.b, test.a_only, test.b_only) == ("ExecTune", "core-only", 1, 0)
