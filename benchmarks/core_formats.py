@@ -42,6 +42,9 @@ def main() -> None:
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--max-tokens", type=int, default=320)
     parser.add_argument("--formats", default="chat,cot,plain")
+    parser.add_argument(
+        "--plans", default="reference", help="plan styles: reference, symbolic (comma-separated)"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/study/formats.json"))
     args = parser.parse_args()
 
@@ -51,7 +54,9 @@ def main() -> None:
     for name in args.formats.split(","):
         core = FORMATS[name](lm, args.max_tokens)
         cells[f"{name} alone"] = gcop.GuideCorePolicy(guide=None, core=core)
-        cells[f"{name} + reference plan"] = ReferencePlanPolicy(core, examples)
+        for style in args.plans.split(","):
+            symbolic = style == "symbolic"
+            cells[f"{name} + {style} plan"] = ReferencePlanPolicy(core, examples, symbolic=symbolic)
     start = time.time()
     with ThreadPoolExecutor(len(cells)) as pool:
         futures = {

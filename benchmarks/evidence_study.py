@@ -17,6 +17,12 @@ from gcop.demo import PRESETS, run_demo
 CELLS: dict[str, dict] = {
     # the SFT guide alone: is an executable-plan guide worth its plans?
     "sft": {"recipes": ("SFT",), "exectune": {"grpo": False}},
+    # the same with lettered plans that hold only the question's numbers
+    "sft-symbolic": {
+        "recipes": ("SFT",),
+        "teacher": "symbolic-planner",
+        "exectune": {"grpo": False},
+    },
     # SFT then GRPO (ExecTune) and the Advisor, for the ordering
     "exectune": {"recipes": ("SFT", "ExecTune")},
     "advisor": {"recipes": ("None (untrained guide)", "Advisor")},

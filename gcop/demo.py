@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 RECIPES = ("core-only", "core + ICL", "None (untrained guide)", "SFT", "Advisor", "ExecTune")
 TRAINED = ("SFT", "Advisor", "ExecTune")
 CEILING = "reference-plan ceiling"
+PLANNERS = ("reference-planner", "symbolic-planner")  # offline privileged teachers (GSM8K)
 
 
 class DemoPreset(BaseModel):
@@ -33,7 +34,9 @@ class DemoPreset(BaseModel):
 
     guide: str = Field(description="guide model: a registry name, HF id or local path")
     core: str = Field(description="core model: a registry name or a LiteLLM model string")
-    teacher: str = Field(description="teacher: 'reference-planner' or a LiteLLM model string")
+    teacher: str = Field(
+        description="teacher: 'reference-planner', 'symbolic-planner' or a LiteLLM model string"
+    )
     judge: str | None = Field(None, description="judge LM; None: the core")
     n_train: int = Field(ge=1, description="GSM8K training examples")
     n_test: int = Field(ge=1, description="held-out examples evaluated")
@@ -182,11 +185,16 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     evalset = gsm8k.load(preset.eval_split, n=preset.n_test, seed=0)
     guide_lm = local_or_string(preset.guide, "guide")
     core_lm = local_or_string(preset.core, "core")
-    teacher = gsm8k_planner.register() if preset.teacher == "reference-planner" else preset.teacher
+    planner = preset.teacher in PLANNERS
+    teacher = (
+        gsm8k_planner.register(symbolic=preset.teacher == "symbolic-planner")
+        if planner
+        else preset.teacher
+    )
     judge = preset.judge or getattr(core_lm, "model_string", core_lm)
     exectune_config = preset.exectune.model_copy(
         update={
-            "privileged_teacher": preset.teacher == "reference-planner",
+            "privileged_teacher": planner,
             "judge": judge,
         }
     )
@@ -285,7 +293,8 @@ def _references(preset, policy, trainset, evalset) -> dict[str, Any]:
 
     rows: dict[str, Any] = {}
     if preset.ceiling:
-        rows[CEILING] = ReferencePlanPolicy(policy.core, evalset)
+        symbolic = preset.teacher == "symbolic-planner"
+        rows[CEILING] = ReferencePlanPolicy(policy.core, evalset, symbolic=symbolic)
     for model in preset.reference_cores:
         core = policy.core.with_lm(local_or_string(model, "core"))
         rows[f"{model} alone"] = gcop.GuideCorePolicy(guide=None, core=core)

@@ -17,12 +17,17 @@ from gcop.tasks.gsm8k_planner import plan_from_reference
 
 
 class ReferencePlanPolicy(dspy.Module):
-    """Runs ``core`` on each question with the plan derived from its reference solution."""
+    """Runs ``core`` on each question with the plan derived from its reference solution
+    (``symbolic``: in the planner's lettered style, see :func:`plan_from_reference`)."""
 
-    def __init__(self, core: Any, examples: Sequence[dspy.Example]) -> None:
+    def __init__(
+        self, core: Any, examples: Sequence[dspy.Example], *, symbolic: bool = False
+    ) -> None:
         super().__init__()
         self.core = core
-        self._plans = {ex.question: plan_from_reference(ex.answer) for ex in examples}
+        self._plans = {
+            ex.question: plan_from_reference(ex.answer, symbolic=symbolic) for ex in examples
+        }
 
     def forward(self, question: str) -> dspy.Prediction:
         if question not in self._plans:
