@@ -12,6 +12,7 @@ from typing import Any
 import dspy
 
 from gcop.cost import CostSummary, CostUnit, cost_scope, net_utility, summarize
+from gcop.optimizers.acceptance_calls import call_with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -108,17 +109,22 @@ def evaluate(
     lam: float = 0.0,
     cost_unit: CostUnit = "tokens",
     progress: bool = True,
+    max_retries: int = 3,
 ) -> EvaluationResult:
     """Score ``program`` on ``dataset`` with ``metric(example, prediction, trace=None)``.
 
-    Examples run concurrently (``num_threads``) under a progress bar. A reply the program cannot
-    parse is a wrong answer; any other exception of the program or the metric makes the example
-    an error (kept in its ``error``, counted in ``errors``, left out of accuracy), so an outage
-    never reads as a bad model. Cost is read from each prediction's ``cost`` when it has one (a
-    :class:`gcop.GuideCorePolicy` does), else from the calls recorded while it ran.
+    Examples run concurrently (``num_threads``) under a progress bar. A transient failure of the
+    program (a rate limit, a 5xx, a timeout) is retried up to ``max_retries`` times with backoff,
+    as in acceptance sampling. A reply the program cannot parse is a wrong answer; any other
+    exception of the program or the metric, and a transient one that outlasts the retries, makes
+    the example an error (kept in its ``error``, counted in ``errors``, left out of accuracy), so
+    an outage never reads as a bad model. An example's cost is that of every call recorded while
+    it ran, failed attempts included.
     """
     if not dataset:
         raise ValueError("dataset is empty: pass at least one dspy.Example")
+    if max_retries < 0:
+        raise ValueError(f"max_retries must be ≥ 0, got {max_retries}")
     from dspy.utils.exceptions import AdapterParseError
     from tqdm.auto import tqdm
 
@@ -127,15 +133,22 @@ def evaluate(
         prediction, score, error, output = dspy.Prediction(), 0.0, None, ""
         with cost_scope() as calls:
             try:
-                prediction = program(**example.inputs())
-                score = float(metric(example, prediction, None))
-                output = _main_output(prediction)
+                outcome, failure, attempts = call_with_retries(
+                    lambda: program(**example.inputs()), max_retries
+                )
+                if failure is None:
+                    prediction = outcome
+                    score = float(metric(example, prediction, None))
+                    output = _main_output(prediction)
+                else:
+                    logger.warning("example %d failed %d times: %s", index, attempts, failure)
+                    error = f"{failure} (after {attempts} attempts)"
             except AdapterParseError as exc:  # the model's reply is its own failure
                 output = f"(unparseable reply) {getattr(exc, 'lm_response', '') or exc}"[:2000]
             except Exception as exc:  # a failing example must not sink the whole evaluation
                 logger.warning("example %d failed: %s", index, exc)
                 error = f"{type(exc).__name__}: {exc}"
-        cost = prediction.get("cost") or summarize(calls)
+        cost = summarize(calls)
         guided = "valid" in prediction and prediction.get("reason") != "unguided"
         return ExampleResult(
             index=index,

@@ -1,6 +1,7 @@
 """evaluate(): numbers computed from real (scripted) outputs, caching, η, intervals, reports."""
 
 import math
+from collections import Counter
 
 import dspy
 import pytest
@@ -8,10 +9,16 @@ from fakes import last_user_text
 
 import gcop
 from gcop.evaluate import evaluate, wilson_interval
+from gcop.optimizers import acceptance_calls
 from gcop.optimizers.icl import ICLPolicy, TfidfEmbedder
 from gcop.report import write_report
 from gcop.signatures import MathGuide, MathSolve
 from gcop.workflows import rewrite_report
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch):
+    monkeypatch.setattr(acceptance_calls, "BACKOFF_BASE_S", 0.001)
 
 
 def answer_by_strategy(messages):
@@ -115,6 +122,27 @@ def test_a_run_where_every_call_failed_says_so(scripted_lm):
     assert math.isnan(result.accuracy) and math.isnan(result.net_utility)
     assert all("nobody home" in r.error for r in result.results)
     assert result.cost.errors >= 2  # the failed calls are in the ledger too
+
+
+def test_transient_failures_are_retried_and_exhausted_retries_are_errors(scripted_lm):
+    sent = Counter()
+
+    def flaky(messages):  # each question's first request fails; question 3's always fail
+        question = last_user_text(messages).split("gold=")[1].split()[0]
+        sent[question] += 1
+        if sent[question] == 1 or question == "3":
+            raise ConnectionError("server overloaded")
+        return f"[[ ## answer ## ]]\nThe answer is {question}"
+
+    core_lm = scripted_lm(flaky)
+    policy = gcop.GuideCorePolicy(guide=None, core=gcop.Core(MathSolve, lm=core_lm.model_string))
+    result = evaluate(policy, dataset(4), metric, num_threads=2, progress=False, max_retries=2)
+    assert (result.scored, result.errors, result.accuracy) == (3, 1, 1.0)
+    assert sent == {"1": 2, "2": 2, "3": 3, "4": 2}  # question 3: one try and two retries
+    assert [r.error is None for r in result.results] == [True, True, False, True]
+    assert "server overloaded" in result.results[2].error
+    assert result.results[2].error.endswith("(after 3 attempts)")
+    assert result.cost.errors == 3 + 3  # every failed request is in the ledger
 
 
 def test_an_unparseable_reply_is_a_wrong_answer_not_an_error():
