@@ -11,6 +11,7 @@ core cost), from which the run's curves are plotted.
 
 from __future__ import annotations
 
+import functools
 import logging
 import statistics
 import threading
@@ -20,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from gcop.cost import summarize
+from gcop.optimizers.acceptance_calls import call_with_retries
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.judge import JudgeVerdict, StrategyJudge
 from gcop.optimizers.leakage import leaks_answer
@@ -169,12 +171,15 @@ class GuideReward:
         scores = []
         for sample in range(self.core_samples):
             settings = {"rollout_id": sample, "temperature": self.config.core_temperature}
-            try:
-                prediction = self.core(strategy=strategy, lm_kwargs=settings, **inputs)
-            except Exception as error:  # one failed call scores 0; all failing raises (above)
+            try:  # transient failures are retried, with backoff
+                run = functools.partial(self.core, strategy=strategy, lm_kwargs=settings, **inputs)
+                prediction, failure, _ = call_with_retries(run, self.config.max_retries)
+            except Exception as error:  # a failure that is not transient
+                prediction, failure = None, f"{type(error).__name__}: {error}"
+            if failure is not None:  # one failed call scores 0; all failing raises (above)
                 with self._lock:
                     self.core_errors += 1
-                logger.warning("core call failed on example %d: %s", index, error)
+                logger.warning("core call failed on example %d: %s", index, failure)
                 scores.append(0.0)
                 continue
             scores.append(as_score(self.metric(example, prediction)))
@@ -183,7 +188,7 @@ class GuideReward:
     def _judge(self, index: int, strategy: str) -> JudgeVerdict:
         example = self.trainset[index]
         task = {name: example[name] for name in self.input_fields}
-        return self.judge.score(task, strategy, example)
+        return self.judge.score(task, strategy, example, max_retries=self.config.max_retries)
 
     # --- bookkeeping -----------------------------------------------------------------------
 

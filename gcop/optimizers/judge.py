@@ -8,6 +8,7 @@ answer away scores 0 whatever the judge says.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from gcop.optimizers.acceptance_calls import call_with_retries
 from gcop.optimizers.leakage import leaks_answer
 
 logger = logging.getLogger(__name__)
@@ -102,20 +104,27 @@ class StrategyJudge:
             {"role": "user", "content": f"Task:\n{fields}\n\nPlan:\n{strategy.strip()}"},
         ]
 
-    def score(self, task: dict[str, Any], strategy: str, example: Any = None) -> JudgeVerdict:
+    def score(
+        self, task: dict[str, Any], strategy: str, example: Any = None, *, max_retries: int = 0
+    ) -> JudgeVerdict:
         """Judge one strategy; ``example`` (a ``dspy.Example`` with the reference) enables the
-        deterministic leak check."""
+        deterministic leak check. A transient failure of the judge call is retried up to
+        ``max_retries`` times, with backoff."""
         with self._lock:
             self.calls += 1
         if example is not None and leaks_answer(strategy, example):
             return JudgeVerdict(score=0.0, leak=True)
+        ask = functools.partial(self.lm, messages=self.messages(task, strategy))
         try:
-            reply = self.lm(messages=self.messages(task, strategy))[0]
-        except Exception as error:  # a judge outage must not kill the run: score 0, counted
+            outputs, failure, _ = call_with_retries(ask, max_retries)
+        except Exception as error:  # a failure that is not transient
+            outputs, failure = None, f"{type(error).__name__}: {error}"
+        if failure is not None:  # a judge outage must not kill the run: score 0, counted
             with self._lock:
                 self.errors += 1
-            logger.warning("judge call failed (%d so far): %s", self.errors, error)
-            return JudgeVerdict(score=0.0, ok=False, raw=f"{type(error).__name__}: {error}")
+            logger.warning("judge call failed (%d so far): %s", self.errors, failure)
+            return JudgeVerdict(score=0.0, ok=False, raw=failure)
+        reply = outputs[0] if outputs else ""
         if isinstance(reply, dict):
             reply = reply.get("text", "")
         verdict = parse_verdict(reply)

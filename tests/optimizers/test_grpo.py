@@ -20,6 +20,7 @@ from training_fakes import (
 )
 
 import gcop
+from gcop.optimizers import acceptance_calls
 from gcop.optimizers.advisor import Advisor
 from gcop.optimizers.grpo import make_reward, train_grpo
 from gcop.optimizers.sft import train_sft
@@ -34,6 +35,24 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch):
+    monkeypatch.setattr(acceptance_calls, "BACKOFF_BASE_S", 0.001)
+
+
+def fails_first(reply):
+    """A scripted reply function whose first request for each prompt fails (a transient 503)."""
+    seen = set()
+
+    def flaky(messages):
+        if str(messages) not in seen:
+            seen.add(str(messages))
+            raise ConnectionError("503 service unavailable")
+        return reply(messages)
+
+    return flaky
 
 
 def as_chat(text):
@@ -71,6 +90,26 @@ def test_shaped_reward_runs_the_core_on_the_parsed_block_only(scripted_lm):
     first = reward.history[0]
     assert first["valid_rate"] == 0.5 and first["judge"] == 0.5 and first["core_calls"] == 4
     assert first["regression_rate"] == 0.0 and first["unguided"] == 0.0
+
+
+def test_transient_core_and_judge_failures_are_retried(scripted_lm):
+    fake_core = scripted_lm(fails_first(keyword_core_reply))
+    judge = scripted_lm(fails_first(lambda messages: JUDGE_REPLY))
+    reward = make_reward(
+        tiny_guide(),
+        gcop.Core(MathSolve, lm=fake_core.model_string),
+        examples(),
+        metric=exact_metric,
+        config=small_config(max_retries=1),
+        judge_lm=judge.model_string,
+    )
+    completions = [as_chat("<strategy>1. add</strategy>"), as_chat("<strategy>guess</strategy>")]
+    rewards = reward(completions, example_index=[0, 0])
+    assert rewards == [pytest.approx(1.0 + 0.1 + 0.2 * 0.5), pytest.approx(0.1 + 0.2 * 0.5)]
+    assert len(fake_core.calls) == 2 * 3  # the unguided baseline and two strategies, twice each
+    assert len(judge.calls) == 2 * 2
+    assert reward.core_errors == 0 and reward.judge.stats()["errors"] == 0
+    assert reward.history[-1]["core_calls"] == 6 and reward.history[-1]["judge_calls"] == 4
 
 
 def test_task_reward_gives_the_core_the_whole_invalid_text(scripted_lm):
