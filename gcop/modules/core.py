@@ -13,6 +13,8 @@ from gcop.modules.plain_adapter import PlainStrategyAdapter
 from gcop.modules.strategy_adapter import StrategyAdapter
 
 CoreFormat = Literal["chat", "plain"]
+# Settings that belong to a model's server, not to the task: with_lm leaves them behind.
+SERVER_SETTINGS = ("api_base", "base_url", "api_key", "api_version", "extra_headers", "timeout")
 
 
 class Core(dspy.Module):
@@ -83,7 +85,13 @@ class Core(dspy.Module):
         return StrategyAdapter(strategy, lenient=self.lenient)
 
     def with_lm(self, lm: LMLike, **lm_kwargs: Any) -> Core:
-        """A copy of this core that runs on another LM (same program, same ledger)."""
+        """A copy of this core that runs on another LM (same program, same ledger).
+
+        Sampling settings (``temperature``, ``max_tokens``, ...) carry over; the old server's
+        (:data:`SERVER_SETTINGS`: address, key, timeout) do not, so the new model gets its own
+        defaults: pass them in ``lm_kwargs`` when it needs them.
+        """
         other = copy.deepcopy(self)
-        other.lm = as_lm(lm, ledger=self.ledger, role="core", **{**self.lm.kwargs, **lm_kwargs})
+        kept = {k: v for k, v in self.lm.kwargs.items() if k not in SERVER_SETTINGS}
+        other.lm = as_lm(lm, ledger=self.ledger, role="core", **{**kept, **lm_kwargs})
         return other

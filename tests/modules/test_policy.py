@@ -8,6 +8,7 @@ import pytest
 from fakes import last_user_text
 
 import gcop
+from gcop.lm.convert import API_TIMEOUT_S, LOCAL_TIMEOUT_S
 from gcop.modules.strategy_adapter import STRATEGY_HEADER
 from gcop.signatures import MathGuide, MathSolve
 
@@ -65,6 +66,26 @@ def test_with_core_swaps_the_lm_and_keeps_the_guide(scripted_lm):
     assert swapped.guide.lm.model == policy.guide.lm.model
     assert core_lm.calls == [] and len(other_core.calls) == 1
     assert policy.core.lm.model == core_lm.model_string  # the original is untouched
+
+
+def test_with_lm_leaves_the_old_servers_settings_behind():
+    core = gcop.Core(
+        MathSolve,
+        lm="openai/my-model",
+        api_base="http://127.0.0.1:8000/v1",
+        api_key="sk-local",
+        timeout=0.5,
+        temperature=0.3,
+    )
+    assert core.lm.kwargs["api_base"] == "http://127.0.0.1:8000/v1"
+    moved = core.with_lm("openai/gpt-4.1-mini")
+    assert "api_base" not in moved.lm.kwargs and "api_key" not in moved.lm.kwargs
+    assert moved.lm.kwargs["timeout"] == API_TIMEOUT_S  # an API's default, not the old 0.5 s
+    assert moved.lm.kwargs["temperature"] == 0.3  # sampling settings carry over
+    assert moved.ledger is core.ledger
+    served = core.with_lm("openai/other", api_base="http://127.0.0.1:9000/v1")
+    assert served.lm.kwargs["api_base"] == "http://127.0.0.1:9000/v1"
+    assert served.lm.kwargs["timeout"] == LOCAL_TIMEOUT_S
 
 
 def test_wraps_an_existing_multi_predictor_program(scripted_lm):
