@@ -287,7 +287,10 @@ class LocalLM:
     # --- persistence -----------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
-        """Write a spec plus whatever weights differ from the named source; returns ``path``."""
+        """Write a spec plus whatever weights differ from the named source; returns ``path``.
+
+        A model loaded from a folder (a path, or an earlier save) has that folder copied in, so
+        the saved LocalLM never depends on another folder."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         spec = self.spec()
@@ -303,6 +306,10 @@ class LocalLM:
             full = copy.deepcopy(model).merge_and_unload() if _is_peft(model) else model
             full.save_pretrained(path / "model")
             self.tokenizer.save_pretrained(path / "model")
+            spec["weights"] = "full"
+        elif Path(self._source).is_dir():  # e.g. an earlier save: copy it, so this one stands alone
+            if Path(self._source).resolve() != (path / "model").resolve():
+                shutil.copytree(self._source, path / "model", dirs_exist_ok=True)
             spec["weights"] = "full"
         else:
             spec["weights"] = "none"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gcop.lm.local import LocalLM
+from gcop.lm.local import SPEC_FILE, LocalLM
 from gcop.lm.tiny import tiny_model
 
 HI = [{"role": "user", "content": "hi"}]
@@ -169,6 +171,22 @@ def test_save_load_modified_model_writes_full_weights(tmp_path, unique_name):
     lm.save(tmp_path)
     assert (tmp_path / "model" / "config.json").exists()
     assert LocalLM.load(tmp_path, name=f"{unique_name}-2").complete(HI, max_tokens=8) == expected
+
+
+def test_a_model_loaded_from_a_folder_saves_a_copy_of_it(tmp_path, unique_name):
+    lm = LocalLM("tiny", name=unique_name)
+    lm.set_model(tiny_model(seed=2)[0])
+    expected = lm.complete(HI, max_tokens=8)
+    first, second = tmp_path / "first", tmp_path / "second"
+    lm.save(first)
+    loaded = LocalLM.load(first, name=f"{unique_name}-2")
+    loaded.save(second)  # never used: its weights exist only in the first folder
+    loaded.save(first)  # saving into its own folder leaves it whole
+    assert LocalLM.load(first, name=f"{unique_name}-3").complete(HI, max_tokens=8) == expected
+    shutil.rmtree(first)
+    assert json.loads((second / SPEC_FILE).read_text())["weights"] == "full"
+    again = LocalLM.load(second, name=f"{unique_name}-4")
+    assert again.complete(HI, max_tokens=8) == expected
 
 
 def test_save_load_peft_model_writes_an_adapter(tmp_path, unique_name):
