@@ -72,9 +72,14 @@ def backoff_delay(attempt: int, error: BaseException | None = None) -> float:
     return min(BACKOFF_BASE_S * 2**attempt * (1 + 0.25 * random.random()), BACKOFF_MAX_S)
 
 
-def call_with_retries(fn: Callable[[], Any], max_retries: int) -> tuple[Any, str | None, int]:
+def call_with_retries(
+    fn: Callable[[], Any],
+    max_retries: int,
+    may_retry: Callable[[], bool] | None = None,
+) -> tuple[Any, str | None, int]:
     """Run ``fn`` up to ``1 + max_retries`` times on transient errors.
 
+    ``may_retry`` (e.g. a budget) is asked before each retry; ``False`` stops the retries.
     Returns ``(value, None, attempts)``, or ``(None, error text, attempts)`` when every attempt
     failed transiently. Non-transient errors propagate.
     """
@@ -88,6 +93,8 @@ def call_with_retries(fn: Callable[[], Any], max_retries: int) -> tuple[Any, str
             text = f"{type(error).__name__}: {error}"[:OUTPUT_CHARS]
             if attempt >= max_retries:
                 return None, text, attempt + 1
+            if may_retry is not None and not may_retry():
+                return None, f"{text} (not retried: the budget is spent)", attempt + 1
             delay = backoff_delay(attempt, error)
             logger.debug("transient error (%s); retry %d in %.2fs", text, attempt + 1, delay)
             time.sleep(delay)
@@ -105,12 +112,14 @@ def run_trial(
     rollout: int,
     temperature: float,
     max_retries: int,
+    may_retry: Callable[[], bool] | None = None,
 ) -> tuple[TrialRecord, list[CallRecord]]:
-    """Execute ``strategy`` on the core once (trial ``index``) and score it with ``metric``."""
+    """Execute ``strategy`` on the core once (trial ``index``) and score it with ``metric``;
+    ``may_retry`` is asked before each retry (see :func:`call_with_retries`)."""
     lm_kwargs = {"rollout_id": rollout, "temperature": temperature}
     with cost_scope() as calls:
         prediction, error, attempts = call_with_retries(
-            lambda: _execute(core, strategy, lm_kwargs, inputs), max_retries
+            lambda: _execute(core, strategy, lm_kwargs, inputs), max_retries, may_retry
         )
     if error is not None:
         record = TrialRecord(index, rollout, "infra_error", error=error, attempts=attempts)
@@ -124,9 +133,15 @@ def run_trial(
 
 
 def propose(
-    teacher_lm: Any, messages: list[dict], *, rollout: int, max_retries: int
+    teacher_lm: Any,
+    messages: list[dict],
+    *,
+    rollout: int,
+    max_retries: int,
+    may_retry: Callable[[], bool] | None = None,
 ) -> tuple[str | None, str | None, int, list[CallRecord]]:
-    """Ask the teacher for one reply: ``(completion, error, attempts, calls)``."""
+    """Ask the teacher for one reply: ``(completion, error, attempts, calls)``; ``may_retry``
+    is asked before each retry."""
 
     def ask() -> str:
         outputs = teacher_lm(messages=messages, rollout_id=rollout)
@@ -136,7 +151,7 @@ def propose(
         return str(reply)
 
     with cost_scope() as calls:
-        completion, error, attempts = call_with_retries(ask, max_retries)
+        completion, error, attempts = call_with_retries(ask, max_retries, may_retry)
     return completion, error, attempts, calls
 
 

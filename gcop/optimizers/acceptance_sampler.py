@@ -129,7 +129,7 @@ class Sampler:
             self.counts["reused_proposals"] += 1
             self._on_proposal(task, stored["completion"], reused=True, calls=[])
             return True
-        if self.in_flight["teacher"] >= self.config.concurrency or not self._can_spend("teacher"):
+        if self.in_flight["teacher"] >= self.config.concurrency or not self.budget.take("teacher"):
             return False
         rollout = rollout_id(task.key, task.round, "teacher")
         future = self._submit(
@@ -139,6 +139,7 @@ class Sampler:
             task.messages,
             rollout=rollout,
             max_retries=self.config.max_retries,
+            may_retry=lambda: self.budget.take("teacher"),
         )
         self.pending[future] = ("teacher", task, task.messages)
         self.in_flight["teacher"] += 1
@@ -185,7 +186,7 @@ class Sampler:
             index = task.requeued[0] if task.requeued else task.next_trial
             stored = self.store.trial(task.key, task.round, index, proposal.strategy)
             if stored is None and (
-                self.in_flight["core"] >= self.config.concurrency or not self._can_spend("core")
+                self.in_flight["core"] >= self.config.concurrency or not self.budget.take("core")
             ):
                 break
             task.take(index)
@@ -206,6 +207,7 @@ class Sampler:
                 rollout=rollout_id(task.key, task.round, index, "core"),
                 temperature=self.config.core_temperature,
                 max_retries=self.config.max_retries,
+                may_retry=lambda: self.budget.take("core"),
             )
             self.pending[future] = ("core", task, proposal)
             self.in_flight["core"] += 1
@@ -292,9 +294,6 @@ class Sampler:
         self.outcomes[outcome] += 1
         self.bar.update(1)
         self.bar.set_postfix(self.outcomes)
-
-    def _can_spend(self, role: str) -> bool:
-        return self.budget.allows(role, self.counts["core_calls"] + self.in_flight["core"])
 
     def _submit(self, pool: ThreadPoolExecutor, fn, *args, **kwargs) -> Future:
         context = contextvars.copy_context()  # DSPy settings and cost scopes reach the worker

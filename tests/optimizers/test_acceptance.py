@@ -192,6 +192,22 @@ def test_max_dollars_stops_cleanly(backend):
     assert 0.05 <= sum(per_call) < 0.05 + max(per_call)  # one call in flight at the limit
 
 
+def test_cache_hits_spend_nothing_from_max_dollars(backend):
+    policy, core, _, teacher_lm = setup(backend)
+    policy.ledger.prices[core.model_string] = (0.001, 0.001)
+    first = run_acceptance(
+        policy, trainset(4), teacher_lm=teacher_lm, metric=metric, config=config()
+    )
+    spent = sum(r.dollars for r in policy.ledger.records("core"))
+    assert spent > 0.05 and not first.budget_exhausted
+    calls = len(core.calls)
+    again = run_acceptance(  # every call is now served by the cache
+        policy, trainset(4), teacher_lm=teacher_lm, metric=metric, config=config(max_dollars=0.05)
+    )
+    assert len(core.calls) == calls and not again.budget_exhausted
+    assert accepted_questions(again) == accepted_questions(first) and not again.undecided
+
+
 def test_privileged_teacher_sees_the_reference_solution(backend):
     for privileged in (False, True):
         policy, _, teacher, teacher_lm = setup(backend)

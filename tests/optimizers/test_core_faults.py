@@ -218,6 +218,24 @@ def test_every_request_is_counted_once_in_the_ledger_and_the_budget(teacher_back
     assert result.budget_exhausted and result.undecided == [0, 1]
 
 
+def test_retries_stop_at_max_core_calls(teacher_backend):
+    server = RetryAfterServer(retry_after=0)
+    server.always_500 = lambda text: True
+    try:
+        policy, teacher_lm = string_core_policy(server, teacher_backend)
+        config = ExecTuneConfig(concurrency=1, max_retries=3, max_core_calls=2)
+        result = run_acceptance(
+            policy, trainset(1), teacher_lm=teacher_lm, metric=metric, config=config
+        )
+    finally:
+        server.close()
+    # the first trial's second retry would be the third request: it is never sent
+    assert server.requests == len(policy.ledger.records("core")) == result.core_calls == 2
+    assert result.budget_exhausted and result.undecided == [0]
+    trial = result.proposals[0].trials[0]
+    assert trial.attempts == 2 and "not retried: the budget is spent" in trial.error
+
+
 def test_rate_limits_wait_as_long_as_the_server_asks(teacher_backend, monkeypatch):
     delays = []
 
