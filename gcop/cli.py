@@ -153,10 +153,11 @@ def _expected_failure(error: Exception) -> str | None:
     from dspy.utils import exceptions as lm_errors
     from pydantic import ValidationError
 
+    from gcop.optimizers.exectune import AcceptanceFailed
     from gcop.workflows import RunFailed
 
     text = " ".join(str(error).split())[:500]  # one line, even for a provider's long reply
-    if isinstance(error, RunFailed):
+    if isinstance(error, RunFailed | AcceptanceFailed):
         return text
     if isinstance(error, lm_errors.LMAuthError):
         return (

@@ -71,7 +71,6 @@ def run_compile(args: argparse.Namespace) -> dict[str, Any]:
     try:
         optimizer = gcop.ExecTune(task.metric, teacher=args.teacher, config=config, run_dir=out)
         compiled = optimizer.compile(policy, trainset=trainset)
-        _check_decided(compiled.artifacts.get("acceptance"))
         compiled.save(partial)
         if out.exists():
             shutil.copytree(partial, out, dirs_exist_ok=True)
@@ -84,16 +83,6 @@ def run_compile(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(out, ignore_errors=True)  # nothing finished worth resuming from
         raise
     return {"saved": str(out), **compiled.artifacts}
-
-
-def _check_decided(acceptance: dict[str, Any] | None) -> None:
-    """Refuse a policy trained on nothing because every task met an infrastructure failure."""
-    if acceptance and acceptance["undecided"] == acceptance["total"] and acceptance["infra_errors"]:
-        raise RunFailed(
-            f"acceptance sampling decided no task: {acceptance['infra_errors']} calls failed "
-            "after retries (see the log); check that the core and teacher are reachable, then "
-            "rerun the same command to resume"
-        )
 
 
 def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:

@@ -8,6 +8,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from gcop.cli import main
+from gcop.optimizers import acceptance_calls
+
+
+@pytest.fixture(autouse=True)
+def fast_backoff(monkeypatch):
+    monkeypatch.setattr(acceptance_calls, "BACKOFF_BASE_S", 0.001)
 
 
 class RefusingServer:
@@ -91,6 +97,17 @@ def test_a_refused_key_stops_compile_in_one_line_and_leaves_no_run_folder(
     assert "refused the credentials" in line and "API key" in line
     assert refusing_server.requests == 1  # an auth failure is not retried
     assert list(tmp_path.iterdir()) == []  # no empty records.jsonl, no .partial
+
+
+def test_compile_against_a_dead_teacher_stops_in_one_line_before_training(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-any")
+    monkeypatch.setenv("OPENAI_API_BASE", f"http://127.0.0.1:{closed_port()}/v1")
+    assert main(compile_args(tmp_path / "run")) == 2
+    line = one_line_error(capsys)
+    assert "acceptance sampling decided none of the 1 tasks: 2 calls failed" in line
+    assert not (tmp_path / "run.partial").exists()
 
 
 def test_evaluate_fails_when_every_example_failed(tmp_path, monkeypatch, capsys):

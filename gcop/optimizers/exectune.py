@@ -20,6 +20,11 @@ logger = logging.getLogger(__name__)
 Metric = Callable[..., Any]
 
 
+class AcceptanceFailed(RuntimeError):
+    """Acceptance sampling decided no task: every one met infrastructure failures (a core or
+    teacher that did not answer), so there is nothing to train on."""
+
+
 class ExecTune:
     """The ExecTune optimizer (DSPy teleprompter style).
 
@@ -57,7 +62,11 @@ class ExecTune:
         teacher: LMLike | None = None,
         valset: Sequence[dspy.Example] | None = None,
     ) -> GuideCorePolicy:
-        """Return a trained copy of ``program``; ``program`` itself is left unchanged."""
+        """Return a trained copy of ``program``; ``program`` itself is left unchanged.
+
+        Raises :class:`AcceptanceFailed` before any training when infrastructure failures (a
+        core or teacher that does not answer) left every task undecided.
+        """
         teacher = teacher if teacher is not None else self.teacher
         trainset = self._check_inputs(program, trainset, teacher)
         student = copy.deepcopy(program)
@@ -88,6 +97,13 @@ class ExecTune:
             run_dir=self.run_dir,
         )
         student.artifacts["acceptance"] = result.summary()
+        if len(result.undecided) == len(trainset) and result.infra_errors:
+            raise AcceptanceFailed(
+                f"acceptance sampling decided none of the {len(trainset)} tasks: "
+                f"{result.infra_errors} calls failed after retries (see the log); check that the "
+                "core and teacher are reachable, then compile again (with the same run_dir, "
+                "finished work is reused)"
+            )
         if not result.accepted:
             logger.warning(
                 "acceptance sampling accepted no strategy, so SFT is skipped and the guide stays "

@@ -4,6 +4,8 @@ import dspy
 import pytest
 
 import gcop
+from gcop.optimizers import acceptance_calls
+from gcop.optimizers.exectune import AcceptanceFailed
 from gcop.signatures import MathGuide, MathSolve
 
 
@@ -44,3 +46,23 @@ def test_compile_rejects_bad_programs_and_data(scripted_lm):
         gcop.ExecTune(metric=len).compile(trainable, trainset=[example])
     with pytest.raises(TypeError, match="metric must be callable"):
         gcop.ExecTune(metric="exact")
+
+
+def test_compile_stops_before_training_when_no_task_could_be_decided(scripted_lm, monkeypatch):
+    monkeypatch.setattr(acceptance_calls, "BACKOFF_BASE_S", 0.001)
+
+    def outage(messages):
+        raise ConnectionError("core is down")
+
+    core = gcop.Core(MathSolve, lm=scripted_lm(outage).model_string)
+    guide = gcop.Guide(MathGuide, lm=gcop.LocalLM("tiny", name="exectune-outage"))
+    teacher = scripted_lm(["<strategy>1. add the numbers</strategy>"])
+    config = gcop.ExecTuneConfig(k=2, max_retries=1, concurrency=1, grpo=False)
+    optimizer = gcop.ExecTune(metric=lambda ex, pred, trace=None: 1.0, config=config)
+    trainset = [
+        dspy.Example(question=f"{i}+2?", gold=str(i + 2)).with_inputs("question") for i in range(2)
+    ]
+    policy = gcop.GuideCorePolicy(guide=guide, core=core)
+    with pytest.raises(AcceptanceFailed, match="decided none of the 2 tasks: 4 calls failed"):
+        optimizer.compile(policy, trainset=trainset, teacher=teacher.model_string)
+    assert optimizer.sft_program_ is None
