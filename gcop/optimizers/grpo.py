@@ -23,7 +23,7 @@ from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.grpo_reward import GuideReward, core_inputs
 from gcop.optimizers.guide_training import (
     common_args,
-    lora_config,
+    new_adapter,
     quiet_progress,
     set_seed,
     trainable_copy,
@@ -187,7 +187,7 @@ def grpo_trainer(
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
-        peft_config=lora_config(config),
+        peft_config=new_adapter(model, config),
     )
     return quiet_progress(trainer)
 

@@ -41,21 +41,37 @@ def _local_lm(guide: Guide) -> Any:
 
 
 def trainable_copy(guide: Guide, config: ExecTuneConfig) -> tuple[Any, Any]:
-    """A deep copy of the guide's model (adapters merged) and tokenizer, safe to train.
+    """A deep copy of the guide's model and tokenizer, safe to train.
 
-    LoRA keeps the base weights in the dtype they are served in (bfloat16 where the hardware has
-    it; peft keeps the adapter itself in float32); a full fine-tune gets float32 master weights,
-    since bfloat16 weights would round small updates away.
+    A guide that already carries a LoRA adapter (from SFT) keeps it, and LoRA training goes on
+    in that adapter: merging it into bfloat16 base weights would round most of its small updates
+    away. A full fine-tune gets one flat float32 model (adapters merged in float32), since
+    bfloat16 master weights would lose small updates the same way.
     """
     local = _local_lm(guide)
     model = strip_trainer_patches(copy.deepcopy(local.model))
-    if callable(getattr(model, "merge_and_unload", None)):  # a PeftModel: train one flat model
-        model = model.merge_and_unload()
+    if config.lora and _is_peft(model):
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_("lora_" in name)
+        model.train()
+        return model, copy.deepcopy(local.tokenizer)
     if not config.lora:
         model = model.float()
+    if _is_peft(model):  # a full fine-tune trains one flat model
+        model = model.merge_and_unload()
     model.requires_grad_(True)  # a merged adapter leaves the base frozen; peft re-freezes for LoRA
     model.train()
     return model, copy.deepcopy(local.tokenizer)
+
+
+def new_adapter(model: Any, config: ExecTuneConfig) -> Any:
+    """The peft ``LoraConfig`` a trainer should add to ``model``: none when LoRA is off or the
+    model already carries the adapter being trained."""
+    return None if _is_peft(model) else lora_config(config)
+
+
+def _is_peft(model: Any) -> bool:
+    return callable(getattr(model, "merge_and_unload", None))
 
 
 def strip_trainer_patches(model: Any) -> Any:
@@ -127,11 +143,14 @@ def quiet_progress(trainer: Any) -> Any:
 
 
 def trained_guide(guide: Guide, model: Any, tokenizer: Any, suffix: str) -> Guide:
-    """A new Guide serving ``model`` (adapters merged), with the input guide's signature, budget,
-    ledger and sampling settings."""
+    """A new Guide serving ``model``, with the input guide's signature, budget, ledger and
+    sampling settings. A LoRA adapter stays unmerged unless the base is float32: merged into
+    bfloat16 weights, its updates would mostly round away."""
+    import torch
+
     from gcop.lm.local import LocalLM
 
-    if callable(getattr(model, "merge_and_unload", None)):
+    if _is_peft(model) and next(model.parameters()).dtype == torch.float32:
         model = model.merge_and_unload()
     strip_trainer_patches(model).eval()
     name = f"{guide.local_lm.name}-{suffix}-{fingerprint(model)}"

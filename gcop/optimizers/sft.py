@@ -18,8 +18,8 @@ from gcop.modules.guide import Guide, guide_messages
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.guide_training import (
     common_args,
-    lora_config,
     loss_history,
+    new_adapter,
     quiet_progress,
     set_seed,
     trainable_copy,
@@ -74,7 +74,7 @@ def sft_trainer(
         args=args,
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
-        peft_config=lora_config(config),
+        peft_config=new_adapter(model, config),
     )
     return quiet_progress(trainer)
 

@@ -88,3 +88,20 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def test_bf16_guide_keeps_its_adapter_unmerged_so_updates_survive():
+    from training_fakes import tiny_guide_bf16
+
+    guide = tiny_guide_bf16()
+    base = snapshot(guide)
+    trained, _ = train_sft(guide, PAIRS * 2, small_config())
+    model = trained.local_lm.model
+    assert callable(getattr(model, "merge_and_unload", None))  # served as base + LoRA
+    weights = {k: v for k, v in model.state_dict().items() if "lora_" not in k}
+    base_keys = {
+        k.replace("base_model.model.", "").replace("base_layer.", ""): v for k, v in weights.items()
+    }
+    assert all(torch.equal(base_keys[k], v) for k, v in base.items())  # the bf16 base is untouched
+    assert any("lora_B" in k and v.abs().sum() > 0 for k, v in model.state_dict().items())
+    assert valid_rate(trained) >= 0.5

@@ -90,3 +90,10 @@ def valid_rate(guide: gcop.Guide, questions=QUESTIONS, n: int = 8) -> float:
             valid += parse_strategy(text, token_budget=guide.token_budget).valid
             total += 1
     return valid / total
+
+
+def tiny_guide_bf16(seed: int = 0) -> gcop.Guide:
+    """A Guide on a tiny model held in bfloat16, as LocalLM serves models on bf16 CPUs."""
+    guide = tiny_guide(seed)
+    guide.local_lm.set_model(guide.local_lm.model.to(torch.bfloat16))
+    return guide
