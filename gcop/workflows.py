@@ -15,6 +15,7 @@ from typing import Any
 
 from gcop.cost import CostSummary
 from gcop.evaluate import EvaluationResult
+from gcop.paired import PairedTest
 from gcop.report import RESULTS_FILE, write_report
 
 
@@ -109,7 +110,8 @@ def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def rewrite_report(run_dir: str | Path) -> Path:
-    """Rebuild ``report.md`` and the plots from a run folder's ``results.json``."""
+    """Rebuild ``report.md`` and the plots from a run folder's ``results.json``, keeping its
+    title, provenance and paired tests."""
     folder = Path(run_dir)
     path = folder / RESULTS_FILE
     if not path.is_file():
@@ -121,16 +123,21 @@ def rewrite_report(run_dir: str | Path) -> Path:
             fields = {k: v for k, v in item.items() if k not in ("mean_cost", "net_utility")}
             fields["cost"] = CostSummary(**fields["cost"])
             results.append(EvaluationResult(**fields))
+        comparisons = [PairedTest(**item) for item in data.get("comparisons", [])]
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise ValueError(
             f"{path} is not a {RESULTS_FILE} gcop wrote ({type(error).__name__}: {error}); "
             "rerun the evaluation to write it again"
         ) from error
+    title = {"title": data["title"]} if data.get("title") else {}  # older files have none
     return write_report(
         folder,
         results,
+        **title,
         setup=data.get("setup"),
         certificate=data.get("certificate"),
         training=data.get("training"),
         histories=data.get("histories"),
+        comparisons=comparisons,
+        provenance=data.get("provenance"),
     )

@@ -11,6 +11,7 @@ import gcop
 from gcop.evaluate import evaluate, wilson_interval
 from gcop.optimizers import acceptance_calls
 from gcop.optimizers.icl import ICLPolicy, TfidfEmbedder
+from gcop.paired import mcnemar
 from gcop.report import write_report
 from gcop.signatures import MathGuide, MathSolve
 from gcop.workflows import rewrite_report
@@ -192,3 +193,29 @@ def test_report_has_every_row_and_plots_and_can_be_rewritten(scripted_lm, tmp_pa
         assert (tmp_path / plot).stat().st_size > 1000
     (tmp_path / "report.md").unlink()
     assert "| ExecTune | 100.0% (3/3)" in rewrite_report(tmp_path).read_text()
+
+
+def test_a_rewritten_report_keeps_its_title_provenance_and_paired_tests(scripted_lm, tmp_path):
+    policy, _ = policy_with(scripted_lm, ["<strategy>copy it</strategy>"])
+    core_only = evaluate(policy.unguided(), dataset(3), metric, name="core-only", progress=False)
+    guided = evaluate(policy, dataset(3), metric, name="ExecTune", progress=False)
+    paired = mcnemar(
+        [r.score for r in guided.results],
+        [r.score for r in core_only.results],
+        a="ExecTune",
+        b="core-only",
+    )
+    assert (paired.a_only, paired.b_only) == (3, 0)
+    report = write_report(
+        tmp_path,
+        [core_only, guided],
+        title="GSM8K, 3 problems",
+        provenance={"seed": 7},
+        comparisons=[paired],
+    )
+    written = report.read_text()
+    report.unlink()
+    rewritten = rewrite_report(tmp_path).read_text()
+    assert rewritten.startswith("# GSM8K, 3 problems\n") and "- **seed**: 7" in rewritten
+    assert "## Paired tests" in rewritten
+    assert rewritten == written
