@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any, Literal
 
@@ -75,9 +76,24 @@ class Core(dspy.Module):
         ``lm_kwargs`` override LM settings for this call, e.g. ``{"rollout_id": 3,
         "temperature": 0.7}`` for the third of k independent (uncached) trials.
         """
-        lm = self.lm.copy(**lm_kwargs) if lm_kwargs else self.lm
-        with dspy.context(lm=lm, adapter=self._adapter(strategy)):
+        with self._settings(strategy, lm_kwargs):
             return self.program(**inputs)
+
+    async def aforward(
+        self, strategy: str | None = None, *, lm_kwargs: dict | None = None, **inputs: Any
+    ) -> dspy.Prediction:
+        """Async :meth:`forward`: through DSPy's async LM path for programs that have one
+        (``dspy.Predict``, ``dspy.ChainOfThought``, ...), in a worker thread for the others."""
+        if not hasattr(self.program, "aforward"):
+            return await asyncio.to_thread(self.forward, strategy, lm_kwargs=lm_kwargs, **inputs)
+        with self._settings(strategy, lm_kwargs):
+            return await self.program.acall(**inputs)
+
+    def _settings(self, strategy: str | None, lm_kwargs: dict | None) -> Any:
+        """DSPy settings for one call: the core LM (with this call's overrides) and the adapter
+        that hands the program the strategy."""
+        lm = self.lm.copy(**lm_kwargs) if lm_kwargs else self.lm
+        return dspy.context(lm=lm, adapter=self._adapter(strategy))
 
     def _adapter(self, strategy: str | None) -> dspy.Adapter:
         if self.adapter == "plain":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from pathlib import Path
 from typing import Any
@@ -71,18 +72,37 @@ class GuideCorePolicy(dspy.Module):
         """Guide (if guided) then core. The prediction carries the core's own output fields plus
         ``strategy``, ``valid``, ``reason`` and ``cost`` (a :class:`gcop.cost.CostSummary`)."""
         with cost_scope() as calls:
-            strategy, valid, reason = "", False, "unguided"
-            if self.guided:
-                plan = self.guide(**inputs)
-                strategy, valid, reason = plan.strategy, plan.valid, plan.reason
-                if not valid and not self.strict:
-                    strategy = plan.completion.strip()
-            # In strict mode an invalid strategy never reaches the core: it runs unguided.
-            prediction = self.core(
-                strategy=strategy if valid or not self.strict else None, **inputs
-            )
+            plan = self.guide(**inputs) if self.guided else None
+            prediction = self.core(strategy=self._core_strategy(plan), **inputs)
+        return self._prediction(prediction, plan, calls)
+
+    async def aforward(self, **inputs: Any) -> dspy.Prediction:
+        """Async :meth:`forward`, for ``await policy.acall(...)``. The guide (a local model, in
+        the usual case) runs in a worker thread; the core takes DSPy's async LM path."""
+        with cost_scope() as calls:
+            plan = await asyncio.to_thread(self.guide, **inputs) if self.guided else None
+            prediction = await self.core.acall(strategy=self._core_strategy(plan), **inputs)
+        return self._prediction(prediction, plan, calls)
+
+    def _core_strategy(self, plan: dspy.Prediction | None) -> str | None:
+        """What the core is handed: a valid strategy; ``None`` (run unguided) for no plan or, in
+        strict mode, an invalid one; outside strict mode, an invalid plan's whole completion."""
+        if plan is None:
+            return None
+        if plan.valid:
+            return plan.strategy
+        return None if self.strict else plan.completion.strip()
+
+    def _prediction(
+        self, prediction: dspy.Prediction, plan: dspy.Prediction | None, calls: list
+    ) -> dspy.Prediction:
         fields = dict(prediction.items())
-        fields.update(strategy=strategy, valid=valid, reason=reason, cost=summarize(calls))
+        if plan is None:
+            fields.update(strategy="", valid=False, reason="unguided")
+        else:
+            strategy = self._core_strategy(plan) or plan.strategy
+            fields.update(strategy=strategy, valid=plan.valid, reason=plan.reason)
+        fields["cost"] = summarize(calls)
         return dspy.Prediction(**fields)
 
     def unguided(self) -> GuideCorePolicy:

@@ -1,5 +1,6 @@
 """GuideCorePolicy, Guide and Core against scripted fake LMs."""
 
+import asyncio
 import hashlib
 import json
 
@@ -117,6 +118,37 @@ def test_wraps_an_existing_multi_predictor_program(scripted_lm):
     assert pred.answer == "answer-text" and pred.strategy == "think twice"
     assert len(core_lm.calls) == 2
     assert users_program.draft.lm is None  # the user's object is not modified
+    # TwoStep has no aforward: acall runs it in a worker thread, with the strategy all the same
+    pred = asyncio.run(policy.acall(question=f"{QUESTION}?"))
+    assert pred.answer == "answer-text" and pred.cost.calls == 1 + 2 and len(core_lm.calls) == 4
+
+
+def test_acall_runs_guide_and_core_and_meters_each_prediction(scripted_lm):
+    policy, guide_lm, core_lm = make_policy(scripted_lm)
+
+    async def ask(program, n):
+        questions = [f"{QUESTION} ({i})" for i in range(n)]
+        return await asyncio.gather(*(program.acall(question=q) for q in questions))
+
+    predictions = asyncio.run(ask(policy, 3))
+    assert [p.answer for p in predictions] == ["The answer is 7"] * 3
+    assert [(p.strategy, p.valid, p.cost.calls) for p in predictions] == [
+        ("1. add the two counts", True, 2)
+    ] * 3
+    assert len(guide_lm.calls) == len(core_lm.calls) == 3
+    assert all(STRATEGY_HEADER in last_user_text(call["messages"]) for call in core_lm.calls)
+
+    (unguided,) = asyncio.run(ask(policy.unguided(), 1))
+    assert (unguided.answer, unguided.reason, unguided.cost.calls) == (
+        "The answer is 12",
+        "unguided",
+        1,
+    )
+
+    invalid, _, invalid_core = make_policy(scripted_lm, guide_reply="just add the two counts")
+    (pred,) = asyncio.run(ask(invalid, 1))  # strict: an invalid plan never reaches the core
+    assert (pred.valid, pred.strategy, pred.answer) == (False, "", "The answer is 12")
+    assert STRATEGY_HEADER not in last_user_text(invalid_core.calls[0]["messages"])
 
 
 def test_lenient_parse_keeps_unformatted_replies(scripted_lm):
