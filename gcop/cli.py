@@ -65,7 +65,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Score a core alone (no --policy) or a saved guide–core policy.",
     )
     _task_args(evaluate)
-    evaluate.add_argument("--policy", help="folder written by `gcop compile` (default: core only)")
+    evaluate.add_argument(
+        "--policy",
+        help="folder written by `gcop compile`; its guide steers --core (default: core only)",
+    )
     evaluate.add_argument("--split", default="test", help="data split (default: test)")
     evaluate.add_argument("--n", type=int, default=100, help="examples to evaluate")
     evaluate.add_argument("--threads", type=int, default=8, help="examples run concurrently")

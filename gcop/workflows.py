@@ -87,14 +87,15 @@ def run_compile(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    """Evaluate the core alone, or a saved policy, and write a report into ``args.out``."""
+    """Evaluate the core alone, or a saved policy's guide steering ``args.core``, and write a
+    report into ``args.out``."""
     from gcop.evaluate import evaluate
     from gcop.tasks import load_task
 
     task = load_task(args.task)
     policy = _policy(task, args.guide if args.policy else None, args.core)
     if args.policy:
-        policy.load(args.policy)
+        policy.load(args.policy, keep_core_lm=True)
     _require_keys(policy.core.lm.model)
     dataset = task.load(args.split, n=args.n)
     name = "policy" if args.policy else "core-only"

@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+import gcop
 from gcop.cli import main
 from gcop.optimizers import acceptance_calls
 
@@ -142,3 +143,24 @@ def test_bad_folders_are_one_line_errors_and_verbose_adds_the_traceback(tmp_path
     assert main(["-v", *base, "--policy", str(policy), "--out", str(tmp_path / "e")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and err.rstrip().splitlines()[-1].startswith("gcop: error:")
+
+
+def test_evaluate_swaps_the_core_of_a_saved_policy(tmp_path, scripted_lm, capsys):
+    saved_core = scripted_lm(["[[ ## answer ## ]]\nThe answer is 1"])
+    new_core = scripted_lm(["[[ ## answer ## ]]\nThe answer is 2"])
+    guide = scripted_lm(["<strategy>1. add the numbers</strategy>"])
+    policy = gcop.GuideCorePolicy(
+        guide=gcop.Guide(gcop.signatures.MathGuide, lm=guide.model_string),
+        core=gcop.Core(gcop.signatures.MathSolve, lm=saved_core.model_string),
+    )
+    policy.save(tmp_path / "policy")
+    args = [
+        "evaluate",
+        *("--policy", str(tmp_path / "policy"), "--n", "2", "--threads", "1"),
+        *("--core", new_core.model_string, "--guide", guide.model_string),
+        *("--out", str(tmp_path / "eval")),
+    ]
+    assert main(args) == 0
+    assert saved_core.calls == [] and len(new_core.calls) == len(guide.calls) == 2
+    report = json.loads((tmp_path / "eval" / "results.json").read_text())["results"][0]
+    assert (report["name"], report["n"], report["valid_rate"]) == ("policy", 2, 1.0)

@@ -154,15 +154,17 @@ class GuideCorePolicy(dspy.Module):
         write_policy_file(folder, saved)
         return folder
 
-    def load(self, path: str | Path) -> GuideCorePolicy:
+    def load(self, path: str | Path, *, keep_core_lm: bool = False) -> GuideCorePolicy:
         """Restore what :meth:`save` wrote into this policy (same signatures), and return it.
 
-        The folder is checked (schema, paths, guide weights) and every part is rebuilt before
-        any is swapped in: on an error this policy is left as it was.
+        ``keep_core_lm=True`` keeps this policy's core LM instead of the saved one (the core
+        program's state is still loaded): the saved guide then steers another core. The folder
+        is checked (schema, paths, guide weights) and every part is rebuilt before any is
+        swapped in: on an error this policy is left as it was.
         """
         folder = Path(path)
         saved = read_policy_folder(folder)
-        core = self._saved_core(folder, saved)
+        core = self._saved_core(folder, saved, keep_lm=keep_core_lm)
         guide = self._saved_guide(folder, saved)
         self.core, self.guide = core, guide
         self.guided = saved.guided and guide is not None
@@ -170,7 +172,7 @@ class GuideCorePolicy(dspy.Module):
         self.artifacts = saved.artifacts
         return self
 
-    def _saved_core(self, folder: Path, saved: SavedPolicy) -> Core:
+    def _saved_core(self, folder: Path, saved: SavedPolicy, *, keep_lm: bool) -> Core:
         core = copy.deepcopy(self.core)  # same ledger: a CostLedger is never copied
         state_file = folder / CORE_STATE_FILE
         try:
@@ -180,7 +182,7 @@ class GuideCorePolicy(dspy.Module):
                 f"{state_file} does not fit this policy's core program ({error}); load it into a "
                 "policy built with the signature or program it was saved from"
             ) from error
-        if core.lm.model != saved.core_model:
+        if not keep_lm and core.lm.model != saved.core_model:
             core = core.with_lm(saved.core_model, **saved.core_lm_kwargs)
         return core
 
