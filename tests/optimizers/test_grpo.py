@@ -219,3 +219,20 @@ def test_core_failures_score_zero_and_a_dead_core_stops_the_run(scripted_lm):
     assert reward.core_errors == 1 and reward.history[-1]["core_errors"] == 1
     with pytest.raises(RuntimeError, match="core calls of this GRPO step failed"):
         reward([as_chat("boom"), as_chat("boom again")], [1, 2])
+
+
+def test_grpo_after_bf16_sft_trains_the_same_adapter(scripted_lm):
+    from training_fakes import tiny_guide_bf16
+
+    core, _ = keyword_core(scripted_lm)
+    config = small_config(grpo_steps=2, lambda_judge=0.0)
+    pairs = [({"question": q}, s) for q in QUESTIONS for s in ("add", "guess")]
+    start, _ = train_sft(tiny_guide_bf16(), pairs, config)
+    before = snapshot(start)
+
+    trained, _ = train_grpo(start, core, examples(), metric=exact_metric, config=config)
+
+    after = snapshot(trained)
+    assert after.keys() == before.keys()  # the SFT adapter, not a second one on a merged model
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed and all("lora_" in k for k in changed)
