@@ -33,17 +33,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--preset",
-        choices=("tiny", "quick", "full"),
+        choices=("tiny", "quick", "evidence", "full"),
         default="quick",
         help="tiny: config-built models, seconds; quick: real offline models on a CPU, "
-        "under an hour; full: sizes for a GPU or an API core (default: quick)",
+        "under 45 minutes; evidence: the study's configuration on 200 test problems, hours on a "
+        "CPU; full: sizes for a GPU or an API core (default: quick)",
+    )
+    demo.add_argument(
+        "--split",
+        choices=("dev", "test"),
+        help="evaluate on 'dev' (choose settings there) or 'test' (final tables; the default)",
     )
     demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     demo.add_argument("--n-train", type=int, help="training examples (overrides the preset)")
     demo.add_argument("--n-test", type=int, help="held-out test examples (overrides the preset)")
     demo.add_argument("--core", help="core model: registry name or LiteLLM string")
     demo.add_argument("--guide", help="guide model: registry name, HF id or local path")
-    demo.add_argument("--teacher", help="teacher: 'reference-planner' or a LiteLLM string")
+    demo.add_argument(
+        "--teacher",
+        help="teacher: 'reference-planner', 'symbolic-planner' or a LiteLLM model string",
+    )
 
     compile_ = commands.add_parser(
         "compile",
@@ -137,6 +146,7 @@ def _run(args: argparse.Namespace) -> None:
             core=args.core,
             guide=args.guide,
             teacher=args.teacher,
+            eval_split=args.split,
         )
         print(report.read_text())
         print(f"report written to {report}")

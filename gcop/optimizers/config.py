@@ -23,7 +23,9 @@ class ExecTuneConfig(BaseModel):
         False, description="show the teacher the reference solution (never the answer to copy)"
     )
     concurrency: int = Field(8, ge=1, description="core executions in flight at once")
-    max_retries: int = Field(3, ge=0, description="retries of a core call on transient errors")
+    max_retries: int = Field(
+        3, ge=0, description="retries of a core, teacher or judge call on transient errors"
+    )
     max_core_calls: int | None = Field(None, ge=1, description="budget: stop sampling after this")
     max_dollars: float | None = Field(None, gt=0, description="budget: stop sampling after this")
     delta: float = Field(0.05, gt=0, lt=1, description="certificate: δ = exp(−2kε²), §A.11")
