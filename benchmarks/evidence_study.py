@@ -36,7 +36,8 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path("runs/study"))
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("gcop").setLevel(logging.INFO)
 
     preset = PRESETS["evidence"]
     cell = dict(CELLS[args.cell])
