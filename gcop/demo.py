@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 RECIPES = ("core-only", "core + ICL", "None (untrained guide)", "SFT", "Advisor", "ExecTune")
 TRAINED = ("SFT", "Advisor", "ExecTune")
 CEILING = "reference-plan ceiling"
+EXAMPLES_FILE = "examples.jsonl"  # one line per (recipe, example): for paired tests across runs
 PLANNERS = ("reference-planner", "symbolic-planner")  # offline privileged teachers (GSM8K)
 
 
@@ -199,6 +200,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     programs, artifacts = _train(preset, policy, trainset, teacher, exectune_config, out)
     programs.update(_references(preset, policy, trainset, evalset))
     results = _evaluate_all(programs, evalset, preset)
+    write_examples(out / EXAMPLES_FILE, results)
 
     setup = {
         "task": f"GSM8K: {len(trainset)} train / {len(evalset)} {preset.eval_split} examples",
@@ -309,6 +311,25 @@ def _evaluate_all(programs: dict[str, Any], evalset, preset: DemoPreset) -> list
             for name, program in programs.items()
         ]
         return [future.result() for future in futures]
+
+
+def write_examples(path: Path, results: list) -> None:
+    """Each recipe's per-example outcome (score, error, strategy, reply) as JSON lines."""
+    import json
+
+    with path.open("w") as file:
+        for result in results:
+            for item in result.results:
+                row = {
+                    "recipe": result.name,
+                    "index": item.index,
+                    "score": item.score,
+                    "error": item.error,
+                    "valid": item.valid,
+                    "strategy": item.strategy,
+                    "output": item.output[:1000],
+                }
+                file.write(json.dumps(row) + "\n")
 
 
 def paired_comparisons(results: list) -> list[Any]:

@@ -30,6 +30,11 @@ def test_tiny_demo_writes_a_report_with_all_six_recipes(tmp_path, capsys):
     guided = [r for r in data["results"] if r["name"] not in ("core-only", "core + ICL")]
     assert all(r["valid_rate"] is not None for r in guided)
     assert (out / "accuracy_vs_cost.png").exists()
+    examples = [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
+    for row in data["results"]:
+        mine = [e for e in examples if e["recipe"] == row["name"]]
+        scored = [e["score"] for e in mine if e["error"] is None]
+        assert len(mine) == 4 and row["accuracy"] == sum(scored) / len(scored)
     assert (out / "exectune_policy" / "policy.json").exists()
     assert not (tmp_path / "demo.partial").exists()
 
