@@ -198,7 +198,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     )
     policy = gcop.GuideCorePolicy(guide=guide, core=core)
     programs, artifacts = _train(preset, policy, trainset, teacher, exectune_config, out)
-    programs.update(_references(preset, policy, trainset, evalset))
+    programs.update(_references(preset, policy, evalset))
     results = _evaluate_all(programs, evalset, preset)
     write_examples(out / EXAMPLES_FILE, results)
 
@@ -276,7 +276,7 @@ def _train(preset, policy, trainset, teacher, config, out: Path):
     return {name: programs[name] for name in RECIPES if name in programs}, artifacts
 
 
-def _references(preset, policy, trainset, evalset) -> dict[str, Any]:
+def _references(preset, policy, evalset) -> dict[str, Any]:
     """The rows that put the recipes in context: the privileged ceiling and other cores."""
     import gcop
     from gcop.lm.convert import local_or_string
