@@ -36,8 +36,8 @@ def _parser() -> argparse.ArgumentParser:
         choices=("tiny", "quick", "evidence", "full"),
         default="quick",
         help="tiny: config-built models, seconds; quick: real offline models on a CPU, "
-        "under 45 minutes; evidence: the study's configuration on 200 test problems, hours on a "
-        "CPU; full: sizes for a GPU or an API core (default: quick)",
+        "under 45 minutes; evidence: the study's configuration at 240 train / 80 test problems, "
+        "about 2 hours on a CPU; full: sizes for a GPU or an API core (default: quick)",
     )
     demo.add_argument(
         "--split",
