@@ -34,9 +34,19 @@ class StrategyParse:
     n_tokens: int = 0
 
 
+CHARS_PER_TOKEN = 8  # no tokenizer's token is longer on average: caps whitespace-free text
+
+
 def count_words(text: str) -> int:
-    """Tokenizer-free token count: whitespace-separated pieces (a cheap proxy)."""
-    return len(text.split())
+    """Tokenizer-free token count: whitespace-separated pieces, but at least one token per
+    ``CHARS_PER_TOKEN`` characters, so a string without spaces cannot pass as one token.
+
+    >>> count_words("1. Compute 48/2.")
+    3
+    >>> count_words("a" * 800)
+    100
+    """
+    return max(len(text.split()), -(-len(text) // CHARS_PER_TOKEN))
 
 
 def parse_strategy(

@@ -79,3 +79,12 @@ def test_megabyte_inputs_parse_fast():
         start = time.perf_counter()
         parse_strategy(text, token_budget=10**7)
         assert time.perf_counter() - start < 0.05
+
+
+def test_whitespace_free_text_cannot_slip_past_the_budget():
+    from gcop.strategy import parse_strategy
+
+    flood = parse_strategy("<strategy>" + "a" * 2**20 + "</strategy>", token_budget=256)
+    assert not flood.valid and "over the budget" in flood.reason
+    normal = parse_strategy("<strategy>\n1. Compute 48/2.\n2. Compute 48+24.\n</strategy>")
+    assert normal.valid and normal.n_tokens == 6
