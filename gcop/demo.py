@@ -209,6 +209,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
         "core": f"{preset.core} ({preset.core_format} prompt, {preset.core_max_tokens} tokens)",
         "teacher": preset.teacher,
         "judge": judge,
+        **_skipped_phases(artifacts),
         "wall time (s)": round(time.time() - started, 1),
         "date": time.strftime("%Y-%m-%d"),
     }
@@ -226,6 +227,14 @@ def _run(preset: DemoPreset, out: Path) -> Path:
         comparisons=paired_comparisons(results),
         provenance={"preset": preset, "config": exectune_config, "models": _models(programs)},
     )
+
+
+def _skipped_phases(artifacts: dict[str, Any]) -> dict[str, str]:
+    """A setup line for each training phase that did not run, so its row is read correctly."""
+    skipped = (artifacts.get("sft") or {}).get("skipped")
+    if not skipped:
+        return {}
+    return {"SFT": f"skipped ({skipped}): the SFT row runs the untrained guide"}
 
 
 def _models(programs: dict[str, Any]) -> dict[str, dict[str, str]]:

@@ -18,6 +18,7 @@ def test_tiny_demo_writes_a_report_with_all_six_recipes(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--preset", "tiny", "--out", str(out)]) == 0
     report = (out / "report.md").read_text()
+    assert "**SFT**: skipped (no accepted strategies)" in report  # the tiny core accepts none
     for recipe in RECIPES:
         assert f"| {recipe} |" in report
     data = json.loads((out / "results.json").read_text())
