@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Literal
+from typing import Any, Literal
 
 CostUnit = Literal["dollars", "tokens", "latency_s", "calls"]
 LOCAL_PREFIX = "local/"
@@ -204,3 +204,13 @@ def net_utility(value: float, cost: float, lam: float) -> float:
     0.78
     """
     return round(value - lam * cost, 12)
+
+
+def attach_cost(prediction: Any, cost: CostSummary) -> Any:
+    """Give ``prediction`` a ``.cost`` attribute that is not one of its output fields.
+
+    DSPy serialises a prediction's fields (``dspy.Evaluate(save_as_json=...)``), and a program's
+    outputs should stay what the program returns; the cost rides along as metadata instead.
+    """
+    object.__setattr__(prediction, "cost", cost)
+    return prediction

@@ -10,7 +10,7 @@ from typing import Any
 import dspy
 
 from gcop import __version__
-from gcop.cost import CostLedger, cost_scope, summarize
+from gcop.cost import CostLedger, attach_cost, cost_scope, summarize
 from gcop.lm.convert import LMLike
 from gcop.modules.core import Core
 from gcop.modules.guide import Guide
@@ -102,8 +102,7 @@ class GuideCorePolicy(dspy.Module):
         else:
             strategy = self._core_strategy(plan) or plan.strategy
             fields.update(strategy=strategy, valid=plan.valid, reason=plan.reason)
-        fields["cost"] = summarize(calls)
-        return dspy.Prediction(**fields)
+        return attach_cost(dspy.Prediction(**fields), summarize(calls))
 
     def unguided(self) -> GuideCorePolicy:
         """A copy that runs the core alone (same core, same ledger)."""

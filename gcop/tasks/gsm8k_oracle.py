@@ -12,7 +12,7 @@ from typing import Any
 
 import dspy
 
-from gcop.cost import cost_scope, summarize
+from gcop.cost import attach_cost, cost_scope, summarize
 from gcop.tasks.gsm8k_planner import plan_from_reference
 
 
@@ -36,5 +36,5 @@ class ReferencePlanPolicy(dspy.Module):
         with cost_scope() as calls:
             prediction = self.core(strategy=strategy, question=question)
         fields = dict(prediction.items())
-        fields.update(strategy=strategy, valid=True, reason="reference", cost=summarize(calls))
-        return dspy.Prediction(**fields)
+        fields.update(strategy=strategy, valid=True, reason="reference")
+        return attach_cost(dspy.Prediction(**fields), summarize(calls))

@@ -184,6 +184,21 @@ def test_works_inside_dspy_evaluate_and_parallel(scripted_lm):
     assert all(out.valid for out in outputs)
 
 
+def test_dspy_evaluate_saves_predictions_as_json(scripted_lm, tmp_path):
+    policy, _, _ = make_policy(scripted_lm)
+    examples = [dspy.Example(question=QUESTION, gold="7").with_inputs("question")]
+    path = tmp_path / "results.json"
+
+    def metric(example, pred, trace=None):
+        return pred.answer.endswith(example.gold)
+
+    dspy.Evaluate(devset=examples, metric=metric, save_as_json=str(path))(policy)
+    (row,) = json.loads(path.read_text())
+    assert row["answer"] == "The answer is 7" and row["strategy"] == "1. add the two counts"
+    assert "cost" not in row  # metadata, not an output field
+    assert policy(question=QUESTION).cost.calls == 2
+
+
 def test_save_and_load_round_trip(scripted_lm, tmp_path):
     policy, _, _ = make_policy(scripted_lm)
     policy.artifacts["certificate"] = {"bound": 0.5}
