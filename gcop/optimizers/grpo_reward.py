@@ -108,12 +108,15 @@ class GuideReward:
         else:  # an invalid completion never reaches the core (it earns 0 anyway)
             strategies = [p.strategy if p.valid else None for p in parses]
         guided, verdicts = self._run(indices, strategies)
-        task_scores = [guided.get((i, s), 0.0) for i, s in zip(indices, strategies, strict=True)]
+        outcomes = [guided.get((i, s), 0.0) for i, s in zip(indices, strategies, strict=True)]
+        failed = [score is None for score in outcomes]  # the core never answered: no verdict
+        task_scores = [0.0 if score is None else score for score in outcomes]
         if self.mode == "task":
             rewards = task_reward(completions, task_scores)
             unguided, judged, leaks = None, [], []
         else:
-            unguided = [self._unguided[i] for i in indices]
+            # an unknown baseline (its calls failed) gives no non-regression penalty
+            unguided = [self._unguided.get(i, t) for i, t in zip(indices, task_scores, strict=True)]
             judged = [verdicts.get((i, s)) for i, s in zip(indices, strategies, strict=True)]
             leaks = [
                 p.valid and (v.leak if v is not None else leaks_answer(s, self.trainset[i]))
@@ -130,9 +133,11 @@ class GuideReward:
                 mu=self.config.mu,
                 token_budget=self.token_budget,
             )
+        rewards = neutralize_failures(indices, rewards, failed)
         row = self._record(
             trainer_state, rewards, parses, task_scores, unguided, judged, leaks, marks
         )
+        row["failed_samples"] = sum(failed)
         row["zero_advantage_groups"] = zero_advantage_share(indices, rewards)
         row["time_s"] = round(time.perf_counter() - start, 4)
         if log_metric is not None:
@@ -154,7 +159,8 @@ class GuideReward:
             base_f = {i: pool.submit(self._score, i, None) for i in baselines}
             judge_f = {job: pool.submit(self._judge, *job) for job in judge_jobs}
             guided = {job: f.result() for job, f in guided_f.items()}
-            self._unguided.update({i: f.result() for i, f in base_f.items()})
+            baseline = {i: f.result() for i, f in base_f.items()}
+            self._unguided.update({i: v for i, v in baseline.items() if v is not None})
             verdicts = {job: f.result() for job, f in judge_f.items()}
         runs = (len(jobs) + len(baselines)) * self.core_samples
         if runs and self.core_errors - errors_before == runs:
@@ -164,8 +170,10 @@ class GuideReward:
             )
         return guided, verdicts
 
-    def _score(self, index: int, strategy: str | None) -> float:
-        """Mean metric score of the core on example ``index`` (``strategy=None``: unguided)."""
+    def _score(self, index: int, strategy: str | None) -> float | None:
+        """Mean metric score of the core on example ``index`` (``strategy=None``: unguided) over
+        the samples the core answered; ``None`` when every call failed (an infrastructure failure
+        says nothing about the strategy)."""
         example = self.trainset[index]
         inputs = core_inputs(example)
         scores = []
@@ -176,14 +184,13 @@ class GuideReward:
                 prediction, failure, _ = call_with_retries(run, self.config.max_retries)
             except Exception as error:  # a failure that is not transient
                 prediction, failure = None, f"{type(error).__name__}: {error}"
-            if failure is not None:  # one failed call scores 0; all failing raises (above)
+            if failure is not None:  # skipped; all calls of a step failing raises (in _run)
                 with self._lock:
                     self.core_errors += 1
                 logger.warning("core call failed on example %d: %s", index, failure)
-                scores.append(0.0)
                 continue
             scores.append(as_score(self.metric(example, prediction)))
-        return sum(scores) / len(scores)
+        return sum(scores) / len(scores) if scores else None
 
     def _judge(self, index: int, strategy: str) -> JudgeVerdict:
         example = self.trainset[index]
@@ -239,6 +246,26 @@ class GuideReward:
             "judge": self.judge.stats() if self.judge is not None else None,
             "unguided_mean": _mean(list(self._unguided.values())) if self._unguided else None,
         }
+
+
+def neutralize_failures(
+    indices: Sequence[int], rewards: Sequence[float], failed: Sequence[bool]
+) -> list[float]:
+    """Give each failed sample the mean reward of its group's answered samples, so its GRPO
+    advantage is 0: a sample the core never answered teaches the guide nothing.
+
+    >>> failed = [False, False, True, True, True]
+    >>> neutralize_failures([0, 0, 0, 1, 1], [1.0, 0.0, 0.0, 0.0, 0.0], failed)
+    [1.0, 0.0, 0.5, 0.0, 0.0]
+    """
+    answered: dict[int, list[float]] = {}
+    for index, reward, bad in zip(indices, rewards, failed, strict=True):
+        if not bad:
+            answered.setdefault(index, []).append(reward)
+    return [
+        (sum(answered[i]) / len(answered[i]) if answered.get(i) else 0.0) if bad else reward
+        for i, reward, bad in zip(indices, rewards, failed, strict=True)
+    ]
 
 
 def zero_advantage_share(indices: Sequence[int], rewards: Sequence[float]) -> float:

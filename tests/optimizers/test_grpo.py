@@ -204,7 +204,7 @@ def gcop_example():
     return dspy.Example(question="q", gold="1")
 
 
-def test_core_failures_score_zero_and_a_dead_core_stops_the_run(scripted_lm):
+def test_core_failures_teach_nothing_and_a_dead_core_stops_the_run(scripted_lm):
     def flaky(messages):
         if "boom" in strategy_sent(messages):
             raise ConnectionError("core is down")
@@ -215,8 +215,10 @@ def test_core_failures_score_zero_and_a_dead_core_stops_the_run(scripted_lm):
     reward = make_reward(
         tiny_guide(), core, examples(), metric=exact_metric, config=small_config(), reward="task"
     )
-    assert reward([as_chat("add boom"), as_chat("add")], [0, 0]) == [0.0, 1.0]
+    # the failed sample gets its group's mean: advantage 0, not the lesson "this plan scores 0"
+    assert reward([as_chat("add boom"), as_chat("add")], [0, 0]) == [1.0, 1.0]
     assert reward.core_errors == 1 and reward.history[-1]["core_errors"] == 1
+    assert reward.history[-1]["failed_samples"] == 1
     with pytest.raises(RuntimeError, match="core calls of this GRPO step failed"):
         reward([as_chat("boom"), as_chat("boom again")], [1, 2])
 
