@@ -17,6 +17,14 @@ from pathlib import Path
 TASKS = ("gsm8k", "humaneval", "kodcode")
 
 
+def _non_negative(text: str) -> int:
+    """An argparse type: an integer ≥ 0 (a negative step count is a typo, not 'none')."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gcop",
@@ -64,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--n-train", type=int, default=200, help="training examples")
     compile_.add_argument("--k", type=int, default=4, help="core trials per strategy (k)")
     compile_.add_argument("--tau", type=float, default=0.75, help="acceptance threshold τ")
-    compile_.add_argument("--grpo-steps", type=int, default=200, help="GRPO steps (0: no GRPO)")
+    compile_.add_argument(
+        "--grpo-steps", type=_non_negative, default=200, help="GRPO steps (0: no GRPO)"
+    )
     compile_.add_argument("--max-core-calls", type=int, help="budget: most core calls")
     compile_.add_argument("--max-dollars", type=float, help="budget: most dollars")
 

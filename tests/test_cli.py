@@ -164,3 +164,14 @@ def test_evaluate_swaps_the_core_of_a_saved_policy(tmp_path, scripted_lm, capsys
     assert saved_core.calls == [] and len(new_core.calls) == len(guide.calls) == 2
     report = json.loads((tmp_path / "eval" / "results.json").read_text())["results"][0]
     assert (report["name"], report["n"], report["valid_rate"]) == ("policy", 2, 1.0)
+
+
+def test_negative_grpo_steps_are_refused(tmp_path, capsys):
+    from gcop.cli import main
+
+    args = ["compile", "--core", "local/x", "--teacher", "local/x", "--grpo-steps", "-4"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    assert "must be 0 or more, got -4" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class ExecTuneConfig(BaseModel):
     """Configuration of :class:`gcop.ExecTune`. Section numbers refer to the ExecTune paper."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # strict: k=True or k="4" is a mistake to report, not a value to coerce
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
 
     # --- acceptance sampling (§3.4, §A.6, §A.11) ---
     k: int = Field(4, ge=1, description="core executions per proposed strategy, §A.6")

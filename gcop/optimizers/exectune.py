@@ -153,4 +153,9 @@ class ExecTune:
                 raise ValueError(
                     f"trainset[{index}] lacks the field(s) {sorted(missing)} the guide reads"
                 )
+            if not getattr(example, "_input_keys", None):  # checked now, not after paid calls
+                raise ValueError(
+                    f"trainset[{index}] marks no inputs: "
+                    "use dspy.Example(...).with_inputs('question')"
+                )
         return list(trainset)

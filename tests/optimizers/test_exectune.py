@@ -18,6 +18,12 @@ def test_config_rejects_out_of_range_values(field, value):
         gcop.ExecTuneConfig(**{field: value})
 
 
+@pytest.mark.parametrize("value", [True, "4", 4.0])
+def test_config_does_not_coerce_wrong_types(value):
+    with pytest.raises(ValueError, match="k"):
+        gcop.ExecTuneConfig(k=value)
+
+
 def test_config_needs_a_phase_and_knows_its_fields():
     with pytest.raises(ValueError, match="at least one of sft"):
         gcop.ExecTuneConfig(sft=False, grpo=False)
@@ -44,6 +50,8 @@ def test_compile_rejects_bad_programs_and_data(scripted_lm):
         optimizer.compile(trainable, trainset=[dspy.Example(prompt="x").with_inputs("prompt")])
     with pytest.raises(ValueError, match="needs a teacher"):
         gcop.ExecTune(metric=len).compile(trainable, trainset=[example])
+    with pytest.raises(ValueError, match=r"trainset\[0\] marks no inputs"):  # before any call
+        optimizer.compile(trainable, trainset=[dspy.Example(question="2+2?", gold="4")])
     with pytest.raises(TypeError, match="metric must be callable"):
         gcop.ExecTune(metric="exact")
 
