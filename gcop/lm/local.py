@@ -40,6 +40,8 @@ class LocalLM:
     natively and float32 elsewhere (see :mod:`gcop.lm.precision`); name a dtype to override.
     ``max_batch_size`` rows share one ``generate`` call: on CPU, bigger batches raise throughput
     until the matrix units are busy (32 rows measured best for a 0.5B model on 2 cores).
+    ``max_batch_tokens`` caps rows × (longest prompt + new tokens) per call; a batch over it runs
+    as several calls grouped by prompt length (wide prompts beside short ones exhausted 24 GB).
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class LocalLM:
         name: str | None = None,
         tokenizer: Any = None,
         max_batch_size: int = 32,
+        max_batch_tokens: int = 24_576,
         batch_wait_s: float = 0.05,
         adapter_path: str | Path | None = None,
         device: str | None = None,
@@ -80,8 +83,11 @@ class LocalLM:
         if not re.fullmatch(r"[\w.\-]+", self._name):
             raise ValueError(f"name {self._name!r} may only use letters, digits, '.', '_' and '-'")
         self.adapter_path = Path(adapter_path) if adapter_path is not None else None
+        if max_batch_tokens < 1:
+            raise ValueError(f"max_batch_tokens must be >= 1, got {max_batch_tokens}")
         self.device = device
         self.dtype = dtype
+        self.max_batch_tokens = max_batch_tokens
         self._load_lock = threading.RLock()
         self._tokenizer_lock = threading.Lock()  # fast tokenizers are not safe across threads
         self._eos_ids: list[int] | None = None
@@ -130,6 +136,7 @@ class LocalLM:
             "name": self._name,
             "adapter_path": str(self.adapter_path) if self.adapter_path else None,
             "max_batch_size": self._batcher.max_batch_size,
+            "max_batch_tokens": self.max_batch_tokens,
             "batch_wait_s": self._batcher.max_wait_s,
             "device": self.device,
             "dtype": self.dtype,
@@ -277,12 +284,21 @@ class LocalLM:
     def _run_batch(self, requests: list[GenRequest]) -> list[ChatCompletion]:
         if self._eos_ids is None:
             self._eos_ids = stop_token_ids(self._model, self._tokenizer)
+        results: list[ChatCompletion | None] = [None] * len(requests)
         # One batch at a time per device: two models generating at once on the same CPU cores
         # slow each other down, while requests that wait here join the next, fuller batch.
         with _device_lock(self._model):
-            return generate_batch(
-                self._model, self._tokenizer, requests, eos_ids=self._eos_ids, stats=self.stats
-            )
+            for chunk in token_chunks(requests, self.max_batch_tokens):
+                done = generate_batch(
+                    self._model,
+                    self._tokenizer,
+                    [requests[i] for i in chunk],
+                    eos_ids=self._eos_ids,
+                    stats=self.stats,
+                )
+                for i, result in zip(chunk, done, strict=True):
+                    results[i] = result
+        return results
 
     # --- persistence -----------------------------------------------------------------------
 
@@ -327,6 +343,7 @@ class LocalLM:
         kwargs: dict[str, Any] = {
             "name": spec["name"],
             "max_batch_size": spec["max_batch_size"],
+            "max_batch_tokens": spec.get("max_batch_tokens", 24_576),
             "batch_wait_s": spec["batch_wait_s"],
             "device": spec.get("device"),
             "dtype": spec.get("dtype", "auto"),
@@ -338,6 +355,36 @@ class LocalLM:
         if weights == "adapter":
             return cls(spec["model"], adapter_path=path / "adapter", **kwargs)
         return cls(spec["model"], **kwargs)
+
+
+def token_chunks(requests: Sequence[GenRequest], budget: int) -> list[list[int]]:
+    """Split a batch, sorted by prompt length, into chunks whose padded size (rows × longest
+    prompt plus new tokens) stays within ``budget``; returns indices into ``requests``.
+
+    A left-padded batch costs every row the longest row's length in memory and prefill work, so
+    one three-example ICL prompt beside 31 short ones would make all 32 rows that wide.
+
+    >>> lengths = [GenRequest((0,) * n, max_tokens=10) for n in (90, 10, 10, 490)]
+    >>> token_chunks(lengths, budget=300)
+    [[1, 2, 0], [3]]
+    """
+    order = sorted(range(len(requests)), key=lambda i: len(requests[i].prompt_ids))
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    rows = width = 0
+    for i in order:
+        request = requests[i]
+        wider = max(width, len(request.prompt_ids) + request.max_tokens)
+        if current and (rows + request.rows) * wider > budget:
+            chunks.append(current)
+            current, rows = [], 0
+            wider = len(request.prompt_ids) + request.max_tokens
+        current.append(i)
+        rows += request.rows
+        width = wider
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 _DEVICE_LOCKS: dict[str, threading.Lock] = {}

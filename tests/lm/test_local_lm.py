@@ -285,3 +285,20 @@ def test_batch_stats_count_finished_rows_as_waste():
     assert stats.row_steps == 40 and stats.waste == pytest.approx(0.25)
     stats.add(rows=1, steps=10, tokens=10)
     assert stats.batches == 2 and stats.waste == pytest.approx(10 / 50)
+
+
+def test_wide_batches_run_in_token_capped_chunks_with_the_same_replies(unique_name):
+    lm = LocalLM("tiny", name=unique_name, max_batch_tokens=120, batch_wait_s=0.5)
+    long_prompt = [{"role": "user", "content": "x" * 80}]
+    alone = [lm.complete(ask(i), max_tokens=8) for i in range(3)] + [
+        lm.complete(long_prompt, max_tokens=8)
+    ]
+    calls_before = lm.stats.batches
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(lm.complete, ask(i), max_tokens=8) for i in range(3)]
+        futures.append(pool.submit(lm.complete, long_prompt, max_tokens=8))
+        together = [future.result() for future in futures]
+    assert together == alone
+    assert lm.batches_run - 4 <= 2 and lm.stats.batches - calls_before >= 2  # one batch, split
+    with pytest.raises(ValueError, match="max_batch_tokens"):
+        LocalLM("tiny", name=f"{unique_name}-bad", max_batch_tokens=0)
