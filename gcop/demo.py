@@ -7,6 +7,7 @@ core).
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -325,8 +326,6 @@ def _evaluate_all(programs: dict[str, Any], evalset, preset: DemoPreset) -> list
 
 def write_examples(path: Path, results: list) -> None:
     """Each recipe's per-example outcome (score, error, strategy, reply) as JSON lines."""
-    import json
-
     with path.open("w") as file:
         for result in results:
             for item in result.results:

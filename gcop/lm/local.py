@@ -312,14 +312,14 @@ class LocalLM:
         spec = self.spec()
         spec["adapter_path"] = None
         model = self._model
-        if _is_peft(model) and self._source is not None:
+        if is_peft(model) and self._source is not None:
             model.save_pretrained(path / "adapter")
             spec["weights"] = "adapter"
         elif model is None and self.adapter_path is not None:  # never loaded: copy the adapter
             shutil.copytree(self.adapter_path, path / "adapter", dirs_exist_ok=True)
             spec["weights"] = "adapter"
         elif self._modified or self._source is None:
-            full = copy.deepcopy(model).merge_and_unload() if _is_peft(model) else model
+            full = copy.deepcopy(model).merge_and_unload() if is_peft(model) else model
             full.save_pretrained(path / "model")
             self.tokenizer.save_pretrained(path / "model")
             spec["weights"] = "full"
@@ -343,11 +343,11 @@ class LocalLM:
         kwargs: dict[str, Any] = {
             "name": spec["name"],
             "max_batch_size": spec["max_batch_size"],
-            "max_batch_tokens": spec.get("max_batch_tokens", 24_576),
             "batch_wait_s": spec["batch_wait_s"],
             "device": spec.get("device"),
-            "dtype": spec.get("dtype", "auto"),
         }
+        # settings newer than the spec's format: an older save gets the constructor's defaults
+        kwargs.update({key: spec[key] for key in ("max_batch_tokens", "dtype") if key in spec})
         kwargs.update(overrides)
         weights = spec.get("weights", "none")
         if weights == "full":
@@ -398,7 +398,8 @@ def _device_lock(model: Any) -> threading.Lock:
         return _DEVICE_LOCKS.setdefault(device, threading.Lock())
 
 
-def _is_peft(model: Any) -> bool:
+def is_peft(model: Any) -> bool:
+    """Whether ``model`` carries peft adapters (a ``PeftModel``)."""
     return model is not None and callable(getattr(model, "merge_and_unload", None))
 
 

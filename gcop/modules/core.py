@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import dspy
 
@@ -58,7 +58,7 @@ class Core(dspy.Module):
             )
         for predictor in self.program.predictors():
             predictor.lm = None  # the core LM drives every predictor (see forward)
-        if adapter not in ("chat", "plain"):
+        if adapter not in get_args(CoreFormat):
             raise ValueError(f"adapter must be 'chat' or 'plain', got {adapter!r}")
         self.adapter = adapter
         self.lenient = lenient

@@ -258,12 +258,11 @@ def neutralize_failures(
     >>> neutralize_failures([0, 0, 0, 1, 1], [1.0, 0.0, 0.0, 0.0, 0.0], failed)
     [1.0, 0.0, 0.5, 0.0, 0.0]
     """
-    answered: dict[int, list[float]] = {}
-    for index, reward, bad in zip(indices, rewards, failed, strict=True):
-        if not bad:
-            answered.setdefault(index, []).append(reward)
+    kept = [(i, r) for i, r, bad in zip(indices, rewards, failed, strict=True) if not bad]
+    answered = _groups([i for i, _ in kept], [r for _, r in kept])
+    group_mean = {i: sum(values) / len(values) for i, values in answered.items()}
     return [
-        (sum(answered[i]) / len(answered[i]) if answered.get(i) else 0.0) if bad else reward
+        group_mean.get(i, 0.0) if bad else reward
         for i, reward, bad in zip(indices, rewards, failed, strict=True)
     ]
 
@@ -277,11 +276,17 @@ def zero_advantage_share(indices: Sequence[int], rewards: Sequence[float]) -> fl
     >>> zero_advantage_share([0, 0, 1, 1], [0.3, 0.3, 0.0, 1.0])
     0.5
     """
+    groups = _groups(indices, rewards)
+    flat = [values for values in groups.values() if max(values) - min(values) < 1e-9]
+    return round(len(flat) / len(groups), 6) if groups else 0.0
+
+
+def _groups(indices: Sequence[int], rewards: Sequence[float]) -> dict[int, list[float]]:
+    """Rewards grouped by the example their completion answers (GRPO's groups)."""
     groups: dict[int, list[float]] = {}
     for index, reward in zip(indices, rewards, strict=True):
         groups.setdefault(index, []).append(reward)
-    flat = [values for values in groups.values() if max(values) - min(values) < 1e-9]
-    return round(len(flat) / len(groups), 6) if groups else 0.0
+    return groups
 
 
 def _mean(values: Sequence[float]) -> float:

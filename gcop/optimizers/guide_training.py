@@ -13,6 +13,7 @@ import hashlib
 import logging
 from typing import Any
 
+from gcop.lm.local import LocalLM, is_peft
 from gcop.modules.guide import Guide
 from gcop.optimizers.config import ExecTuneConfig
 
@@ -50,14 +51,14 @@ def trainable_copy(guide: Guide, config: ExecTuneConfig) -> tuple[Any, Any]:
     """
     local = _local_lm(guide)
     model = strip_trainer_patches(copy.deepcopy(local.model))
-    if config.lora and _is_peft(model):
+    if config.lora and is_peft(model):
         for name, parameter in model.named_parameters():
             parameter.requires_grad_("lora_" in name)
         model.train()
         return model, copy.deepcopy(local.tokenizer)
     if not config.lora:
         model = model.float()
-    if _is_peft(model):  # a full fine-tune trains one flat model
+    if is_peft(model):  # a full fine-tune trains one flat model
         model = model.merge_and_unload()
     model.requires_grad_(True)  # a merged adapter leaves the base frozen; peft re-freezes for LoRA
     model.train()
@@ -67,11 +68,7 @@ def trainable_copy(guide: Guide, config: ExecTuneConfig) -> tuple[Any, Any]:
 def new_adapter(model: Any, config: ExecTuneConfig) -> Any:
     """The peft ``LoraConfig`` a trainer should add to ``model``: none when LoRA is off or the
     model already carries the adapter being trained."""
-    return None if _is_peft(model) else lora_config(config)
-
-
-def _is_peft(model: Any) -> bool:
-    return callable(getattr(model, "merge_and_unload", None))
+    return None if is_peft(model) else lora_config(config)
 
 
 def strip_trainer_patches(model: Any) -> Any:
@@ -148,9 +145,7 @@ def trained_guide(guide: Guide, model: Any, tokenizer: Any, suffix: str) -> Guid
     bfloat16 weights, its updates would mostly round away."""
     import torch
 
-    from gcop.lm.local import LocalLM
-
-    if _is_peft(model) and next(model.parameters()).dtype == torch.float32:
+    if is_peft(model) and next(model.parameters()).dtype == torch.float32:
         model = model.merge_and_unload()
     strip_trainer_patches(model).eval()
     name = f"{guide.local_lm.name}-{suffix}-{fingerprint(model)}"
