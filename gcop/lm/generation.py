@@ -117,6 +117,36 @@ class BatchStats:
         self.tokens += tokens
 
 
+def token_chunks(requests: Sequence[GenRequest], budget: int) -> list[list[int]]:
+    """Split a batch, sorted by prompt length, into chunks whose padded size (rows × longest
+    prompt plus new tokens) stays within ``budget``; returns indices into ``requests``.
+
+    A left-padded batch costs every row the longest row's length in memory and prefill work, so
+    one three-example ICL prompt beside 31 short ones would make all 32 rows that wide.
+
+    >>> lengths = [GenRequest((0,) * n, max_tokens=10) for n in (90, 10, 10, 490)]
+    >>> token_chunks(lengths, budget=300)
+    [[1, 2, 0], [3]]
+    """
+    order = sorted(range(len(requests)), key=lambda i: len(requests[i].prompt_ids))
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    rows = width = 0
+    for i in order:
+        request = requests[i]
+        wider = max(width, len(request.prompt_ids) + request.max_tokens)
+        if current and (rows + request.rows) * wider > budget:
+            chunks.append(current)
+            current, rows = [], 0
+            wider = len(request.prompt_ids) + request.max_tokens
+        current.append(i)
+        rows += request.rows
+        width = wider
+    if current:
+        chunks.append(current)
+    return chunks
+
+
 def generate_batch(
     model: Any,
     tokenizer: Any,

@@ -21,7 +21,13 @@ from typing import Any
 
 from gcop.lm import provider
 from gcop.lm.batching import MicroBatcher
-from gcop.lm.generation import BatchStats, GenRequest, generate_batch, stop_token_ids
+from gcop.lm.generation import (
+    BatchStats,
+    GenRequest,
+    generate_batch,
+    stop_token_ids,
+    token_chunks,
+)
 from gcop.lm.precision import DTYPES, pick_dtype
 from gcop.lm.provider import ChatCompletion
 from gcop.lm.registry import TINY, resolve_model
@@ -355,36 +361,6 @@ class LocalLM:
         if weights == "adapter":
             return cls(spec["model"], adapter_path=path / "adapter", **kwargs)
         return cls(spec["model"], **kwargs)
-
-
-def token_chunks(requests: Sequence[GenRequest], budget: int) -> list[list[int]]:
-    """Split a batch, sorted by prompt length, into chunks whose padded size (rows × longest
-    prompt plus new tokens) stays within ``budget``; returns indices into ``requests``.
-
-    A left-padded batch costs every row the longest row's length in memory and prefill work, so
-    one three-example ICL prompt beside 31 short ones would make all 32 rows that wide.
-
-    >>> lengths = [GenRequest((0,) * n, max_tokens=10) for n in (90, 10, 10, 490)]
-    >>> token_chunks(lengths, budget=300)
-    [[1, 2, 0], [3]]
-    """
-    order = sorted(range(len(requests)), key=lambda i: len(requests[i].prompt_ids))
-    chunks: list[list[int]] = []
-    current: list[int] = []
-    rows = width = 0
-    for i in order:
-        request = requests[i]
-        wider = max(width, len(request.prompt_ids) + request.max_tokens)
-        if current and (rows + request.rows) * wider > budget:
-            chunks.append(current)
-            current, rows = [], 0
-            wider = len(request.prompt_ids) + request.max_tokens
-        current.append(i)
-        rows += request.rows
-        width = wider
-    if current:
-        chunks.append(current)
-    return chunks
 
 
 _DEVICE_LOCKS: dict[str, threading.Lock] = {}
