@@ -1,6 +1,6 @@
 """Fakes for the acceptance-sampling tests: a scripted teacher and core for addition problems,
 a concurrent local backend with latency and a kill switch, and an OpenAI-compatible HTTP server
-that injects faults.
+that answers like the scripted core and injects faults (see :mod:`fault_server`).
 
 The task: "What is A plus B?" with gold A + B. The core answers correctly only when the strategy
 says to ``add carefully`` (and never for questions marked ``impossible``). The teacher's first
@@ -9,16 +9,15 @@ proposal lacks the keyword; once told it failed, it adds it.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dspy
+from fault_server import Fault, FaultServer
 
 import gcop
 from gcop.lm.provider import ChatCompletion, register_backend, unregister_backend
@@ -168,91 +167,16 @@ def teacher_for(policy: gcop.GuideCorePolicy, model: str, **kwargs):
     return as_lm(model, ledger=policy.ledger, role="teacher", temperature=0.7, **kwargs)
 
 
-class FakeOpenAI:
-    """An OpenAI chat-completions server on 127.0.0.1 that answers like :func:`core_answer`.
+class FakeOpenAI(FaultServer):
+    """A :class:`FaultServer` that answers like :func:`core_answer`; ``always_500(text)`` makes
+    every request whose last user message matches fail with HTTP 500."""
 
-    ``faults`` maps a request number (1-based, in arrival order) to an HTTP status, ``"slow"``
-    (a reply after ``slow_s``, past the client's timeout) or ``"malformed"`` (HTTP 200, not JSON).
-    ``always_500(text)`` makes every request whose last user message matches fail.
-    """
-
-    def __init__(self, faults: dict[int, object] | None = None, slow_s: float = 1.5) -> None:
-        self.faults = dict(faults or {})
-        self.slow_s = slow_s
+    def __init__(
+        self, faults: dict[int, Fault] | None = None, slow_s: float = 1.5, **kwargs
+    ) -> None:
         self.always_500: Callable[[str], bool] = lambda text: False
-        self.requests = 0
-        self.injected: list[object] = []
-        self.served = 0
-        self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
+        super().__init__(core_answer, faults, slow_s=slow_s, **kwargs)
 
-    @property
-    def api_base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def _handler(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-                text = user_text(body["messages"])
-                with fake._lock:
-                    fake.requests += 1
-                    fault = fake.faults.get(fake.requests)
-                    if fault is None and fake.always_500(text):
-                        fault = 500
-                    if fault is not None:
-                        fake.injected.append(fault)
-                if isinstance(fault, int):
-                    return self._send(fault, {"error": {"message": f"injected {fault}"}})
-                if fault == "slow":
-                    time.sleep(fake.slow_s)
-                if fault == "malformed":
-                    return self._send(200, None, raw=b'{"choices": [ this is not json')
-                content = core_answer(body["messages"])
-                with fake._lock:
-                    fake.served += 1
-                self._send(200, _completion(body["model"], content))
-
-            def _send(self, status, payload, raw=None):
-                data = raw if raw is not None else json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:
-                    pass  # the client gave up (timeout) and closed the connection
-
-        return Handler
-
-
-def _completion(model: str, content: str) -> dict:
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:8]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18},
-    }
+    def fault_for(self, number: int, messages: list[dict]) -> Fault | None:
+        fault = super().fault_for(number, messages)
+        return 500 if fault is None and self.always_500(user_text(messages)) else fault

@@ -40,25 +40,6 @@ def server():
     fake.close()
 
 
-class RetryAfterServer(FakeOpenAI):
-    """A :class:`FakeOpenAI` whose 429 and 500 replies carry ``Retry-After: <retry_after>``."""
-
-    def __init__(self, retry_after: float, **kwargs) -> None:
-        self.retry_after = retry_after
-        super().__init__(**kwargs)
-
-    def _handler(self):
-        fake, base = self, super()._handler()
-
-        class Handler(base):
-            def send_response(self, code, message=None):
-                super().send_response(code, message)
-                if code in (429, 500):
-                    self.send_header("retry-after", str(fake.retry_after))
-
-        return Handler
-
-
 @pytest.fixture
 def teacher_backend():
     backend = Backend(teacher_reply, name="faults-teacher")
@@ -92,7 +73,7 @@ def string_core_policy(server, teacher_backend):
 
 
 def test_transient_faults_are_retried_and_verdicts_stay_correct(server, teacher_backend):
-    server.faults = {2: 429, 4: 500, 6: "slow", 9: "malformed", 10: 500}
+    server.faults = {2: 429, 4: 500, 6: "slow", 9: "garbage", 10: 500}
     policy, teacher_lm = http_policy(server, teacher_backend)
     config = ExecTuneConfig(concurrency=2, max_retries=3)
     result = run_acceptance(
@@ -203,7 +184,7 @@ def test_a_hung_core_times_out_and_leaves_the_task_undecided(teacher_backend, mo
 
 
 def test_every_request_is_counted_once_in_the_ledger_and_the_budget(teacher_backend):
-    server = RetryAfterServer(retry_after=0)
+    server = FakeOpenAI(retry_after=0)
     server.always_500 = lambda text: True
     try:
         policy, teacher_lm = string_core_policy(server, teacher_backend)
@@ -219,7 +200,7 @@ def test_every_request_is_counted_once_in_the_ledger_and_the_budget(teacher_back
 
 
 def test_retries_stop_at_max_core_calls(teacher_backend):
-    server = RetryAfterServer(retry_after=0)
+    server = FakeOpenAI(retry_after=0)
     server.always_500 = lambda text: True
     try:
         policy, teacher_lm = string_core_policy(server, teacher_backend)
@@ -244,7 +225,7 @@ def test_rate_limits_wait_as_long_as_the_server_asks(teacher_backend, monkeypatc
         return delays[-1]
 
     monkeypatch.setattr(acceptance_calls, "backoff_delay", recorded)
-    server = RetryAfterServer(retry_after=0.2, faults={1: 429, 2: 429})
+    server = FakeOpenAI({1: 429, 2: 429}, retry_after=0.2)
     try:
         policy, teacher_lm = string_core_policy(server, teacher_backend)
         config = ExecTuneConfig(concurrency=1)
