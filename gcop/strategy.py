@@ -1,11 +1,12 @@
 """The guide–core interface: a deterministic parser for the ``<strategy>…</strategy>`` block (§A.8).
 
 A completion is *valid* when it holds exactly one opening and one closing tag, the opening tag comes
-first, the block is non-empty after stripping whitespace, and the block fits a token budget. Two
-optional checks tighten the format: enumerated steps, and a JSON object with required keys.
+first, the block is non-empty after stripping whitespace, and the block fits a token budget
+(counted by the guide's tokenizer where one is known, see :func:`count_words`). Two optional checks
+tighten the format: enumerated steps, and a JSON object with required keys.
 
 Only ``str.find``/``str.count`` are used, so parsing is linear in the input length (no regex
-backtracking), and a megabyte of text parses in milliseconds.
+backtracking); with the word count, a megabyte of text parses in milliseconds.
 
 >>> parse_strategy("Plan: <strategy>1. Add the prices. 2. Subtract the discount.</strategy>").valid
 True
@@ -41,6 +42,9 @@ def count_words(text: str) -> int:
     """Tokenizer-free token count: whitespace-separated pieces, but at least one token per
     ``CHARS_PER_TOKEN`` characters, so a string without spaces cannot pass as one token.
 
+    Only an approximation, for guides whose tokenizer is unknown (API models); a local guide
+    counts with its own tokenizer (:meth:`gcop.Guide.count_tokens`).
+
     >>> count_words("1. Compute 48/2.")
     3
     >>> count_words("a" * 800)
@@ -62,7 +66,8 @@ def parse_strategy(
     Args:
         completion: the guide's raw output.
         token_budget: the most tokens the block may hold.
-        count_tokens: how to count tokens (pass a tokenizer's length function for exact budgets).
+        count_tokens: how to count tokens; the default approximates them by words, so pass the
+            guide's tokenizer count (:meth:`gcop.Guide.count_tokens`) where one is known.
         require_steps: also require at least two enumerated steps (``1.``/``1)``/``-`` lines).
         json_keys: when given, the block must be a JSON object holding these keys.
     """

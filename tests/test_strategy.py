@@ -1,6 +1,7 @@
 """The deterministic <strategy> parser (§A.8): malformed inputs, budgets, speed."""
 
 import time
+import uuid
 
 import pytest
 
@@ -88,3 +89,80 @@ def test_whitespace_free_text_cannot_slip_past_the_budget():
     assert not flood.valid and "over the budget" in flood.reason
     normal = parse_strategy("<strategy>\n1. Compute 48/2.\n2. Compute 48+24.\n</strategy>")
     assert normal.valid and normal.n_tokens == 6
+
+
+# --- the budget in the guide's own tokens ---------------------------------------------------
+
+PLAN = "<strategy>Add them up</strategy>"  # 3 words, 11 characters: 11 tokens of the tiny model
+
+
+@pytest.fixture
+def tiny_guide():
+    """A guide on the tiny local model, whose character-level tokenizer counts every character."""
+    import gcop
+    from gcop.signatures import MathGuide
+
+    local = gcop.LocalLM("tiny", name=f"tiny-strategy-{uuid.uuid4().hex[:8]}")
+    yield gcop.Guide(MathGuide, local, token_budget=10)
+    local.close()
+
+
+def test_a_local_guide_counts_with_its_tokenizer_an_api_guide_by_words(tiny_guide, scripted_lm):
+    import gcop
+    from gcop.signatures import MathGuide
+
+    assert parse_strategy(PLAN, token_budget=10).valid  # 3 words: under the budget
+    assert tiny_guide.count_tokens("Add them up") == 11
+    parsed = tiny_guide.parse(PLAN)
+    assert not parsed.valid and "11 tokens, over the budget of 10" in parsed.reason
+    api_guide = gcop.Guide(MathGuide, scripted_lm([PLAN]).model_string, token_budget=10)
+    assert api_guide.count_tokens("Add them up") == 3
+    assert api_guide(question="What is 3 plus 4?").valid  # forward parses with the guide's count
+
+
+@pytest.mark.parametrize("local, verdict", [(True, "invalid"), (False, "accepted")])
+def test_acceptance_judges_proposals_by_the_guide_tokens(tiny_guide, scripted_lm, local, verdict):
+    import dspy
+
+    import gcop
+    from gcop.lm.convert import as_lm
+    from gcop.optimizers.acceptance import run_acceptance
+    from gcop.optimizers.config import ExecTuneConfig
+    from gcop.signatures import MathSolve
+
+    api_guide = gcop.Guide(tiny_guide.signature, scripted_lm([PLAN]).model_string, token_budget=10)
+    guide = tiny_guide if local else api_guide
+    core = gcop.Core(MathSolve, lm=scripted_lm(["[[ ## answer ## ]]\n7"]).model_string)
+    policy = gcop.GuideCorePolicy(guide=guide, core=core)
+    teacher = as_lm(scripted_lm([PLAN]).model_string, ledger=policy.ledger, role="teacher")
+    example = dspy.Example(question="What is 3 plus 4?", gold="7").with_inputs("question")
+    result = run_acceptance(
+        policy,
+        [example],
+        teacher_lm=teacher,
+        metric=lambda ex, pred, trace=None: pred.answer.strip() == ex.gold,
+        config=ExecTuneConfig(max_rounds=0),
+    )
+    assert [p.verdict for p in result.proposals] == [verdict]
+
+
+def test_grpo_gates_completions_by_the_guide_tokens(tiny_guide, scripted_lm):
+    import dspy
+
+    import gcop
+    from gcop.optimizers.config import ExecTuneConfig
+    from gcop.optimizers.grpo import make_reward
+    from gcop.signatures import MathSolve
+
+    core_lm = scripted_lm(["[[ ## answer ## ]]\n7"])
+    example = dspy.Example(question="What is 3 plus 4?", gold="7").with_inputs("question")
+    reward = make_reward(
+        tiny_guide,
+        gcop.Core(MathSolve, lm=core_lm.model_string),
+        [example],
+        metric=lambda ex, pred, trace=None: pred.answer.strip() == ex.gold,
+        config=ExecTuneConfig(lambda_judge=0),
+    )
+    short = "<strategy>Add</strategy>"
+    assert reward([PLAN, short], example_index=[0, 0]) == [0.0, pytest.approx(1.1)]
+    assert len(core_lm.calls) == 2  # the unguided baseline and the short plan: never PLAN

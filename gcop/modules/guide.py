@@ -8,7 +8,13 @@ import dspy
 
 from gcop.cost import CostLedger
 from gcop.lm.convert import LMLike, as_lm
-from gcop.strategy import DEFAULT_TOKEN_BUDGET, OPEN_TAG, parse_strategy
+from gcop.strategy import (
+    DEFAULT_TOKEN_BUDGET,
+    OPEN_TAG,
+    StrategyParse,
+    count_words,
+    parse_strategy,
+)
 
 FORMAT_RULE = (
     f"Reply with exactly one {OPEN_TAG}...</strategy> block holding the plan, and nothing else."
@@ -40,7 +46,8 @@ class Guide(dspy.Module):
         signature: the guide signature (e.g. :class:`gcop.signatures.MathGuide`); its
             instructions become the system prompt and its input fields the task.
         lm: a ``gcop.LocalLM`` (trainable by ExecTune), a LiteLLM model string, or a ``dspy.LM``.
-        token_budget: the most tokens a valid strategy may have (§A.8).
+        token_budget: the most tokens a valid strategy may have (§A.8), in the guide's own
+            tokens (see :meth:`count_tokens`).
         ledger: cost ledger shared with the rest of the policy.
         **lm_kwargs: sampling settings; the paper samples at temperature 0.6, top-p 0.95 (§A.8).
     """
@@ -66,6 +73,21 @@ class Guide(dspy.Module):
     def messages(self, **inputs: Any) -> list[dict]:
         return guide_messages(self.signature, inputs)
 
+    def count_tokens(self, text: str) -> int:
+        """The length of ``text`` in the tokenizer of a local guide (a ``gcop.LocalLM``). An API
+        guide's tokenizer is unknown, so its tokens are approximated by
+        :func:`~gcop.strategy.count_words`."""
+        if self.local_lm is None:
+            return count_words(text)
+        encoded = self.local_lm.tokenizer(text, add_special_tokens=False, verbose=False)
+        return len(encoded["input_ids"])
+
+    def parse(self, completion: str) -> StrategyParse:
+        """The parser's verdict on ``completion``, under this guide's budget and tokens."""
+        return parse_strategy(
+            completion, token_budget=self.token_budget, count_tokens=self.count_tokens
+        )
+
     def forward(self, *, lm_kwargs: dict | None = None, **inputs: Any) -> dspy.Prediction:
         """Return ``strategy`` (the block text, empty when invalid), ``valid``, ``reason`` and
         the raw ``completion``."""
@@ -73,7 +95,7 @@ class Guide(dspy.Module):
         completion = self.lm(messages=self.messages(**task), **(lm_kwargs or {}))[0]
         if isinstance(completion, dict):  # reasoning models return dicts
             completion = completion.get("text", "")
-        parsed = parse_strategy(completion, token_budget=self.token_budget)
+        parsed = self.parse(completion)
         return dspy.Prediction(
             strategy=parsed.strategy,
             valid=parsed.valid,

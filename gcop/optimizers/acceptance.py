@@ -51,7 +51,8 @@ def run_acceptance(
 
     Args:
         policy: a :class:`gcop.GuideCorePolicy`; its core executes the strategies, its ledger
-            records every call, its guide (if any) sets the strategy style and token budget.
+            records every call, its guide (if any) sets the strategy style and token budget,
+            counted in the guide's own tokens (:meth:`gcop.Guide.count_tokens`).
         trainset: ``dspy.Example`` tasks holding the fields the guide and core read.
         teacher_lm: the teacher, a ``dspy.LM`` (e.g. from :func:`gcop.lm.as_lm`).
         metric: ``metric(example, prediction, trace=None) -> bool | float`` in [0, 1].

@@ -31,7 +31,7 @@ from gcop.optimizers.acceptance_rules import results_to_decide, verdict
 from gcop.optimizers.acceptance_store import rollout_id
 from gcop.optimizers.leakage import leaks_answer
 from gcop.optimizers.teacher_prompts import refinement_feedback, teacher_messages
-from gcop.strategy import DEFAULT_TOKEN_BUDGET, parse_strategy
+from gcop.strategy import DEFAULT_TOKEN_BUDGET, count_words, parse_strategy
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ class Sampler:
         guide = getattr(policy, "guide", None)
         self.style = {"guidance": guide.signature.instructions} if guide is not None else {}
         self.token_budget = guide.token_budget if guide is not None else DEFAULT_TOKEN_BUDGET
+        self.count_tokens = guide.count_tokens if guide is not None else count_words
         self.proposals: list[ProposalRecord] = []
         self.accepted: list[tuple[int, AcceptedStrategy]] = []  # (task index, pair)
         self.pending: dict[Future, tuple[str, Task, Any]] = {}
@@ -161,7 +162,9 @@ class Sampler:
         self._on_proposal(task, completion, reused=False, calls=calls)
 
     def _on_proposal(self, task: Task, completion: str, *, reused: bool, calls: list) -> None:
-        parsed = parse_strategy(completion, token_budget=self.token_budget)
+        parsed = parse_strategy(
+            completion, token_budget=self.token_budget, count_tokens=self.count_tokens
+        )
         proposal = ProposalRecord(
             task.index, task.key, task.round, completion, parsed.strategy, teacher_reused=reused
         )

@@ -134,6 +134,7 @@ def make_reward(
         config=config,
         input_fields=list(guide.signature.input_fields),
         token_budget=min(guide.token_budget, config.max_strategy_tokens),
+        count_tokens=guide.count_tokens,
         mode=reward,
         judge=judge,
     )

@@ -26,7 +26,7 @@ from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.judge import JudgeVerdict, StrategyJudge
 from gcop.optimizers.leakage import leaks_answer
 from gcop.optimizers.rewards import as_score, completion_text, shaped_reward, task_reward
-from gcop.strategy import parse_strategy
+from gcop.strategy import count_words, parse_strategy
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ class GuideReward:
         config: weights α_fmt, λ_judge, μ; concurrency; core temperature.
         input_fields: the guide's input fields (the judge sees the task through them).
         token_budget: the format gate's strategy budget.
+        count_tokens: how the gate counts a strategy's tokens (the guide's
+            :meth:`~gcop.Guide.count_tokens`).
         mode: ``"shaped"`` (ExecTune, §A.8) or ``"task"`` (Advisor: task reward only, no format
             gate; an invalid completion's whole text is given to the core as the strategy).
         judge: a :class:`StrategyJudge` (shaped mode); ``None`` leaves the judge term at 0.
@@ -70,6 +72,7 @@ class GuideReward:
         config: ExecTuneConfig,
         input_fields: Sequence[str],
         token_budget: int,
+        count_tokens: Callable[[str], int] = count_words,
         mode: RewardMode = "shaped",
         judge: StrategyJudge | None = None,
         core_samples: int = 1,
@@ -80,6 +83,7 @@ class GuideReward:
             raise ValueError(f"core_samples must be ≥ 1, got {core_samples}")
         self.core, self.trainset, self.metric, self.config = core, list(trainset), metric, config
         self.input_fields, self.token_budget, self.mode = list(input_fields), token_budget, mode
+        self.count_tokens = count_tokens
         self.judge = judge if mode == "shaped" else None
         self.core_samples = core_samples
         self.history: list[dict[str, Any]] = []
@@ -100,7 +104,10 @@ class GuideReward:
         start, marks = time.perf_counter(), self._ledger_marks()
         indices = [int(i) for i in example_index]
         texts = [completion_text(c) for c in completions]
-        parses = [parse_strategy(t, token_budget=self.token_budget) for t in texts]
+        parses = [
+            parse_strategy(t, token_budget=self.token_budget, count_tokens=self.count_tokens)
+            for t in texts
+        ]
         if self.mode == "task":  # Advisor: the core gets whatever the guide wrote
             strategies: list[str | None] = [
                 p.strategy if p.valid else t for p, t in zip(parses, texts, strict=True)
@@ -132,6 +139,7 @@ class GuideReward:
                 lambda_judge=self.config.lambda_judge,
                 mu=self.config.mu,
                 token_budget=self.token_budget,
+                count_tokens=self.count_tokens,
             )
         rewards = neutralize_failures(indices, rewards, failed)
         row = self._record(

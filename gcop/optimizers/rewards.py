@@ -16,10 +16,10 @@ strategy hidden outside the tags never reaches the core and earns nothing.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from gcop.strategy import DEFAULT_TOKEN_BUDGET, parse_strategy
+from gcop.strategy import DEFAULT_TOKEN_BUDGET, count_words, parse_strategy
 
 ALPHA_FMT = 0.1  # format bonus α_fmt, §A.8
 LAMBDA_JUDGE = 0.2  # judge weight λ_judge, §A.8
@@ -53,22 +53,33 @@ def completion_text(completion: Any) -> str:
     )
 
 
-def valid_flags(completions: Sequence[Any], token_budget: int = DEFAULT_TOKEN_BUDGET) -> list[bool]:
-    """Whether each completion holds one valid ``<strategy>`` block (the parser's verdict)."""
+def valid_flags(
+    completions: Sequence[Any],
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    count_tokens: Callable[[str], int] = count_words,
+) -> list[bool]:
+    """Whether each completion holds one valid ``<strategy>`` block (the parser's verdict);
+    ``count_tokens`` as in :func:`~gcop.strategy.parse_strategy`."""
     return [
-        parse_strategy(completion_text(c), token_budget=token_budget).valid for c in completions
+        parse_strategy(
+            completion_text(c), token_budget=token_budget, count_tokens=count_tokens
+        ).valid
+        for c in completions
     ]
 
 
 def format_reward(
-    completions: Sequence[Any], token_budget: int = DEFAULT_TOKEN_BUDGET, **kwargs: Any
+    completions: Sequence[Any],
+    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    count_tokens: Callable[[str], int] = count_words,
+    **kwargs: Any,
 ) -> list[float]:
     """1[valid]: 1.0 for a completion with exactly one non-empty block within the budget.
 
     >>> format_reward(["<strategy>1. add</strategy>", "1. add", "<strategy> </strategy>"])
     [1.0, 0.0, 0.0]
     """
-    return [float(ok) for ok in valid_flags(completions, token_budget)]
+    return [float(ok) for ok in valid_flags(completions, token_budget, count_tokens)]
 
 
 def format_bonus(
@@ -149,6 +160,7 @@ def shaped_reward(
     lambda_judge: float = LAMBDA_JUDGE,
     mu: float = MU,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
+    count_tokens: Callable[[str], int] = count_words,
     **kwargs: Any,
 ) -> list[float]:
     """r = 1[valid] · (R_task + α_fmt + λ·J − μ·max(0, R_unguided − R_task)), §A.8.
@@ -162,7 +174,7 @@ def shaped_reward(
     """
     for name, weight in (("alpha_fmt", alpha_fmt), ("lambda_judge", lambda_judge), ("mu", mu)):
         _check_weight(name, weight)
-    gate = format_reward(completions, token_budget)
+    gate = format_reward(completions, token_budget, count_tokens)
     task = task_reward(completions, task_scores)
     hinge = non_regression_penalty(completions, task_scores, unguided_scores, mu=mu)
     if judge_scores is None:
