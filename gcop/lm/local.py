@@ -31,6 +31,7 @@ from gcop.lm.generation import (
 from gcop.lm.precision import DTYPES, pick_dtype
 from gcop.lm.provider import ChatCompletion
 from gcop.lm.registry import TINY, resolve_model
+from gcop.lm.weights import base_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,10 @@ class LocalLM:
 
     ``model`` is a registry name (see :func:`gcop.lm.available_models`), an HF hub id or local
     folder, or a loaded ``PreTrainedModel`` (then pass ``tokenizer``). ``adapter_path`` applies a
-    saved peft adapter on load. ``dtype="auto"`` loads bfloat16 where the CPU or GPU computes it
-    natively and float32 elsewhere (see :mod:`gcop.lm.precision`); name a dtype to override.
+    saved peft adapter on load. ``base`` names where a loaded ``PeftModel``'s base weights come
+    from (a registry name, hub id or folder), so that :meth:`save` writes only the adapter.
+    ``dtype="auto"`` loads bfloat16 where the CPU or GPU computes it natively and float32
+    elsewhere (see :mod:`gcop.lm.precision`); name a dtype to override.
     ``max_batch_size`` rows share one ``generate`` call: on CPU, bigger batches raise throughput
     until the matrix units are busy (32 rows measured best for a 0.5B model on 2 cores).
     ``max_batch_tokens`` caps rows × (longest prompt + new tokens) per call; a batch over it runs
@@ -60,11 +63,18 @@ class LocalLM:
         max_batch_tokens: int = 24_576,
         batch_wait_s: float = 0.05,
         adapter_path: str | Path | None = None,
+        base: str | None = None,
         device: str | None = None,
         dtype: str = "auto",
     ) -> None:
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        if base is not None and isinstance(model, str | Path):
+            raise ValueError("base only applies to a loaded model: one loaded by name is its base")
+        if base is not None:
+            _check_source(base)
+        self._base = base
+        self._base_fingerprint: str | None = None  # what the base must match, from a save
         self._source: str | None = None
         self._model: Any = None
         self._tokenizer: Any = tokenizer
@@ -134,11 +144,22 @@ class LocalLM:
         """How many ``generate`` calls served requests so far."""
         return self._batcher.batches_run
 
+    @property
+    def base(self) -> str | None:
+        """Where the weights under this model's LoRA adapter come from (for a model without one:
+        its own source); ``None`` when no registry name, hub id or folder holds them."""
+        if self._base is not None:
+            return self._base
+        if self._source is not None and (not self._modified or is_peft(self._model)):
+            return self._source
+        return None
+
     def spec(self) -> dict[str, Any]:
         """A JSON-serializable description (the model source is ``None`` for in-memory models)."""
         return {
             "format": "gcop.LocalLM/1",
             "model": self._source,
+            "base": self.base,
             "name": self._name,
             "adapter_path": str(self.adapter_path) if self.adapter_path else None,
             "max_batch_size": self._batcher.max_batch_size,
@@ -198,6 +219,7 @@ class LocalLM:
             if self.adapter_path is not None:
                 from peft import PeftModel
 
+                self._check_base(model)
                 model = PeftModel.from_pretrained(model, str(self.adapter_path))
             model.eval()
             self._load_tokenizer()
@@ -208,6 +230,18 @@ class LocalLM:
                 str(dtype).removeprefix("torch."),
                 device,
                 time.monotonic() - start,
+            )
+
+    def _check_base(self, model: Any) -> None:
+        """Refuse base weights other than those the saved adapter was trained on."""
+        if self._base_fingerprint is None:
+            return
+        found = base_fingerprint(model)
+        if found != self._base_fingerprint:
+            raise ValueError(
+                f"{self._source!r} is not the base model the adapter in {self.adapter_path} was "
+                f"trained on (weights fingerprint {found}, saved {self._base_fingerprint}); "
+                "load it with the model it was saved with"
             )
 
     def set_model(self, model: Any, tokenizer: Any = None) -> None:
@@ -311,16 +345,23 @@ class LocalLM:
     def save(self, path: str | Path) -> Path:
         """Write a spec plus whatever weights differ from the named source; returns ``path``.
 
-        A model loaded from a folder (a path, or an earlier save) has that folder copied in, so
-        the saved LocalLM never depends on another folder."""
+        A LoRA model over a known :attr:`base` saves its adapter alone, with the base's name and
+        a fingerprint of its weights that :meth:`load` checks. A model loaded from a folder (a
+        path, or an earlier save) has that folder copied in, so the saved LocalLM never depends
+        on another folder."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         spec = self.spec()
         spec["adapter_path"] = None
         model = self._model
-        if is_peft(model) and self._source is not None:
+        if is_peft(model) and self.base is not None:
             model.save_pretrained(path / "adapter")
-            spec["weights"] = "adapter"
+            fingerprint = base_fingerprint(model)
+            spec.update(model=self.base, weights="adapter", base_fingerprint=fingerprint)
+            if Path(self.base).is_dir():  # copied in, as for a full model below
+                _copy_folder(self.base, path / "base")
+                spec["model"] = "base"
+                spec["base_in_folder"] = True
         elif model is None and self.adapter_path is not None:  # never loaded: copy the adapter
             shutil.copytree(self.adapter_path, path / "adapter", dirs_exist_ok=True)
             spec["weights"] = "adapter"
@@ -330,8 +371,7 @@ class LocalLM:
             self.tokenizer.save_pretrained(path / "model")
             spec["weights"] = "full"
         elif Path(self._source).is_dir():  # e.g. an earlier save: copy it, so this one stands alone
-            if Path(self._source).resolve() != (path / "model").resolve():
-                shutil.copytree(self._source, path / "model", dirs_exist_ok=True)
+            _copy_folder(self._source, path / "model")
             spec["weights"] = "full"
         else:
             spec["weights"] = "none"
@@ -359,7 +399,10 @@ class LocalLM:
         if weights == "full":
             return cls(path / "model", **kwargs)
         if weights == "adapter":
-            return cls(spec["model"], adapter_path=path / "adapter", **kwargs)
+            base = path / spec["model"] if spec.get("base_in_folder") else spec["model"]
+            lm = cls(base, adapter_path=path / "adapter", **kwargs)
+            lm._base_fingerprint = spec.get("base_fingerprint")
+            return lm
         return cls(spec["model"], **kwargs)
 
 
@@ -372,6 +415,12 @@ def _device_lock(model: Any) -> threading.Lock:
     device = str(next(model.parameters()).device)
     with _DEVICE_LOCKS_GUARD:
         return _DEVICE_LOCKS.setdefault(device, threading.Lock())
+
+
+def _copy_folder(source: str | Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` unless they are the same folder."""
+    if Path(source).resolve() != target.resolve():
+        shutil.copytree(source, target, dirs_exist_ok=True)
 
 
 def is_peft(model: Any) -> bool:

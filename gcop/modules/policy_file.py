@@ -123,7 +123,7 @@ def fingerprint(hashes: dict[str, str]) -> str:
 
 def model_identity(model: str) -> dict[str, Any]:
     """What identifies ``model``: its name and, for a served ``gcop.LocalLM``, the source it was
-    loaded from and that source's pinned sha256 when the registry has one."""
+    loaded from or the base model under its adapter, with the pinned sha256 the registry has."""
     from gcop.lm import provider, registry
 
     identity: dict[str, Any] = {"model": model}
@@ -133,11 +133,13 @@ def model_identity(model: str) -> dict[str, Any]:
         spec = getattr(provider.get_backend(model), "spec", None)
     except ValueError:
         return identity
-    source = spec().get("model") if callable(spec) else None
-    if source is not None:
-        identity["source"] = source
-        if source in registry.MODELS:
-            identity["source_sha256"] = registry.MODELS[source].sha256
+    description = spec() if callable(spec) else {}
+    source, base = description.get("model"), description.get("base")
+    for key, name in (("source", source), ("base", base if base != source else None)):
+        if name is not None:
+            identity[key] = name
+            if name in registry.MODELS:
+                identity[f"{key}_sha256"] = registry.MODELS[name].sha256
     return identity
 
 

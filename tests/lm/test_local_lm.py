@@ -107,6 +107,11 @@ def test_bad_constructor_arguments():
         LocalLM(tiny_model()[0])
     with pytest.raises(TypeError):
         LocalLM(42)
+    model, tokenizer = tiny_model()
+    with pytest.raises(ValueError, match="base only applies to a loaded model"):
+        LocalLM("tiny", base="tiny")
+    with pytest.raises(ValueError, match="unknown model"):
+        LocalLM(model, tokenizer=tokenizer, base="no-such-model")
 
 
 def test_concurrent_calls_share_generate_calls_and_get_their_own_answers(tiny_lm, unique_name):
@@ -205,6 +210,32 @@ def test_save_load_peft_model_writes_an_adapter(tmp_path, unique_name):
     loaded.save(tmp_path / "again")  # never loaded again: the adapter is copied
     again = LocalLM.load(tmp_path / "again", name=f"{unique_name}-3")
     assert again.complete(HI, max_tokens=8) == expected
+
+
+def test_a_lora_model_over_a_named_base_saves_its_adapter_and_checks_the_base(
+    tmp_path, unique_name
+):
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    base = LocalLM("tiny", name=f"{unique_name}-base")
+    model = get_peft_model(copy.deepcopy(base.model), config)
+    lm = LocalLM(model, tokenizer=base.tokenizer, name=unique_name, base="tiny")
+    assert lm.base == "tiny" and LocalLM(tiny_model()[0], tokenizer=base.tokenizer).base is None
+    expected = lm.complete(HI, max_tokens=8)
+    lm.save(tmp_path / "good")
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.safetensors"))
+    assert files == ["good/adapter/adapter_model.safetensors"]  # the base is named, not copied
+    loaded = LocalLM.load(tmp_path / "good", name=f"{unique_name}-2")
+    assert loaded.complete(HI, max_tokens=8) == expected
+
+    other = get_peft_model(tiny_model(seed=2)[0], config)  # claims a base it was not built on
+    LocalLM(other, tokenizer=base.tokenizer, name=f"{unique_name}-3", base="tiny").save(
+        tmp_path / "bad"
+    )
+    wrong = LocalLM.load(tmp_path / "bad", name=f"{unique_name}-4")
+    with pytest.raises(ValueError, match="'tiny' is not the base model the adapter .* trained on"):
+        wrong.complete(HI, max_tokens=8)
 
 
 def test_close_unregisters(unique_name):

@@ -1,0 +1,38 @@
+"""Which base weights a LoRA adapter was trained on: a fingerprint saved beside the adapter and
+checked when the base is loaded again."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+_SAMPLE = 1 << 16  # elements hashed per tensor: enough to tell models apart, and fast
+_PEFT_PREFIX = "base_model.model."
+
+
+def base_fingerprint(model: Any) -> str:
+    """16 hex digits identifying the base weights of ``model`` (a ``PeftModel`` or a plain one).
+
+    LoRA tensors are skipped and peft's parameter names mapped back to the base model's, so an
+    adapted model and its bare base agree; values are rounded to bfloat16 first, so a float32 and
+    a bfloat16 load of the same weights agree too.
+    """
+    import torch
+
+    digest = hashlib.blake2b(digest_size=8)
+    for name, tensor in sorted(_base_tensors(model).items()):
+        sample = tensor.detach().reshape(-1)[:_SAMPLE].to(torch.bfloat16).float().cpu()
+        digest.update(name.encode())
+        digest.update(sample.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _base_tensors(model: Any) -> dict[str, Any]:
+    tensors = {}
+    for name, tensor in model.state_dict().items():
+        if "lora_" in name:
+            continue
+        name = name.removeprefix(_PEFT_PREFIX)
+        tensors[re.sub(r"\.base_layer\b", "", name)] = tensor
+    return tensors
