@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
+import warnings
 from typing import Any, Literal, get_args
 
 import dspy
+from dspy.utils.exceptions import AdapterParseError
 
 from gcop.cost import CostLedger
 from gcop.lm.convert import LMLike, as_lm
@@ -23,14 +26,17 @@ class Core(dspy.Module):
 
     Args:
         program: a signature (a ``dspy.Predict`` is built from it) or an existing DSPy program
-            to wrap; the program is deep-copied, its own predictors' LMs are replaced by ``lm``.
+            to wrap; the program is deep-copied, its own predictors' LMs are replaced by ``lm``
+            (with a warning). A program without predictors cannot receive a strategy: refused.
         lm: the core LM: any LiteLLM model string, a ``dspy.LM`` or a ``gcop.LocalLM``.
         adapter: ``"chat"`` (DSPy's field-marker format, for API cores and typed outputs) or
             ``"plain"`` (a plain prompt whose whole reply fills the last output field: small local
             cores lose most of their accuracy to DSPy's markers, see
             :class:`~gcop.modules.plain_adapter.PlainStrategyAdapter`).
         lenient: keep replies that miss DSPy's field markers instead of re-asking (see
-            :class:`~gcop.modules.strategy_adapter.StrategyAdapter`).
+            :class:`~gcop.modules.strategy_adapter.StrategyAdapter`); :attr:`lenient_rescues`
+            counts them. Default: on for a signature, off for a wrapped program, whose next
+            predictor would otherwise read a whole unparsed reply as one field.
         ledger: cost ledger shared with the rest of the policy.
         **lm_kwargs: default LM settings such as ``temperature`` or ``max_tokens``.
     """
@@ -41,12 +47,13 @@ class Core(dspy.Module):
         lm: LMLike,
         *,
         adapter: CoreFormat = "chat",
-        lenient: bool = True,
+        lenient: bool | None = None,
         ledger: CostLedger | None = None,
         **lm_kwargs: Any,
     ) -> None:
         super().__init__()
-        if isinstance(program, dspy.Module):
+        wrapped = isinstance(program, dspy.Module)
+        if wrapped:
             self.program = copy.deepcopy(program)
         elif isinstance(program, str) or (
             isinstance(program, type) and issubclass(program, dspy.Signature)
@@ -56,17 +63,22 @@ class Core(dspy.Module):
             raise TypeError(
                 f"Core needs a dspy.Signature or a dspy.Module to wrap, got {type(program)!r}"
             )
-        for predictor in self.program.predictors():
-            predictor.lm = None  # the core LM drives every predictor (see forward)
+        _take_over_predictors(self.program)
         if adapter not in get_args(CoreFormat):
             raise ValueError(f"adapter must be 'chat' or 'plain', got {adapter!r}")
         self.adapter = adapter
-        self.lenient = lenient
+        self.lenient = not wrapped if lenient is None else lenient
+        self._rescues = RescueCount()
         self.lm = as_lm(lm, ledger=ledger, role="core", **lm_kwargs)
 
     @property
     def ledger(self) -> CostLedger:
         return self.lm.ledger
+
+    @property
+    def lenient_rescues(self) -> int:
+        """How many replies without DSPy's field markers the lenient parse kept so far."""
+        return self._rescues.value
 
     def forward(
         self, strategy: str | None = None, *, lm_kwargs: dict | None = None, **inputs: Any
@@ -98,7 +110,7 @@ class Core(dspy.Module):
     def _adapter(self, strategy: str | None) -> dspy.Adapter:
         if self.adapter == "plain":
             return PlainStrategyAdapter(strategy)
-        return StrategyAdapter(strategy, lenient=self.lenient)
+        return _CountingAdapter(strategy, lenient=self.lenient, rescues=self._rescues)
 
     def with_lm(self, lm: LMLike, **lm_kwargs: Any) -> Core:
         """A copy of this core that runs on another LM (same program, same ledger).
@@ -111,3 +123,53 @@ class Core(dspy.Module):
         kept = {k: v for k, v in self.lm.kwargs.items() if k not in SERVER_SETTINGS}
         other.lm = as_lm(lm, ledger=self.ledger, role="core", **{**kept, **lm_kwargs})
         return other
+
+
+def _take_over_predictors(program: dspy.Module) -> None:
+    """Clear every predictor's own LM so the core LM drives it (see :meth:`Core.forward`)."""
+    predictors = program.named_predictors()
+    if not predictors:
+        raise ValueError(
+            f"the wrapped {type(program).__name__} has no dspy.Predict, so no strategy can reach "
+            "it: gcop hands the strategy to a program's predictors"
+        )
+    replaced = [name for name, predictor in predictors if predictor.lm is not None]
+    if replaced:
+        warnings.warn(
+            f"the core LM replaces the LM set on predictor(s) {replaced} of the wrapped program",
+            UserWarning,
+            stacklevel=4,
+        )
+    for _, predictor in predictors:
+        predictor.lm = None
+
+
+class RescueCount:
+    """A thread-safe count of lenient rescues; a copied core starts its own count."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.value += 1
+
+    def __deepcopy__(self, memo: dict) -> RescueCount:
+        return RescueCount()
+
+
+class _CountingAdapter(StrategyAdapter):
+    """:class:`StrategyAdapter` that counts the replies its lenient parse rescued."""
+
+    def __init__(self, strategy: str | None, *, lenient: bool, rescues: RescueCount) -> None:
+        super().__init__(strategy, lenient=lenient)
+        self.rescues = rescues
+
+    def parse(self, signature: Any, completion: str) -> dict[str, Any]:
+        try:
+            return dspy.ChatAdapter.parse(self, signature, completion)
+        except AdapterParseError:
+            parsed = super().parse(signature, completion)  # raises unless lenient keeps it
+            self.rescues.add()
+            return parsed

@@ -35,7 +35,9 @@ class GuideCorePolicy(dspy.Module):
 
     Args:
         guide: the :class:`Guide`; ``None`` gives the core alone (the core-only baseline).
-        core: a :class:`Core`, or an existing DSPy program to wrap (then ``core_lm`` is its LM).
+        core: a :class:`Core`, or an existing DSPy program to wrap (then ``core_lm`` is its LM,
+            and replies must carry DSPy's field markers: build ``Core(program, lm,
+            lenient=True)`` to keep those that do not).
         core_lm: the LM for a wrapped program (ignored when ``core`` is already a ``Core``).
         guided: ``False`` runs the core without the guide (unguided mode, for baselines).
         strict: ``True`` (ExecTune) sends only a parsed, valid strategy block to the core and runs
@@ -104,6 +106,11 @@ class GuideCorePolicy(dspy.Module):
             fields.update(strategy=strategy, valid=plan.valid, reason=plan.reason)
         return attach_cost(dspy.Prediction(**fields), summarize(calls))
 
+    def stats(self) -> dict[str, int]:
+        """Counts to report beside accuracy (costs are in :attr:`ledger`): ``lenient_rescues``,
+        the core replies kept by a lenient parse although they lacked DSPy's field markers."""
+        return {"lenient_rescues": self.core.lenient_rescues}
+
     def unguided(self) -> GuideCorePolicy:
         """A copy that runs the core alone (same core, same ledger)."""
         other = copy.deepcopy(self)
@@ -117,13 +124,23 @@ class GuideCorePolicy(dspy.Module):
         return other
 
     def save(self, path: str | Path) -> Path:
-        """Write the policy to a folder: models, core program state, guide weights, artifacts.
+        """Write the policy to a folder: models, core program state, guide weights (a LoRA
+        guide's adapter alone, over its named base model), artifacts. Unlike DSPy's
+        ``Module.save``, a ``.json`` or ``.pkl`` path is refused: one state file cannot hold the
+        guide's weights.
 
         No credential is written (``api_key``, headers, passwords in ``api_base``, any setting
         named like a secret): a loaded policy takes its keys from the environment. ``policy.json``
         also records gcop's version, the models' identities and the training configuration.
         """
         folder = Path(path)
+        if folder.suffix in (".json", ".pkl"):
+            raise ValueError(
+                "a policy is saved to a folder (its guide's weights, the core program's state, "
+                f"policy.json), not to {folder.name}: pass a folder such as "
+                f"{str(folder.with_suffix(''))!r}; for the core program's DSPy state alone, "
+                f"use policy.core.program.save({str(folder)!r})"
+            )
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"cannot save the policy to {folder}: it is a file, not a folder")
         folder.mkdir(parents=True, exist_ok=True)

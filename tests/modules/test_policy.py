@@ -6,6 +6,7 @@ import json
 
 import dspy
 import pytest
+from dspy.utils.exceptions import AdapterParseError
 from fakes import last_user_text
 
 import gcop
@@ -89,26 +90,28 @@ def test_with_lm_leaves_the_old_servers_settings_behind():
     assert served.lm.kwargs["timeout"] == LOCAL_TIMEOUT_S
 
 
+class Chain(dspy.Module):
+    """A user's two-step program: the second predictor reads the first one's output."""
+
+    def __init__(self):
+        super().__init__()
+        self.draft = dspy.Predict("question -> draft")
+        self.final = dspy.Predict("question, draft -> answer")
+
+    def forward(self, question):
+        return self.final(question=question, draft=self.draft(question=question).draft)
+
+
 def test_wraps_an_existing_multi_predictor_program(scripted_lm):
-    class TwoStep(dspy.Module):
-        def __init__(self):
-            super().__init__()
-            self.draft = dspy.Predict("question -> draft")
-            self.final = dspy.Predict("question, draft -> answer")
-
-        def forward(self, question):
-            draft = self.draft(question=question).draft
-            return self.final(question=question, draft=draft)
-
     def reply(messages):
         text = last_user_text(messages)
         assert STRATEGY_HEADER in text  # every predictor sees the strategy
-        field = "answer" if "[[ ## draft ## ]]" in text else "draft"
+        field = "answer" if "draft-text" in text else "draft"  # the final step reads the draft
         return f"[[ ## {field} ## ]]\n{field}-text\n\n[[ ## completed ## ]]"
 
     core_lm = scripted_lm(reply)
     guide_lm = scripted_lm(["<strategy>think twice</strategy>"])
-    users_program = TwoStep()
+    users_program = Chain()
     policy = gcop.GuideCorePolicy(
         guide=gcop.Guide(MathGuide, lm=guide_lm.model_string),
         core=users_program,
@@ -118,7 +121,7 @@ def test_wraps_an_existing_multi_predictor_program(scripted_lm):
     assert pred.answer == "answer-text" and pred.strategy == "think twice"
     assert len(core_lm.calls) == 2
     assert users_program.draft.lm is None  # the user's object is not modified
-    # TwoStep has no aforward: acall runs it in a worker thread, with the strategy all the same
+    # Chain has no aforward: acall runs it in a worker thread, with the strategy all the same
     pred = asyncio.run(policy.acall(question=f"{QUESTION}?"))
     assert pred.answer == "answer-text" and pred.cost.calls == 1 + 2 and len(core_lm.calls) == 4
 
@@ -151,10 +154,43 @@ def test_acall_runs_guide_and_core_and_meters_each_prediction(scripted_lm):
     assert STRATEGY_HEADER not in last_user_text(invalid_core.calls[0]["messages"])
 
 
-def test_lenient_parse_keeps_unformatted_replies(scripted_lm):
+def test_lenient_parse_keeps_unformatted_replies_and_counts_them(scripted_lm):
     core_lm = scripted_lm(["We add 3 and 4. The answer is 7"])
-    core = gcop.Core(MathSolve, lm=core_lm.model_string)
-    assert core(question=QUESTION).answer == "We add 3 and 4. The answer is 7"
+    policy = gcop.GuideCorePolicy(guide=None, core=gcop.Core(MathSolve, lm=core_lm.model_string))
+    assert policy(question=QUESTION).answer == "We add 3 and 4. The answer is 7"
+    assert policy.stats() == {"lenient_rescues": 1}
+    assert policy.unguided().stats() == {"lenient_rescues": 0}  # a copy counts its own
+
+
+def test_a_wrapped_program_is_strict_by_default(scripted_lm):
+    core_lm = scripted_lm(["no field markers here"])
+    strict = gcop.GuideCorePolicy(guide=None, core=Chain(), core_lm=core_lm.model_string)
+    assert strict.core.lenient is False
+    with pytest.raises(AdapterParseError):  # never 'no field markers here' as the draft
+        strict(question=QUESTION)
+    assert strict.stats() == {"lenient_rescues": 0}
+
+    lenient = gcop.Core(Chain(), core_lm.model_string, lenient=True)
+    assert lenient(question=QUESTION).answer == "no field markers here"
+    assert lenient.lenient_rescues == 2  # the draft, then the answer
+
+
+def test_a_program_without_predictors_is_refused():
+    class Direct(dspy.Module):
+        def forward(self, question):
+            return dspy.Prediction(answer=dspy.LM("openai/gpt-4.1-mini")(question)[0])
+
+    with pytest.raises(ValueError, match="Direct has no dspy.Predict, so no strategy can reach"):
+        gcop.Core(Direct(), "openai/gpt-4.1-mini")
+
+
+def test_replacing_a_predictors_own_lm_warns(scripted_lm):
+    program = Chain()
+    own_lm = dspy.LM("openai/gpt-4.1-mini")
+    program.final.lm = own_lm
+    with pytest.warns(UserWarning, match=r"replaces the LM set on predictor\(s\) \['final'\]"):
+        core = gcop.Core(program, scripted_lm(["x"]).model_string)
+    assert core.program.final.lm is None and program.final.lm is own_lm
 
 
 def test_trials_with_rollout_ids_are_not_collapsed_by_the_cache(scripted_lm):
@@ -222,6 +258,14 @@ def test_bad_inputs_raise_clear_errors(scripted_lm, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="is a file"):
         policy.save(tmp_path / "file")
+
+
+@pytest.mark.parametrize("name", ["policy.json", "policy.pkl"])
+def test_saving_to_a_state_file_asks_for_a_folder(scripted_lm, tmp_path, name):
+    policy, _, _ = make_policy(scripted_lm)
+    with pytest.raises(ValueError, match=r"saved to a folder .* pass a folder such as '.*policy'"):
+        policy.save(tmp_path / name)
+    assert not (tmp_path / name).exists()
 
 
 def test_non_strict_policy_sends_an_unparsed_completion_to_the_core(scripted_lm):
