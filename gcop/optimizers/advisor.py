@@ -18,12 +18,13 @@ import dspy
 from gcop.modules.policy import GuideCorePolicy
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.guide_training import require_trainable
+from gcop.optimizers.validation import check_examples, pick_checkpoint
 
 logger = logging.getLogger(__name__)
 
 
-class Advisor:
-    """The Advisor baseline optimizer (DSPy teleprompter style).
+class Advisor(dspy.teleprompt.Teleprompter):
+    """The Advisor baseline optimizer, a DSPy ``Teleprompter``.
 
     Args:
         metric: ``metric(example, prediction, trace=None) -> float | bool``.
@@ -32,6 +33,7 @@ class Advisor:
     """
 
     def __init__(self, metric: Callable[..., Any], config: ExecTuneConfig | None = None) -> None:
+        super().__init__()
         if not callable(metric):
             raise TypeError("metric must be callable: metric(example, prediction, trace=None)")
         if config is not None and not isinstance(config, ExecTuneConfig):
@@ -41,26 +43,38 @@ class Advisor:
 
     def compile(
         self,
-        program: GuideCorePolicy,
+        student: GuideCorePolicy,
         *,
         trainset: Sequence[dspy.Example],
+        teacher: Any = None,
         valset: Sequence[dspy.Example] | None = None,
     ) -> GuideCorePolicy:
-        """Return a copy of ``program`` whose guide is GRPO-trained on the task reward.
+        """Return a copy of ``student`` whose guide is GRPO-trained on the task reward;
+        ``student`` itself is left unchanged.
 
-        ``valset`` is accepted for parity with :meth:`gcop.ExecTune.compile` and not used.
+        Advisor learns from the task reward alone, so ``teacher`` must be ``None``. With a
+        ``valset``, the trained policy is scored on it with the metric, in
+        ``artifacts["validation"]``.
         """
         from gcop.optimizers.grpo import train_grpo
 
-        require_trainable(program, "Advisor.compile")
-        student = copy.deepcopy(program)
-        student.strict = False  # trained without a format gate: the core gets the raw text
-        student.guide, student.artifacts["advisor"] = train_grpo(
-            student.guide,
-            student.core,
+        require_trainable(student, "Advisor.compile")
+        if teacher is not None:
+            raise ValueError("Advisor learns from the task reward alone and takes no teacher")
+        if valset is not None:
+            valset = check_examples(valset, student.guide.signature.input_fields, "valset")
+        program = copy.deepcopy(student)
+        program.strict = False  # trained without a format gate: the core gets the raw text
+        program.guide, program.artifacts["advisor"] = train_grpo(
+            program.guide,
+            program.core,
             list(trainset),
             metric=self.metric,
             config=self.config,
             reward="task",
         )
-        return student
+        if valset is None:
+            return program
+        return pick_checkpoint(
+            [("advisor", program)], valset, self.metric, num_threads=self.config.concurrency
+        )

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Each pass-through field: the class it feeds, and the fields of that class gcop sets itself.
+PASS_THROUGH = {
+    "sft_args": ("trl.SFTConfig", {"completion_only_loss": "the loss falls on the strategy, §3.5"}),
+    "grpo_args": ("trl.GRPOConfig", {"remove_unused_columns": "the reward reads example_index"}),
+    "lora_args": ("peft.LoraConfig", {}),
+}
 
 
 class ExecTuneConfig(BaseModel):
-    """Configuration of :class:`gcop.ExecTune`. Section numbers refer to the ExecTune paper."""
+    """Configuration of :class:`gcop.ExecTune`. Section numbers refer to the ExecTune paper.
+
+    ``sft_args``, ``grpo_args`` and ``lora_args`` hand fields to TRL's ``SFTConfig`` /
+    ``GRPOConfig`` and peft's ``LoraConfig``, over the values gcop derives from its other
+    fields. gcop keeps the model, datasets, reward function and the fields in
+    :data:`PASS_THROUGH`; ``lora_args`` applies when an adapter is created (GRPO after SFT goes
+    on training the SFT adapter).
+    """
 
     # strict: k=True or k="4" is a mistake to report, not a value to coerce
     model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True)
@@ -56,8 +72,42 @@ class ExecTuneConfig(BaseModel):
 
     seed: int = Field(0, description="seed for sampling and training")
 
+    # --- pass-through to TRL and peft: applied over gcop's settings, so they win ---
+    sft_args: dict[str, Any] = Field(
+        default_factory=dict, description="trl.SFTConfig fields, e.g. {'max_steps': 50}"
+    )
+    grpo_args: dict[str, Any] = Field(
+        default_factory=dict, description="trl.GRPOConfig fields, e.g. {'use_vllm': True}"
+    )
+    lora_args: dict[str, Any] = Field(
+        default_factory=dict, description="peft.LoraConfig fields for a new adapter, e.g. {'r': 8}"
+    )
+
     @model_validator(mode="after")
     def _check_phases(self) -> ExecTuneConfig:
         if not (self.sft or self.grpo):
             raise ValueError("ExecTuneConfig: enable at least one of sft=True or grpo=True")
+        if self.lora_args and not self.lora:
+            raise ValueError("ExecTuneConfig: lora_args needs lora=True (no adapter is trained)")
+        return self
+
+    @model_validator(mode="after")
+    def _check_pass_through(self) -> ExecTuneConfig:
+        """Refuse a key its class does not take, or one gcop sets; the class's library is only
+        imported when the dict is not empty."""
+        import dataclasses
+        import importlib
+
+        for name, (target, owned) in PASS_THROUGH.items():
+            values = getattr(self, name)
+            if not values:
+                continue
+            module, cls = target.rsplit(".", 1)
+            fields = dataclasses.fields(getattr(importlib.import_module(module), cls))
+            known = {f.name for f in fields if f.init}
+            for key in values:
+                if key in owned:
+                    raise ValueError(f"ExecTuneConfig.{name}: gcop sets {key!r} ({owned[key]})")
+                if key not in known:
+                    raise ValueError(f"ExecTuneConfig.{name}: {target} has no field {key!r}")
         return self

@@ -14,6 +14,7 @@ from gcop.lm.convert import LMLike, as_lm
 from gcop.modules.policy import GuideCorePolicy
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.guide_training import require_trainable
+from gcop.optimizers.validation import check_examples, pick_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -25,13 +26,14 @@ class AcceptanceFailed(RuntimeError):
     teacher that did not answer), so there is nothing to train on."""
 
 
-class ExecTune:
-    """The ExecTune optimizer (DSPy teleprompter style).
+class ExecTune(dspy.teleprompt.Teleprompter):
+    """The ExecTune optimizer, a DSPy ``Teleprompter``.
 
     Args:
         metric: ``metric(example, prediction, trace=None) -> float | bool``, scores core outputs.
         teacher: the LM that proposes and refines strategies (LiteLLM string, ``dspy.LM`` or
-            ``gcop.LocalLM``); can also be given to :meth:`compile`.
+            ``gcop.LocalLM``); can also be given to :meth:`compile`. Unlike DSPy's teacher
+            programs, it is an LM: a ``dspy.Module`` is refused.
         config: the recipe's settings; paper defaults when omitted.
         run_dir: where acceptance results are persisted, so an interrupted compile resumes.
 
@@ -46,37 +48,47 @@ class ExecTune:
         config: ExecTuneConfig | None = None,
         run_dir: str | Path | None = None,
     ) -> None:
+        super().__init__()
         if not callable(metric):
             raise TypeError("metric must be callable: metric(example, prediction, trace=None)")
         self.metric = metric
-        self.teacher = teacher
+        self.teacher = _teacher_lm(teacher)
         self.config = config or ExecTuneConfig()
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.sft_program_: GuideCorePolicy | None = None
 
     def compile(
         self,
-        program: GuideCorePolicy,
+        student: GuideCorePolicy,
         *,
         trainset: Sequence[dspy.Example],
         teacher: LMLike | None = None,
         valset: Sequence[dspy.Example] | None = None,
     ) -> GuideCorePolicy:
-        """Return a trained copy of ``program``; ``program`` itself is left unchanged.
+        """Return a trained copy of ``student``; ``student`` itself is left unchanged.
 
-        Raises :class:`AcceptanceFailed` before any training when infrastructure failures (a
-        core or teacher that does not answer) left every task undecided.
+        With a ``valset``, the policy after each phase is scored on it with the metric and the
+        best one is returned; the scores are in ``artifacts["validation"]``. Raises
+        :class:`AcceptanceFailed` before any training when infrastructure failures (a core or
+        teacher that does not answer) left every task undecided.
         """
-        teacher = teacher if teacher is not None else self.teacher
-        trainset = self._check_inputs(program, trainset, teacher)
-        student = copy.deepcopy(program)
+        teacher = _teacher_lm(teacher) if teacher is not None else self.teacher
+        trainset, valset = self._check_inputs(student, trainset, valset, teacher)
+        program = copy.deepcopy(student)
+        checkpoints = []
         if self.config.sft:
-            accepted = self._accept(student, trainset, teacher)
-            student = self._sft(student, accepted)
-            self.sft_program_ = copy.deepcopy(student)
+            accepted = self._accept(program, trainset, teacher)
+            program = self._sft(program, accepted)
+            self.sft_program_ = copy.deepcopy(program)
+            checkpoints.append(("sft", self.sft_program_))
         if self.config.grpo:
-            student = self._grpo(student, trainset, teacher)
-        return student
+            program = self._grpo(program, trainset, teacher)
+            checkpoints.append(("grpo", program))
+        if valset is None:
+            return program
+        return pick_checkpoint(
+            checkpoints, valset, self.metric, num_threads=self.config.concurrency
+        )
 
     def _accept(self, student: GuideCorePolicy, trainset: list, teacher: LMLike):
         """Phase 1: teacher proposals, k core trials each, accept or refine; certificate."""
@@ -140,22 +152,25 @@ class ExecTune:
         )
         return student
 
-    def _check_inputs(self, program: Any, trainset: Sequence, teacher: Any) -> list:
+    def _check_inputs(
+        self, program: Any, trainset: Sequence, valset: Sequence | None, teacher: Any
+    ) -> tuple[list, list | None]:
         require_trainable(program, "ExecTune.compile")
-        if not trainset:
-            raise ValueError("trainset is empty: pass a list of dspy.Example with inputs marked")
+        fields = program.guide.signature.input_fields
+        trainset = check_examples(trainset, fields, "trainset")
+        if valset is not None:
+            valset = check_examples(valset, fields, "valset")
         if teacher is None and (self.config.sft or self.config.judge is None):
             raise ValueError("ExecTune needs a teacher LM: ExecTune(..., teacher='openai/...')")
-        fields = set(program.guide.signature.input_fields)
-        for index, example in enumerate(trainset):
-            missing = fields - set(example.keys())
-            if missing:
-                raise ValueError(
-                    f"trainset[{index}] lacks the field(s) {sorted(missing)} the guide reads"
-                )
-            if not getattr(example, "_input_keys", None):  # checked now, not after paid calls
-                raise ValueError(
-                    f"trainset[{index}] marks no inputs: "
-                    "use dspy.Example(...).with_inputs('question')"
-                )
-        return list(trainset)
+        return trainset, valset
+
+
+def _teacher_lm(teacher: LMLike | None) -> LMLike | None:
+    """``teacher`` unless it is a DSPy program: ExecTune's teacher writes strategies, so it is an
+    LM, not a program whose traces become demos as in DSPy's own optimizers."""
+    if isinstance(teacher, dspy.Module):
+        raise TypeError(
+            "ExecTune's teacher is the LM that proposes strategies (a LiteLLM model string, "
+            f"dspy.LM or gcop.LocalLM), not a DSPy program; got {type(teacher).__name__}"
+        )
+    return teacher

@@ -171,8 +171,8 @@ def grpo_trainer(
             group,
         )
     vllm = use_vllm(model)
-    args = GRPOConfig(
-        **common_args(model, config, output_dir),
+    settings = dict(
+        common_args(model, config, output_dir),
         max_steps=config.grpo_steps,
         learning_rate=config.grpo_learning_rate,
         per_device_train_batch_size=batch,
@@ -182,6 +182,7 @@ def grpo_trainer(
         use_vllm=vllm,
         **({"vllm_mode": "colocate"} if vllm else {}),
     )
+    args = GRPOConfig(**{**settings, **config.grpo_args})
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=reward_fn,

@@ -87,23 +87,26 @@ def strip_trainer_patches(model: Any) -> Any:
 
 
 def lora_config(config: ExecTuneConfig) -> Any:
-    """The peft ``LoraConfig`` (all linear layers), or ``None`` for a full fine-tune."""
+    """The peft ``LoraConfig`` (all linear layers, ``config.lora_args`` on top), or ``None`` for
+    a full fine-tune."""
     if not config.lora:
         return None
     from peft import LoraConfig
 
-    return LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=0.0,
-        target_modules="all-linear",
-        task_type="CAUSAL_LM",
-    )
+    settings = {
+        "r": config.lora_r,
+        "lora_alpha": config.lora_alpha,
+        "lora_dropout": 0.0,
+        "target_modules": "all-linear",
+        "task_type": "CAUSAL_LM",
+    }
+    return LoraConfig(**{**settings, **config.lora_args})
 
 
 def common_args(model: Any, config: ExecTuneConfig, output_dir: str) -> dict[str, Any]:
     """Settings every TRL config here shares: no saving, no reports, seeded, quiet logs; bf16
-    autocast where the hardware computes bfloat16 natively (see :mod:`gcop.lm.precision`)."""
+    autocast where the hardware computes bfloat16 natively (see :mod:`gcop.lm.precision`).
+    ``ExecTuneConfig.sft_args`` / ``grpo_args`` override any of them."""
     from gcop.lm.precision import pick_dtype
 
     device = next(model.parameters()).device
@@ -141,15 +144,13 @@ def quiet_progress(trainer: Any) -> Any:
 
 def trained_guide(guide: Guide, model: Any, tokenizer: Any, suffix: str) -> Guide:
     """A new Guide serving ``model``, with the input guide's signature, budget, ledger and
-    sampling settings. A LoRA adapter stays unmerged unless the base is float32: merged into
-    bfloat16 weights, its updates would mostly round away."""
-    import torch
-
-    if is_peft(model) and next(model.parameters()).dtype == torch.float32:
-        model = model.merge_and_unload()
+    sampling settings. A LoRA adapter stays unmerged: merged into bfloat16 weights its updates
+    would mostly round away, and unmerged it saves as an adapter over the input guide's base
+    model (see :meth:`gcop.LocalLM.save`)."""
     strip_trainer_patches(model).eval()
     name = f"{guide.local_lm.name}-{suffix}-{fingerprint(model)}"
-    local = LocalLM(model, tokenizer=tokenizer, name=name)
+    base = guide.local_lm.base if is_peft(model) else None
+    local = LocalLM(model, tokenizer=tokenizer, name=name, base=base)
     return Guide(
         guide.signature,
         local,

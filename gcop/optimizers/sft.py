@@ -60,8 +60,8 @@ def sft_trainer(
         raise ValueError("train_sft got no pairs: acceptance sampling accepted nothing")
     set_seed(config.seed)
     model, tokenizer = trainable_copy(guide, config)
-    args = SFTConfig(
-        **common_args(model, config, output_dir),
+    settings = dict(
+        common_args(model, config, output_dir),
         num_train_epochs=config.sft_epochs,
         learning_rate=config.sft_learning_rate,
         per_device_train_batch_size=config.sft_batch_size,
@@ -69,6 +69,7 @@ def sft_trainer(
         max_length=None,
         dataset_num_proc=None,
     )
+    args = SFTConfig(**{**settings, **config.sft_args})
     trainer = SFTTrainer(
         model=model,
         args=args,

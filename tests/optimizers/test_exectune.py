@@ -1,10 +1,26 @@
-"""ExecTune's own checks: bad configs and inputs fail early with errors that name the fix."""
+"""ExecTune's own checks: bad configs and inputs fail early with errors that name the fix; the
+DSPy optimizer contract (a new program, the student untouched, the valset used)."""
+
+import copy
+import inspect
 
 import dspy
 import pytest
+import torch
+from training_fakes import (
+    QUESTIONS,
+    exact_metric,
+    examples,
+    keyword_core,
+    same_weights,
+    small_config,
+    snapshot,
+    tiny_guide,
+)
 
 import gcop
 from gcop.optimizers import acceptance_calls
+from gcop.optimizers.advisor import Advisor
 from gcop.optimizers.exectune import AcceptanceFailed
 from gcop.signatures import MathGuide, MathSolve
 
@@ -74,3 +90,90 @@ def test_compile_stops_before_training_when_no_task_could_be_decided(scripted_lm
     with pytest.raises(AcceptanceFailed, match="decided none of the 2 tasks: 4 calls failed"):
         optimizer.compile(policy, trainset=trainset, teacher=teacher.model_string)
     assert optimizer.sft_program_ is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"sft_args": {"max_stepz": 1}}, r"sft_args: trl\.SFTConfig has no field 'max_stepz'"),
+        ({"grpo_args": {"num_epochz": 1}}, r"grpo_args: trl\.GRPOConfig has no field 'num_epochz'"),
+        ({"lora_args": {"rank": 4}}, r"lora_args: peft\.LoraConfig has no field 'rank'"),
+        ({"grpo_args": {"remove_unused_columns": True}}, "gcop sets 'remove_unused_columns'"),
+        ({"sft_args": {"completion_only_loss": False}}, "gcop sets 'completion_only_loss'"),
+        ({"lora": False, "lora_args": {"r": 4}}, "lora_args needs lora=True"),
+    ],
+)
+def test_config_pass_through_refuses_unknown_and_owned_keys(args, message):
+    with pytest.raises(ValueError, match=message):
+        gcop.ExecTuneConfig(**args)
+
+
+def test_config_pass_through_takes_trl_and_peft_fields():
+    config = gcop.ExecTuneConfig(
+        sft_args={"max_steps": 1, "gradient_accumulation_steps": 2},
+        grpo_args={"beta": 0.1, "report_to": "none"},
+        lora_args={"r": 4, "lora_dropout": 0.05},
+    )
+    assert config.sft_args["gradient_accumulation_steps"] == 2
+    assert gcop.ExecTuneConfig().sft_args == {}  # the defaults are unchanged
+
+
+def test_optimizers_follow_the_teleprompter_contract(scripted_lm):
+    core = gcop.Core(MathSolve, lm=scripted_lm(["[[ ## answer ## ]]\n1"]).model_string)
+    policy = gcop.GuideCorePolicy(guide=tiny_guide(), core=core)
+    example = dspy.Example(question="2+2?", gold="4").with_inputs("question")
+    exectune = gcop.ExecTune(metric=exact_metric, teacher="local/x")
+    advisor = Advisor(exact_metric)
+    for optimizer in (exectune, advisor):
+        assert isinstance(optimizer, dspy.teleprompt.Teleprompter)
+        parameters = inspect.signature(optimizer.compile).parameters
+        assert list(parameters) == ["student", "trainset", "teacher", "valset"]
+        assert all(
+            parameters[name].kind is inspect.Parameter.KEYWORD_ONLY
+            for name in ("trainset", "teacher", "valset")
+        )
+        with pytest.raises(ValueError, match=r"valset\[0\] marks no inputs"):  # before any call
+            optimizer.compile(policy, trainset=[example], valset=[dspy.Example(question="q")])
+    with pytest.raises(TypeError, match="teacher is the LM that proposes strategies"):
+        exectune.compile(policy, trainset=[example], teacher=dspy.Predict("question -> answer"))
+    with pytest.raises(TypeError, match="not a DSPy program"):
+        gcop.ExecTune(metric=exact_metric, teacher=dspy.ChainOfThought("question -> answer"))
+    with pytest.raises(ValueError, match="Advisor learns from the task reward alone"):
+        advisor.compile(policy, trainset=[example], teacher="local/x")
+
+
+def test_compile_returns_a_new_program_scored_on_the_valset_and_leaves_the_student(scripted_lm):
+    torch.set_num_threads(1)
+    core, _ = keyword_core(scripted_lm)
+    student = gcop.GuideCorePolicy(guide=tiny_guide(), core=core)
+    student.core.program.demos = [dspy.Example(question="1+1?", answer="The answer is 2")]
+    student.artifacts["note"] = {"kept": True}
+    state, weights = copy.deepcopy(student.dump_state()), snapshot(student.guide)
+    guide, lms = student.guide, [p.lm for p in student.predictors()]
+    teacher = scripted_lm(["<strategy>add</strategy>"])
+    config = small_config(
+        k=2,
+        max_rounds=0,
+        sft_args={"max_steps": 2},
+        grpo_steps=1,
+        grpo_generations=2,
+        grpo_batch_size=2,
+        lambda_judge=0.0,
+    )
+    optimizer = gcop.ExecTune(exact_metric, teacher=teacher.model_string, config=config)
+
+    compiled = optimizer.compile(student, trainset=examples(), valset=examples(QUESTIONS[:2]))
+
+    assert compiled is not student and compiled.guide is not student.guide
+    assert student.dump_state() == state and student.core.program.demos[0].question == "1+1?"
+    assert student.guide is guide and [p.lm for p in student.predictors()] == lms
+    assert same_weights(snapshot(student.guide), weights)
+    assert student.artifacts == {"note": {"kept": True}}
+    validation = compiled.artifacts["validation"]
+    assert [row["phase"] for row in validation["curve"]] == ["sft", "grpo"]
+    assert all(row["n"] == 2 and 0 <= row["score"] <= 1 for row in validation["curve"])
+    if validation["kept"] == "sft":
+        assert compiled.guide.local_lm.name == optimizer.sft_program_.guide.local_lm.name
+    else:
+        assert "-grpo-" in compiled.guide.local_lm.name
+    assert compiled.artifacts["sft"]["steps"] == 2 and compiled.artifacts["grpo"]["steps"] == 1

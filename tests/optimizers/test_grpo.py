@@ -2,6 +2,7 @@
 
 import json
 import statistics
+import tempfile
 
 import dspy
 import pytest
@@ -22,7 +23,7 @@ from training_fakes import (
 import gcop
 from gcop.optimizers import acceptance_calls
 from gcop.optimizers.advisor import Advisor
-from gcop.optimizers.grpo import make_reward, train_grpo
+from gcop.optimizers.grpo import grpo_trainer, make_reward, train_grpo
 from gcop.optimizers.sft import train_sft
 from gcop.signatures import MathSolve
 
@@ -162,7 +163,7 @@ def test_advisor_compile_returns_a_new_policy(scripted_lm):
     before = snapshot(program.guide)
     advisor = Advisor(exact_metric, config=small_config(sft=False, grpo_steps=2))
 
-    compiled = advisor.compile(program, trainset=examples())
+    compiled = advisor.compile(program, trainset=examples(), valset=examples(QUESTIONS[:2]))
 
     assert compiled is not program and compiled.guide is not program.guide
     assert compiled.guide.local_lm.name.startswith(f"{program.guide.local_lm.name}-advisor-")
@@ -170,6 +171,8 @@ def test_advisor_compile_returns_a_new_policy(scripted_lm):
     assert compiled.artifacts["advisor"]["reward_mode"] == "task"
     assert compiled.artifacts["advisor"]["steps"] == 2
     assert "advisor" not in program.artifacts
+    (row,) = compiled.artifacts["validation"]["curve"]
+    assert row["phase"] == compiled.artifacts["validation"]["kept"] == "advisor" and row["n"] == 2
     assert compiled(question=QUESTIONS[0]).answer  # the compiled policy runs end to end
 
 
@@ -238,3 +241,20 @@ def test_grpo_after_bf16_sft_trains_the_same_adapter(scripted_lm):
     assert after.keys() == before.keys()  # the SFT adapter, not a second one on a merged model
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert changed and all("lora_" in k for k in changed)
+
+
+def test_trl_and_peft_settings_pass_through_to_the_grpo_trainer(scripted_lm):
+    core, _ = keyword_core(scripted_lm)
+    guide = tiny_guide()
+    config = small_config(
+        grpo_args={"max_steps": 1, "beta": 0.1, "gradient_accumulation_steps": 2},
+        lora_args={"r": 4, "lora_dropout": 0.1},
+    )
+    reward = make_reward(guide, core, examples(), metric=exact_metric, config=config, reward="task")
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = grpo_trainer(guide, examples(), reward, config, folder)
+    args = trainer.args
+    assert (args.max_steps, args.beta, args.gradient_accumulation_steps) == (1, 0.1, 2)
+    assert args.learning_rate == config.grpo_learning_rate  # gcop's values where none is given
+    lora = trainer.model.peft_config["default"]
+    assert (lora.r, lora.lora_dropout, lora.lora_alpha) == (4, 0.1, config.lora_alpha)

@@ -2,6 +2,7 @@
 
 import json
 import tempfile
+import uuid
 
 import pytest
 import torch
@@ -14,8 +15,11 @@ from training_fakes import (
     valid_rate,
 )
 
+import gcop
+from gcop.lm.local import SPEC_FILE
 from gcop.modules.guide import guide_messages
 from gcop.optimizers.sft import sft_trainer, train_sft
+from gcop.signatures import MathGuide, MathSolve
 
 PAIRS = [({"question": q}, "1. add") for q in QUESTIONS]
 
@@ -105,3 +109,39 @@ def test_bf16_guide_keeps_its_adapter_unmerged_so_updates_survive():
     assert all(torch.equal(base_keys[k], v) for k, v in base.items())  # the bf16 base is untouched
     assert any("lora_B" in k and v.abs().sum() > 0 for k, v in model.state_dict().items())
     assert valid_rate(trained) >= 0.5
+
+
+def test_trl_and_peft_settings_pass_through_and_the_guide_saves_as_an_adapter(tmp_path):
+    guide = gcop.Guide(MathGuide, gcop.LocalLM("tiny", name=f"tiny-{uuid.uuid4().hex[:8]}"))
+    before = snapshot(guide)
+    config = small_config(sft_args={"max_steps": 1}, lora_args={"r": 4})
+
+    trained, summary = train_sft(guide, PAIRS, config)
+
+    assert summary["steps"] == 1  # max_steps beat sft_epochs=20
+    model = trained.local_lm.model
+    assert model.peft_config["default"].r == 4
+    lora = {k: v for k, v in model.state_dict().items() if "lora_" in k}
+    assert {v.shape[0] for k, v in lora.items() if "lora_A" in k} == {4}
+    assert any(v.abs().sum() > 0 for k, v in lora.items() if "lora_B" in k)  # trained
+    assert same_weights(snapshot(guide), before)
+
+    policy = gcop.GuideCorePolicy(trained, gcop.Core(MathSolve, lm="openai/gpt-4.1-mini"))
+    folder = policy.save(tmp_path / "run")
+    weights = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.suffix in (".safetensors", ".bin", ".pt")
+    )
+    assert weights == ["guide/adapter/adapter_model.safetensors"]  # no full copy of the base
+    spec = json.loads((folder / "guide" / SPEC_FILE).read_text())
+    assert spec["model"] == "tiny" and len(spec["base_fingerprint"]) == 16
+    saved = json.loads((folder / "policy.json").read_text())
+    assert saved["models"]["guide"]["base"] == "tiny"
+
+    fresh = gcop.GuideCorePolicy(tiny_guide(), gcop.Core(MathSolve, lm="openai/gpt-4.1-mini"))
+    fresh.load(folder)
+    messages = guide_messages(MathGuide, {"question": QUESTIONS[0]})
+    assert fresh.guide.local_lm.complete(messages, max_tokens=24) == trained.local_lm.complete(
+        messages, max_tokens=24
+    )
