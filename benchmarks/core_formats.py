@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=320)
     parser.add_argument("--formats", default="chat,cot,plain")
     parser.add_argument(
-        "--plans", default="reference", help="plan styles: reference, symbolic (comma-separated)"
+        "--plans", default="numeric", help="plan styles: numeric, symbolic, worded (comma list)"
     )
     parser.add_argument("--out", type=Path, default=Path("runs/study/formats.json"))
     args = parser.parse_args()
@@ -55,8 +55,7 @@ def main() -> None:
         core = FORMATS[name](lm, args.max_tokens)
         cells[f"{name} alone"] = gcop.GuideCorePolicy(guide=None, core=core)
         for style in args.plans.split(","):
-            symbolic = style == "symbolic"
-            cells[f"{name} + {style} plan"] = ReferencePlanPolicy(core, examples, symbolic=symbolic)
+            cells[f"{name} + {style} plan"] = ReferencePlanPolicy(core, examples, style=style)
     start = time.time()
     with ThreadPoolExecutor(len(cells)) as pool:
         futures = {

@@ -23,6 +23,12 @@ CELLS: dict[str, dict] = {
         "teacher": "symbolic-planner",
         "exectune": {"grpo": False},
     },
+    # the same with the reference's sentences, results blanked: executable and writable?
+    "sft-worded": {
+        "recipes": ("SFT",),
+        "teacher": "worded-planner",
+        "exectune": {"grpo": False, "max_strategy_tokens": 192},
+    },
     # SFT then GRPO (ExecTune) and the Advisor, for the ordering
     "exectune": {"recipes": ("SFT", "ExecTune")},
     "advisor": {"recipes": ("None (untrained guide)", "Advisor")},

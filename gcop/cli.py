@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--guide", help="guide model: registry name, HF id or local path")
     demo.add_argument(
         "--teacher",
-        help="teacher: 'reference-planner', 'symbolic-planner' or a LiteLLM model string",
+        help="teacher: 'reference-planner', 'symbolic-planner', 'worded-planner' or a LiteLLM "
+        "model string",
     )
 
     compile_ = commands.add_parser(

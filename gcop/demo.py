@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gcop.optimizers.config import ExecTuneConfig
+from gcop.tasks.gsm8k_planner import TEACHER_STYLES
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ RECIPES = ("core-only", "core + ICL", "None (untrained guide)", "SFT", "Advisor"
 TRAINED = ("SFT", "Advisor", "ExecTune")
 CEILING = "reference-plan ceiling"
 EXAMPLES_FILE = "examples.jsonl"  # one line per (recipe, example): for paired tests across runs
-PLANNERS = ("reference-planner", "symbolic-planner")  # offline privileged teachers (GSM8K)
+PLANNERS = tuple(TEACHER_STYLES)  # offline privileged teachers (GSM8K)
 
 
 class DemoPreset(BaseModel):
@@ -37,7 +38,8 @@ class DemoPreset(BaseModel):
     guide: str = Field(description="guide model: a registry name, HF id or local path")
     core: str = Field(description="core model: a registry name or a LiteLLM model string")
     teacher: str = Field(
-        description="teacher: 'reference-planner', 'symbolic-planner' or a LiteLLM model string"
+        description="teacher: 'reference-planner', 'symbolic-planner', 'worded-planner' or a "
+        "LiteLLM model string"
     )
     judge: str | None = Field(None, description="judge LM; None: the core")
     n_train: int = Field(ge=1, description="GSM8K training examples")
@@ -113,7 +115,7 @@ PRESETS: dict[str, DemoPreset] = {
             grpo_steps=2,
             grpo_generations=2,
             grpo_batch_size=2,
-            max_strategy_tokens=32,
+            max_strategy_tokens=128,
             concurrency=4,
         ),
     ),
@@ -178,11 +180,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     guide_lm = local_or_string(preset.guide, "guide")
     core_lm = local_or_string(preset.core, "core")
     planner = preset.teacher in PLANNERS
-    teacher = (
-        gsm8k_planner.register(symbolic=preset.teacher == "symbolic-planner")
-        if planner
-        else preset.teacher
-    )
+    teacher = gsm8k_planner.register(preset.teacher) if planner else preset.teacher
     judge = preset.judge or getattr(core_lm, "model_string", core_lm)
     exectune_config = preset.exectune.model_copy(
         update={
@@ -295,8 +293,8 @@ def _references(preset, policy, evalset) -> dict[str, Any]:
 
     rows: dict[str, Any] = {}
     if preset.ceiling:
-        symbolic = preset.teacher == "symbolic-planner"
-        rows[CEILING] = ReferencePlanPolicy(policy.core, evalset, symbolic=symbolic)
+        style = TEACHER_STYLES.get(preset.teacher, "numeric")
+        rows[CEILING] = ReferencePlanPolicy(policy.core, evalset, style=style)
     for model in preset.reference_cores:
         core = policy.core.with_lm(local_or_string(model, "core"))
         rows[f"{model} alone"] = gcop.GuideCorePolicy(guide=None, core=core)

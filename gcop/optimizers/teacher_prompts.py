@@ -28,13 +28,14 @@ def teacher_messages(
     Args:
         inputs: the task's input fields (what the core sees).
         guidance: what a good strategy looks like (the guide signature's instructions).
-        token_budget: the most words the strategy may have.
+        token_budget: the most tokens the strategy may have, in the guide's tokenizer; the
+            teacher is asked for half as many words, since tokenizers split numbers and symbols.
         reference: the privileged teacher's view of the reference solution (``None``: not shown).
         feedback: what went wrong with the previous proposal, when refining.
     """
     rules = [
         f"Reply with exactly one {OPEN_TAG}...{CLOSE_TAG} block and nothing else, at most "
-        f"{token_budget} words.",
+        f"{max(1, token_budget // 2)} words.",
         "Describe the method (steps, quantities, checks, edge cases), not the result: never state "
         "the final answer and never write the finished solution. A strategy that gives the answer "
         "away is rejected.",

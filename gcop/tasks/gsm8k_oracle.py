@@ -13,21 +13,19 @@ from typing import Any
 import dspy
 
 from gcop.cost import attach_cost, cost_scope, summarize
-from gcop.tasks.gsm8k_planner import plan_from_reference
+from gcop.tasks.gsm8k_planner import PlanStyle, plan_from_reference
 
 
 class ReferencePlanPolicy(dspy.Module):
-    """Runs ``core`` on each question with the plan derived from its reference solution
-    (``symbolic``: in the planner's lettered style, see :func:`plan_from_reference`)."""
+    """Runs ``core`` on each question with the plan derived from its reference solution, in
+    one of the planner's styles (see :func:`plan_from_reference`)."""
 
     def __init__(
-        self, core: Any, examples: Sequence[dspy.Example], *, symbolic: bool = False
+        self, core: Any, examples: Sequence[dspy.Example], *, style: PlanStyle = "numeric"
     ) -> None:
         super().__init__()
         self.core = core
-        self._plans = {
-            ex.question: plan_from_reference(ex.answer, symbolic=symbolic) for ex in examples
-        }
+        self._plans = {ex.question: plan_from_reference(ex.answer, style=style) for ex in examples}
 
     def forward(self, question: str) -> dspy.Prediction:
         if question not in self._plans:
