@@ -26,7 +26,7 @@ from gcop.tasks.gsm8k_oracle import ReferencePlanPolicy
 FORMATS = {
     "chat": lambda lm, tokens: gcop.Core(MathSolve, lm=lm, temperature=0.0, max_tokens=tokens),
     "cot": lambda lm, tokens: gcop.Core(
-        dspy.ChainOfThought(MathSolve), lm=lm, temperature=0.0, max_tokens=tokens
+        dspy.ChainOfThought(MathSolve), lm=lm, temperature=0.0, max_tokens=tokens, lenient=True
     ),
     "plain": lambda lm, tokens: gcop.Core(
         MathSolve, lm=lm, adapter="plain", temperature=0.0, max_tokens=tokens
