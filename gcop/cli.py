@@ -71,10 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     _task_args(compile_)
     compile_.add_argument("--teacher", required=True, help="teacher LM (LiteLLM string)")
     compile_.add_argument("--n-train", type=int, default=200, help="training examples")
-    compile_.add_argument("--k", type=int, default=4, help="core trials per strategy (k)")
-    compile_.add_argument("--tau", type=float, default=0.75, help="acceptance threshold τ")
+    compile_.add_argument("--k", type=int, **_config_default("k"))
+    compile_.add_argument("--tau", type=float, **_config_default("tau"))
     compile_.add_argument(
-        "--grpo-steps", type=_non_negative, default=200, help="GRPO steps (0: no GRPO)"
+        "--grpo-steps", type=_non_negative, **_config_default("grpo_steps", " (0: no GRPO)")
     )
     compile_.add_argument("--max-core-calls", type=int, help="budget: most core calls")
     compile_.add_argument("--max-dollars", type=float, help="budget: most dollars")
@@ -100,6 +100,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("run", help="run folder holding results.json")
     return parser
+
+
+def _config_default(field: str, note: str = "") -> dict[str, object]:
+    """``default`` and ``help`` for an option from its ``ExecTuneConfig`` field, its one home."""
+    from gcop.optimizers.config import ExecTuneConfig
+
+    info = ExecTuneConfig.model_fields[field]
+    return {"default": info.default, "help": f"{info.description}{note} (default: {info.default})"}
 
 
 def _task_args(sub: argparse.ArgumentParser) -> None:

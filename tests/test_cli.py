@@ -175,3 +175,14 @@ def test_negative_grpo_steps_are_refused(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "must be 0 or more, got -4" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_compile_defaults_are_read_from_the_config(monkeypatch):
+    from gcop.cli import _parser
+    from gcop.optimizers.config import ExecTuneConfig
+
+    fields = ExecTuneConfig.model_fields
+    for name, value in (("k", 9), ("tau", 0.6), ("grpo_steps", 11)):
+        monkeypatch.setattr(fields[name], "default", value)
+    args = _parser().parse_args(["compile", "--core", "c", "--teacher", "t", "--out", "o"])
+    assert (args.k, args.tau, args.grpo_steps) == (9, 0.6, 11)

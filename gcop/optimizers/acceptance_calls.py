@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gcop.cost import CallRecord, cost_scope
-from gcop.optimizers.acceptance_records import OUTPUT_CHARS, TrialRecord
+from gcop.optimizers.acceptance_records import OUTPUT_CHARS, TrialRecord, TrialStatus
+from gcop.optimizers.rewards import as_score
 
 logger = logging.getLogger(__name__)
 
@@ -122,13 +123,17 @@ def run_trial(
             lambda: _execute(core, strategy, lm_kwargs, inputs), max_retries, may_retry
         )
     if error is not None:
-        record = TrialRecord(index, rollout, "infra_error", error=error, attempts=attempts)
+        record = TrialRecord(
+            index, rollout, TrialStatus.INFRA_ERROR, error=error, attempts=attempts
+        )
         return record, calls
     if isinstance(prediction, _Unparsed):  # the core's reply is its own failure, not infra
         output, score = f"(unparseable reply) {prediction.text}", 0.0
     else:
-        output, score = output_text(prediction), to_score(metric(example, prediction))
-    record = TrialRecord(index, rollout, "ok", score, output[:OUTPUT_CHARS], attempts=attempts)
+        output, score = output_text(prediction), as_score(metric(example, prediction))
+    record = TrialRecord(
+        index, rollout, TrialStatus.OK, score, output[:OUTPUT_CHARS], attempts=attempts
+    )
     return record, calls
 
 
@@ -153,20 +158,6 @@ def propose(
     with cost_scope() as calls:
         completion, error, attempts = call_with_retries(ask, max_retries, may_retry)
     return completion, error, attempts, calls
-
-
-def to_score(value: Any) -> float:
-    """A metric's verdict as a float in [0, 1]."""
-    try:
-        score = float(value)
-    except (TypeError, ValueError):
-        score = math.nan
-    if not 0.0 <= score <= 1.0:
-        raise ValueError(
-            f"the metric returned {value!r}: acceptance sampling needs a bool or a float in "
-            "[0, 1] per core output (e.g. return pred.answer == example.gold)"
-        )
-    return score
 
 
 def output_text(prediction: Any) -> str:

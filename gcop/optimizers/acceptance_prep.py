@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from gcop.optimizers.acceptance_records import ProposalRecord
+from gcop.optimizers.acceptance_records import ProposalRecord, Verdict
 from gcop.optimizers.acceptance_store import digest
+
+
+class TaskState(StrEnum):
+    """Where a task is: waiting to start, to ask the teacher, on the teacher, in trials, done."""
+
+    NEW = "new"
+    PROPOSE = "propose"
+    TEACHER = "teacher"
+    TRIAL = "trial"
+    DONE = "done"
 
 
 @dataclass
@@ -19,8 +30,8 @@ class Task:
     key: str  # hash of the example's inputs: the resume key
     inputs: dict[str, Any]  # what the core (and the teacher) see
     reference: dict[str, Any]  # every other field: the privileged teacher's view
-    state: str = "new"  # new | propose | teacher | trial | done
-    outcome: str = ""  # accepted | rejected | undecided
+    state: TaskState = TaskState.NEW
+    outcome: Verdict | None = None  # accepted, rejected or undecided once done
     reason: str = ""
     round: int = 0
     feedback: str | None = None
@@ -48,7 +59,7 @@ class Task:
         self.feedback, self.messages, self.state, self.teacher_failures = (
             feedback,
             None,
-            "propose",
+            TaskState.PROPOSE,
             0,
         )
 

@@ -4,23 +4,45 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from gcop.cost import CallRecord, summarize
 from gcop.optimizers.certificate import Certificate, hoeffding_certificate
 
 OUTPUT_CHARS = 500  # core output kept per trial (and quoted back to the teacher)
-DECIDED = ("accepted", "rejected", "invalid", "leak")  # verdicts the certificate counts
+
+
+class Verdict(StrEnum):
+    """A proposal's fate, and a task's outcome (``accepted``, ``rejected`` or ``undecided``).
+    The values are what saved records and summaries hold."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"  # the trials' mean fell below τ
+    INVALID = "invalid"  # the parser refused the block
+    LEAK = "leak"  # it gives the answer away
+    UNDECIDED = "undecided"  # infrastructure errors or the budget stopped it
+
+
+DECIDED = (Verdict.ACCEPTED, Verdict.REJECTED, Verdict.INVALID, Verdict.LEAK)  # certificate counts
+
+
+class TrialStatus(StrEnum):
+    """How one core execution ended: ``ok`` (scored) or ``infra_error`` (no score)."""
+
+    OK = "ok"
+    INFRA_ERROR = "infra_error"
 
 
 @dataclass
 class TrialRecord:
-    """One core execution of a proposal. ``status`` is ``ok`` or ``infra_error``; an
-    infrastructure failure has no score and never counts as a task failure."""
+    """One core execution of a proposal. An infrastructure failure has no score and never
+    counts as a task failure."""
 
     index: int
     rollout_id: int
-    status: str
+    status: TrialStatus
     score: float | None = None
     output: str = ""
     error: str | None = None
@@ -34,18 +56,19 @@ class TrialRecord:
     @classmethod
     def from_stored(cls, index: int, stored: dict) -> TrialRecord:
         return cls(
-            index, stored["rollout_id"], "ok", stored["score"], stored["output"], reused=True
+            index,
+            stored["rollout_id"],
+            TrialStatus.OK,
+            stored["score"],
+            stored["output"],
+            reused=True,
         )
 
 
 @dataclass
 class ProposalRecord:
-    """One teacher proposal for one example and its fate.
-
-    ``verdict`` is ``accepted``, ``rejected`` (trials' mean below τ), ``invalid`` (the parser
-    refused the block), ``leak`` (it gives the answer away), or ``undecided`` (infrastructure
-    errors or the budget stopped it; it counts neither way).
-    """
+    """One teacher proposal for one example and its fate (an ``undecided`` one counts neither
+    way)."""
 
     example_index: int
     example_key: str
@@ -53,7 +76,7 @@ class ProposalRecord:
     completion: str
     strategy: str = ""
     reason: str = ""
-    verdict: str = "pending"
+    verdict: Verdict = Verdict.PENDING
     trials: list[TrialRecord] = field(default_factory=list)
     core_calls_saved: int = 0
     teacher_reused: bool = False
@@ -63,7 +86,7 @@ class ProposalRecord:
     @property
     def scores(self) -> list[float]:
         """Scores of the finished trials, in trial order."""
-        done = sorted((t for t in self.trials if t.status == "ok"), key=lambda t: t.index)
+        done = sorted((t for t in self.trials if t.status == TrialStatus.OK), key=lambda t: t.index)
         return [t.score for t in done if t.score is not None]
 
     @property
@@ -169,7 +192,7 @@ def build_result(
     """Assemble the result; the certificate counts every decided proposal (invalid and leaking
     ones are rejections too), never an undecided one."""
     decided = [p for p in proposals if p.verdict in DECIDED]
-    n_accepted = sum(p.verdict == "accepted" for p in decided)
+    n_accepted = sum(p.verdict == Verdict.ACCEPTED for p in decided)
     roles = sorted({r.role for r in records})
     return AcceptanceResult(
         accepted=accepted,

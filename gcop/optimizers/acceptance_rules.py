@@ -6,15 +6,17 @@ change: with k = 4 and τ = 0.75, three successes accept and two failures reject
 gives exactly the decision all ``k`` trials would give, so the §A.11 certificate still holds.
 
 >>> verdict(3.0, 3, k=4, tau=0.75), verdict(0.0, 2, k=4, tau=0.75), verdict(1.0, 2, k=4, tau=0.75)
-('accepted', 'rejected', None)
+(<Verdict.ACCEPTED: 'accepted'>, <Verdict.REJECTED: 'rejected'>, None)
 >>> results_to_decide(0.0, 0, k=4, tau=0.75)  # two results could already reject
 2
 """
 
 from __future__ import annotations
 
+from gcop.optimizers.acceptance_records import Verdict
 
-def verdict(total: float, n: int, *, k: int, tau: float, early_stop: bool = True) -> str | None:
+
+def verdict(total: float, n: int, *, k: int, tau: float, early_stop: bool = True) -> Verdict | None:
     """``accepted`` / ``rejected`` once the mean of all ``k`` scores is settled, else ``None``.
 
     Without ``early_stop`` a verdict needs all ``k`` trials.
@@ -22,9 +24,9 @@ def verdict(total: float, n: int, *, k: int, tau: float, early_stop: bool = True
     if n < k and not early_stop:
         return None
     if total / k >= tau:
-        return "accepted"
+        return Verdict.ACCEPTED
     if (total + (k - n)) / k < tau:
-        return "rejected"
+        return Verdict.REJECTED
     return None
 
 

@@ -19,12 +19,14 @@ from tqdm.auto import tqdm
 
 from gcop.optimizers.acceptance_budget import Budget
 from gcop.optimizers.acceptance_calls import propose, run_trial
-from gcop.optimizers.acceptance_prep import Task
+from gcop.optimizers.acceptance_prep import Task, TaskState
 from gcop.optimizers.acceptance_records import (
     AcceptanceResult,
     AcceptedStrategy,
     ProposalRecord,
     TrialRecord,
+    TrialStatus,
+    Verdict,
     build_result,
 )
 from gcop.optimizers.acceptance_rules import results_to_decide, verdict
@@ -75,8 +77,8 @@ class Sampler:
                 raise
         why = "stopped by the budget" if self.budget.exhausted else "not finished"
         for task in self.tasks:
-            if task.state != "done":
-                self._finish(task, "undecided", why)
+            if task.state != TaskState.DONE:
+                self._finish(task, Verdict.UNDECIDED, why)
         return self._result()
 
     def _loop(self) -> None:
@@ -100,17 +102,17 @@ class Sampler:
         progressed = True
         while progressed:
             progressed = False
-            self.active = [task for task in self.active if task.state != "done"]
+            self.active = [task for task in self.active if task.state != TaskState.DONE]
             while len(self.active) < window and self.started < len(self.tasks):
                 if self.budget.exhausted:
                     break
-                self.tasks[self.started].state = "propose"
+                self.tasks[self.started].state = TaskState.PROPOSE
                 self.active.append(self.tasks[self.started])
                 self.started += 1
             for task in self.active:
-                if task.state == "propose":
+                if task.state == TaskState.PROPOSE:
                     progressed |= self._advance_proposal(task)
-                elif task.state == "trial":
+                elif task.state == TaskState.TRIAL:
                     progressed |= self._advance_trials(task)
 
     # --- teacher proposals ---
@@ -144,7 +146,7 @@ class Sampler:
         )
         self.pending[future] = ("teacher", task, task.messages)
         self.in_flight["teacher"] += 1
-        task.state = "teacher"
+        task.state = TaskState.TEACHER
         return True
 
     def _collect_proposal(self, task: Task, messages: list[dict], outcome: tuple) -> None:
@@ -154,9 +156,9 @@ class Sampler:
             self.counts["infra_errors"] += 1
             task.teacher_failures += 1
             if task.teacher_failures > INFRA_REQUEUES:
-                self._finish(task, "undecided", f"teacher call failed after retries: {error}")
+                self._finish(task, Verdict.UNDECIDED, f"teacher call failed after retries: {error}")
             else:
-                task.state = "propose"
+                task.state = TaskState.PROPOSE
             return
         self.store.put_proposal(task.key, task.round, messages, completion)
         self._on_proposal(task, completion, reused=False, calls=calls)
@@ -172,20 +174,22 @@ class Sampler:
         self.proposals.append(proposal)
         task.start_proposal(proposal)
         if not parsed.valid:
-            proposal.verdict, proposal.reason = "invalid", parsed.reason
+            proposal.verdict, proposal.reason = Verdict.INVALID, parsed.reason
             self._reject(task)
         elif leaks_answer(parsed.strategy, task.example):
-            proposal.verdict, proposal.reason = "leak", "the strategy gives away the answer"
+            proposal.verdict, proposal.reason = Verdict.LEAK, "the strategy gives away the answer"
             self._reject(task)
         else:
-            task.state = "trial"
+            task.state = TaskState.TRIAL
 
     # --- core trials ---
 
     def _advance_trials(self, task: Task) -> bool:
         progressed = False
         proposal = task.proposal
-        while task.state == "trial" and task.proposal is proposal and self._wanted(task) > 0:
+        while (
+            task.state == TaskState.TRIAL and task.proposal is proposal and self._wanted(task) > 0
+        ):
             index = task.requeued[0] if task.requeued else task.next_trial
             stored = self.store.trial(task.key, task.round, index, proposal.strategy)
             if stored is None and (
@@ -231,25 +235,25 @@ class Sampler:
         self.counts["core_calls"] += record.attempts
         task.in_flight -= task.proposal is proposal
         proposal.add_calls(calls)
-        if record.status == "ok":
+        if record.status == TrialStatus.OK:
             self.store.put_trial(
                 task.key, proposal.round, record.index, proposal.strategy, record.stored()
             )
         else:
             self.counts["infra_errors"] += 1
             proposal.trials.append(record)
-        if task.proposal is not proposal or task.state != "trial":
+        if task.proposal is not proposal or task.state != TaskState.TRIAL:
             return  # the proposal was settled meanwhile; the result is kept for a rerun only
-        if record.status == "ok":
+        if record.status == TrialStatus.OK:
             self._on_trial(task, record)
             return
         task.infra_failures[record.index] += 1
         if task.infra_failures[record.index] <= INFRA_REQUEUES:
             task.requeued.append(record.index)
         else:
-            proposal.verdict = "undecided"
+            proposal.verdict = Verdict.UNDECIDED
             proposal.reason = f"trial {record.index} failed after retries: {record.error}"
-            self._finish(task, "undecided", proposal.reason)
+            self._finish(task, Verdict.UNDECIDED, proposal.reason)
 
     def _on_trial(self, task: Task, record: TrialRecord) -> None:
         proposal = task.proposal
@@ -263,23 +267,23 @@ class Sampler:
         proposal.verdict = decided
         proposal.core_calls_saved = k - len(scores)
         self.counts["saved"] += proposal.core_calls_saved
-        if decided == "rejected":
+        if decided == Verdict.REJECTED:
             self._reject(task)
             return
         rate = proposal.success_rate or 0.0
         pair = AcceptedStrategy(task.example, proposal.strategy, rate, task.round)
         self.accepted.append((task.index, pair))
-        self._finish(task, "accepted")
+        self._finish(task, Verdict.ACCEPTED)
 
     # --- verdicts, budget, bookkeeping ---
 
     def _reject(self, task: Task) -> None:
         proposal = task.proposal
         if task.round >= self.config.max_rounds:
-            self._finish(task, "rejected")
+            self._finish(task, Verdict.REJECTED)
             return
         trials = sorted(proposal.trials, key=lambda t: t.index)  # arrival order varies
-        outcomes = [(t.score, t.output) for t in trials if t.status == "ok"]
+        outcomes = [(t.score, t.output) for t in trials if t.status == TrialStatus.OK]
         task.next_round(
             refinement_feedback(
                 proposal.completion,
@@ -290,10 +294,10 @@ class Sampler:
             )
         )
 
-    def _finish(self, task: Task, outcome: str, reason: str = "") -> None:
-        task.state, task.outcome, task.reason = "done", outcome, reason
-        if task.proposal is not None and task.proposal.verdict == "pending":
-            task.proposal.verdict, task.proposal.reason = "undecided", reason
+    def _finish(self, task: Task, outcome: Verdict, reason: str = "") -> None:
+        task.state, task.outcome, task.reason = TaskState.DONE, outcome, reason
+        if task.proposal is not None and task.proposal.verdict == Verdict.PENDING:
+            task.proposal.verdict, task.proposal.reason = Verdict.UNDECIDED, reason
         self.outcomes[outcome] += 1
         self.bar.update(1)
         self.bar.set_postfix(self.outcomes)
@@ -311,7 +315,7 @@ class Sampler:
             outcome = future.result()
             if kind == "teacher" and outcome[1] is None:
                 self.store.put_proposal(task.key, task.round, meta, outcome[0])
-            elif kind == "core" and outcome[0].status == "ok":
+            elif kind == "core" and outcome[0].status == TrialStatus.OK:
                 record = outcome[0]
                 self.store.put_trial(
                     task.key, meta.round, record.index, meta.strategy, record.stored()
@@ -326,5 +330,5 @@ class Sampler:
             counts=self.counts,
             records=self.ledger.since(self.mark),
             budget_exhausted=self.budget.exhausted,
-            undecided=[t.index for t in self.tasks if t.outcome == "undecided"],
+            undecided=[t.index for t in self.tasks if t.outcome == Verdict.UNDECIDED],
         )

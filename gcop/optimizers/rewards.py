@@ -19,11 +19,13 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from gcop.optimizers.config import ExecTuneConfig
 from gcop.strategy import DEFAULT_TOKEN_BUDGET, count_words, parse_strategy
 
-ALPHA_FMT = 0.1  # format bonus α_fmt, §A.8
-LAMBDA_JUDGE = 0.2  # judge weight λ_judge, §A.8
-MU = 0.5  # non-regression weight μ, §A.8
+# the weights' defaults live in ExecTuneConfig (§A.8)
+ALPHA_FMT: float = ExecTuneConfig.model_fields["alpha_fmt"].default
+LAMBDA_JUDGE: float = ExecTuneConfig.model_fields["lambda_judge"].default
+MU: float = ExecTuneConfig.model_fields["mu"].default
 
 
 def completion_text(completion: Any) -> str:
@@ -124,7 +126,7 @@ def judge_reward(
     leaks = [False] * len(completions) if leaks is None else leaks
     _check_length("leaks", leaks, completions)
     return [
-        0.0 if leak else min(1.0, max(0.0, as_score(s)))
+        0.0 if leak or s is None else as_score(min(1.0, max(0.0, s)))  # a judge can't exceed 1
         for s, leak in zip(judge_scores, leaks, strict=True)
     ]
 
@@ -188,7 +190,8 @@ def shaped_reward(
 
 
 def as_score(value: Any) -> float:
-    """A metric's verdict as a float: ``True`` → 1.0, ``None``/NaN/failure → 0.0.
+    """A metric's verdict as a float in [0, 1]: the one rule acceptance sampling, GRPO and the
+    valset share. ``True`` → 1.0; ``None`` or NaN (no verdict) → 0.0; anything else raises.
 
     >>> as_score(True), as_score(None), as_score(0.25)
     (1.0, 0.0, 0.25)
@@ -201,7 +204,14 @@ def as_score(value: Any) -> float:
         raise TypeError(
             f"a score must be a number or a bool (metric/judge output), got {value!r}"
         ) from None
-    return 0.0 if math.isnan(score) else score
+    if math.isnan(score):
+        return 0.0
+    if not 0.0 <= score <= 1.0:
+        raise ValueError(
+            f"the metric returned {value!r}: a score is a bool or a float in [0, 1] "
+            "(e.g. return pred.answer == example.gold)"
+        )
+    return score
 
 
 def _check_weight(name: str, value: float) -> None:

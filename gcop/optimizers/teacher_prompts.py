@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gcop.optimizers.acceptance_records import Verdict
 from gcop.strategy import CLOSE_TAG, OPEN_TAG
 
 GENERIC_GUIDANCE = (
@@ -63,7 +64,7 @@ def teacher_messages(
 def refinement_feedback(
     completion: str,
     *,
-    verdict: str,
+    verdict: Verdict,
     reason: str = "",
     outcomes: Sequence[tuple[float, str]] = (),
     tau: float = 0.75,
@@ -78,12 +79,12 @@ def refinement_feedback(
         tau: the acceptance threshold.
     """
     head = f"Your previous reply was:\n{completion.strip()}\n\n"
-    if verdict == "invalid":
+    if verdict == Verdict.INVALID:
         return head + (
             f"It was rejected before the core ran it: {reason}. Reply with exactly one "
             f"{OPEN_TAG}...{CLOSE_TAG} block."
         )
-    if verdict == "leak":
+    if verdict == Verdict.LEAK:
         return head + (
             "It was rejected because it gives away the final answer (or the solution's code). "
             "Describe how to reach the answer without stating it."

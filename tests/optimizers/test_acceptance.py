@@ -252,3 +252,32 @@ def test_bad_inputs_raise_clear_errors(backend):
         run_acceptance(policy, trainset(1), teacher_lm=None, metric=metric)
     with pytest.raises(ValueError, match="the metric returned 7"):
         run(trainset(1), metric=lambda ex, pred, trace=None: 7)
+
+
+def test_verdicts_and_states_are_enums_whose_values_records_keep(backend):
+    from gcop.optimizers.acceptance_prep import TaskState
+    from gcop.optimizers.acceptance_records import TrialStatus, Verdict
+    from gcop.optimizers.acceptance_rules import verdict
+
+    policy, _, _, teacher_lm = setup(backend)
+    result = run_acceptance(
+        policy, trainset(1), teacher_lm=teacher_lm, metric=metric, config=config(max_rounds=1)
+    )
+    assert [p.verdict for p in result.proposals] == [Verdict.REJECTED, Verdict.ACCEPTED]
+    assert all(t.status is TrialStatus.OK for p in result.proposals for t in p.trials)
+    assert verdict(3.0, 3, k=4, tau=0.75) is Verdict.ACCEPTED
+    assert TaskState.DONE == "done"  # a saved record reads the same as before
+    summary = json.loads(json.dumps(result.summary()))
+    assert summary["proposal_verdicts"] == {"accepted": 1, "rejected": 1}
+
+
+def test_a_metric_verdict_of_none_scores_zero_as_in_grpo(backend):
+    policy, _, _, teacher_lm = setup(backend)
+    result = run_acceptance(
+        policy,
+        trainset(1),
+        teacher_lm=teacher_lm,
+        metric=lambda ex, pred, trace=None: None,
+        config=config(max_rounds=0),
+    )
+    assert [p.scores for p in result.proposals] == [[0.0, 0.0]]

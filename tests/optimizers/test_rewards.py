@@ -5,6 +5,7 @@ import pytest
 
 from gcop.optimizers.judge import StrategyJudge, parse_verdict
 from gcop.optimizers.rewards import (
+    as_score,
     completion_text,
     format_bonus,
     format_reward,
@@ -163,3 +164,19 @@ def test_judge_rejects_bad_arguments():
         StrategyJudge("not an lm")
     with pytest.raises(ValueError, match="concurrency"):
         StrategyJudge(lambda messages: ["x"], concurrency=0)
+
+
+def test_one_score_rule_and_one_home_for_the_weights():
+    from gcop.optimizers import rewards
+    from gcop.optimizers.config import ExecTuneConfig
+
+    defaults = ExecTuneConfig()
+    assert (rewards.ALPHA_FMT, rewards.LAMBDA_JUDGE, rewards.MU) == (
+        defaults.alpha_fmt,
+        defaults.lambda_judge,
+        defaults.mu,
+    )
+    assert [as_score(v) for v in (True, False, None, float("nan"), 0.25)] == [1, 0, 0, 0, 0.25]
+    for outside in (7, 1.5, -0.5):  # GRPO once summed these into the reward unchecked
+        with pytest.raises(ValueError, match=f"the metric returned {outside}"):
+            as_score(outside)
