@@ -8,9 +8,11 @@ when it was made, and the ledger marks it as a hit.
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Any
 
 import dspy
+from dspy.lm15 import Request
 from dspy.utils.usage_tracker import UsageTracker
 
 from gcop.cost import CallRecord, CostLedger, record_call
@@ -72,6 +74,9 @@ class MeteredLM(dspy.LM):
         Like DSPy, which caches sync and async replies apart, it tells the two apart."""
         if not kwargs.get("cache", self.cache):
             return None
+        if isinstance(prompt, Request):  # its settings are in it; as DSPy's own cache key
+            request = {"request": asdict(prompt), "rollout_id": kwargs.get("rollout_id")}
+            return {"gcop_reply_usage_of": self.model, "async": asynchronous, **request}
         settings = {**self.kwargs, **{k: v for k, v in kwargs.items() if k != "cache"}}
         if settings.get("rollout_id") is None:
             settings.pop("rollout_id", None)

@@ -7,6 +7,7 @@ from typing import Any
 import dspy
 
 from gcop.cost import CostLedger
+from gcop.lm.chat import chat
 from gcop.lm.convert import LMLike, as_lm
 from gcop.strategy import (
     DEFAULT_TOKEN_BUDGET,
@@ -92,9 +93,7 @@ class Guide(dspy.Module):
         """Return ``strategy`` (the block text, empty when invalid), ``valid``, ``reason`` and
         the raw ``completion``."""
         task = {name: inputs[name] for name in self.signature.input_fields if name in inputs}
-        completion = self.lm(messages=self.messages(**task), **(lm_kwargs or {}))[0]
-        if isinstance(completion, dict):  # reasoning models return dicts
-            completion = completion.get("text", "")
+        completion = chat(self.lm, self.messages(**task), **(lm_kwargs or {}))
         parsed = self.parse(completion)
         return dspy.Prediction(
             strategy=parsed.strategy,

@@ -7,6 +7,7 @@ failure. Anything else (a bad key, a bug in the metric) is raised.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gcop.cost import CallRecord, cost_scope
+from gcop.lm.chat import chat
 from gcop.optimizers.acceptance_records import OUTPUT_CHARS, TrialRecord, TrialStatus
 from gcop.optimizers.rewards import as_score
 
@@ -148,13 +150,7 @@ def propose(
     """Ask the teacher for one reply: ``(completion, error, attempts, calls)``; ``may_retry``
     is asked before each retry."""
 
-    def ask() -> str:
-        outputs = teacher_lm(messages=messages, rollout_id=rollout)
-        reply = outputs[0] if outputs else ""
-        if isinstance(reply, dict):  # reasoning models return dicts
-            reply = reply.get("text") or ""
-        return str(reply)
-
+    ask = functools.partial(chat, teacher_lm, messages, rollout_id=rollout)
     with cost_scope() as calls:
         completion, error, attempts = call_with_retries(ask, max_retries, may_retry)
     return completion, error, attempts, calls

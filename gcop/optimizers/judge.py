@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from gcop.lm.chat import chat
 from gcop.optimizers.acceptance_calls import call_with_retries
 from gcop.optimizers.leakage import leaks_answer
 
@@ -77,7 +78,8 @@ class StrategyJudge:
     """Scores strategies with any LM (``MeteredLM``/``dspy.LM``); counts unusable replies.
 
     Args:
-        lm: the judge LM, called as ``lm(messages=...)``; temperature 0 makes it cacheable.
+        lm: the judge LM (a ``dspy.LM``), asked through :func:`gcop.lm.chat.chat`; temperature
+            0 makes it cacheable.
         concurrency: judge calls in flight at once in :meth:`score_many`.
 
     Attributes ``garbage`` (replies off the format) and ``errors`` (calls that raised) count the
@@ -85,8 +87,10 @@ class StrategyJudge:
     """
 
     def __init__(self, lm: Any, *, concurrency: int = 8) -> None:
-        if not callable(lm):
-            raise TypeError(f"the judge needs a callable LM (dspy.LM or MeteredLM), got {lm!r}")
+        import dspy
+
+        if not isinstance(lm, dspy.BaseLM):
+            raise TypeError(f"the judge needs a dspy.LM (e.g. a MeteredLM), got {lm!r}")
         if concurrency < 1:
             raise ValueError(f"concurrency must be ≥ 1, got {concurrency}")
         self.lm = lm
@@ -114,19 +118,16 @@ class StrategyJudge:
             self.calls += 1
         if example is not None and leaks_answer(strategy, example):
             return JudgeVerdict(score=0.0, leak=True)
-        ask = functools.partial(self.lm, messages=self.messages(task, strategy))
+        ask = functools.partial(chat, self.lm, self.messages(task, strategy))
         try:
-            outputs, failure, _ = call_with_retries(ask, max_retries)
+            reply, failure, _ = call_with_retries(ask, max_retries)
         except Exception as error:  # a failure that is not transient
-            outputs, failure = None, f"{type(error).__name__}: {error}"
+            reply, failure = None, f"{type(error).__name__}: {error}"
         if failure is not None:  # a judge outage must not kill the run: score 0, counted
             with self._lock:
                 self.errors += 1
             logger.warning("judge call failed (%d so far): %s", self.errors, failure)
             return JudgeVerdict(score=0.0, ok=False, raw=failure)
-        reply = outputs[0] if outputs else ""
-        if isinstance(reply, dict):
-            reply = reply.get("text", "")
         verdict = parse_verdict(reply)
         if verdict is None:
             with self._lock:

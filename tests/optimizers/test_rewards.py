@@ -127,11 +127,11 @@ def test_judge_garbage_scores_zero_and_is_counted(scripted_lm):
     assert "Tom has 3 apples" in fake.calls[0]["messages"][-1]["content"]
 
 
-def test_judge_errors_score_zero_and_never_raise():
+def test_judge_errors_score_zero_and_never_raise(scripted_lm):
     def broken(messages):
         raise ConnectionError("judge is down")
 
-    judge = StrategyJudge(broken, concurrency=2)
+    judge = StrategyJudge(dspy.LM(scripted_lm(broken).model_string, cache=False), concurrency=2)
     verdicts = judge.score_many([({"question": "q"}, "1. add", None)] * 3)
     assert [v.score for v in verdicts] == [0.0, 0.0, 0.0]
     assert judge.errors == 3 and judge.garbage == 0
@@ -160,10 +160,10 @@ def test_pasted_answer_gets_no_judge_credit(scripted_lm):
 
 
 def test_judge_rejects_bad_arguments():
-    with pytest.raises(TypeError, match="callable"):
+    with pytest.raises(TypeError, match="dspy.LM"):
         StrategyJudge("not an lm")
     with pytest.raises(ValueError, match="concurrency"):
-        StrategyJudge(lambda messages: ["x"], concurrency=0)
+        StrategyJudge(dspy.LM("openai/gpt-4.1-mini"), concurrency=0)
 
 
 def test_one_score_rule_and_one_home_for_the_weights():
