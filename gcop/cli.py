@@ -69,7 +69,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Run ExecTune (acceptance sampling, SFT, GRPO) and save the compiled policy.",
     )
     _task_args(compile_)
-    compile_.add_argument("--teacher", required=True, help="teacher LM (LiteLLM string)")
+    compile_.add_argument(
+        "--teacher",
+        required=True,
+        help="teacher LM: LiteLLM string, registry name (e.g. 'tiny') or an offline GSM8K "
+        "planner ('reference-planner', 'symbolic-planner', 'worded-planner')",
+    )
     compile_.add_argument("--n-train", type=int, default=200, help="training examples")
     compile_.add_argument("--k", type=int, **_config_default("k"))
     compile_.add_argument("--tau", type=float, **_config_default("tau"))

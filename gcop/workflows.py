@@ -38,19 +38,16 @@ def _require_keys(*models: str) -> None:
 
 def _policy(task: Any, guide: str | None, core: str, *, guided: bool = True):
     import gcop
-    from gcop.lm.convert import local_or_string
 
-    core_module = gcop.Core(task.CORE_SIGNATURE, lm=local_or_string(core, "core"))
-    guide_module = (
-        gcop.Guide(task.GUIDE_SIGNATURE, lm=local_or_string(guide, "guide")) if guide else None
-    )
+    core_module = gcop.Core(task.CORE_SIGNATURE, lm=core)
+    guide_module = gcop.Guide(task.GUIDE_SIGNATURE, lm=guide) if guide else None
     return gcop.GuideCorePolicy(guide=guide_module, core=core_module, guided=guided)
 
 
 def run_compile(args: argparse.Namespace) -> dict[str, Any]:
     """Train a guide with ExecTune and save the policy into ``args.out``."""
     import gcop
-    from gcop.lm.convert import check_routable
+    from gcop.lm.convert import check_routable, model_string, named_backends, resolve_lm
     from gcop.tasks import load_task
 
     task = load_task(args.task)
@@ -61,16 +58,18 @@ def run_compile(args: argparse.Namespace) -> dict[str, Any]:
         grpo_steps=max(args.grpo_steps, 1),
         max_core_calls=args.max_core_calls,
         max_dollars=args.max_dollars,
+        privileged_teacher=args.teacher in named_backends(),  # planners read the reference
     )
     policy = _policy(task, args.guide, args.core)
-    check_routable(args.teacher)
-    _require_keys(args.teacher, policy.core.lm.model, policy.guide.lm.model)
+    teacher = resolve_lm(args.teacher, "teacher")
+    check_routable(model_string(teacher))
+    _require_keys(model_string(teacher), policy.core.lm.model, policy.guide.lm.model)
     trainset = task.load("train", n=args.n_train)
     out = Path(args.out)
     partial = out.with_name(out.name + ".partial")
     new_out = not out.exists()
     try:
-        optimizer = gcop.ExecTune(task.metric, teacher=args.teacher, config=config, run_dir=out)
+        optimizer = gcop.ExecTune(task.metric, teacher=teacher, config=config, run_dir=out)
         compiled = optimizer.compile(policy, trainset=trainset)
         compiled.save(partial)
         if out.exists():

@@ -186,3 +186,17 @@ def test_compile_defaults_are_read_from_the_config(monkeypatch):
         monkeypatch.setattr(fields[name], "default", value)
     args = _parser().parse_args(["compile", "--core", "c", "--teacher", "t", "--out", "o"])
     assert (args.k, args.tau, args.grpo_steps) == (9, 0.6, 11)
+
+
+@pytest.mark.parametrize("teacher", ["reference-planner", "tiny"])
+def test_compile_runs_offline_with_a_planner_or_a_registry_teacher(tmp_path, capsys, teacher):
+    from gcop.cli import main
+
+    out = tmp_path / "run"
+    args = ["compile", "--core", "tiny", "--guide", "tiny", "--teacher", teacher]
+    args += ["--n-train", "4", "--k", "2", "--grpo-steps", "0", "--out", str(out)]
+    assert main(args) == 0, capsys.readouterr().err
+    saved = json.loads(capsys.readouterr().out)
+    assert saved["saved"] == str(out) and (out / "policy.json").exists()
+    teacher_calls = saved["acceptance"]["cost"]["teacher"]["calls"]
+    assert teacher_calls >= 4  # every task asked the teacher at least once

@@ -7,7 +7,10 @@ gcop retries transient failures itself, with backoff, and records each attempt i
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -79,36 +82,63 @@ def check_routable(model: str) -> None:
         ) from None
 
 
-def local_or_string(model: str, role: str, **kwargs: Any):
-    """A ``gcop.LocalLM`` for a registry name or a local folder; any other model string (a
-    LiteLLM route such as ``openai/gpt-4.1-mini``) is returned as it is.
+def named_backends() -> dict[str, Callable[[], str]]:
+    """Offline backends a role may name, each registered on first use and returning its
+    ``local/<name>`` string: GSM8K's reference planners (privileged teachers, no weights)."""
+    from gcop.tasks.gsm8k_planner import TEACHER_STYLES, register
 
-    ``role`` names the local instance (``<model>-<role>``), so a guide and a core built from the
-    same weights are served separately; ``kwargs`` go to ``LocalLM``.
+    return {name: functools.partial(register, name) for name in TEACHER_STYLES}
+
+
+def resolve_lm(lm: LMLike, role: str, **local_kwargs: Any) -> LMLike:
+    """The one resolver of what a user names as an LM, for every role (guide, core, teacher,
+    judge).
+
+    A ``dspy.LM`` or a ``gcop.LocalLM`` is returned as it is; a named offline backend
+    (:func:`named_backends`, e.g. ``reference-planner``) is registered and its ``local/<name>``
+    string returned; a registry name (``tiny``, ``smollm2-135m``) or a local model folder
+    becomes a ``gcop.LocalLM`` named ``<model>-<role>`` (so a guide and a core built from the
+    same weights are served apart; ``local_kwargs`` go to it); any other string is a LiteLLM
+    model string (``openai/gpt-4.1-mini``, ``hosted_vllm/...``), returned as it is.
+    :func:`as_lm` then meters whatever this returns.
     """
-    from pathlib import Path
-
+    if not isinstance(lm, str):
+        return lm
+    backends = named_backends()
+    if lm in backends:
+        return backends[lm]()
     from gcop.lm.registry import available_models
 
-    if model in available_models() or Path(model).exists():
+    if lm in available_models() or Path(lm).exists():
         from gcop.lm.local import LocalLM
 
-        return LocalLM(model, name=f"{model.replace('/', '-')}-{role}", **kwargs)
-    return model
+        return LocalLM(lm, name=f"{lm.replace('/', '-')}-{role}", **local_kwargs)
+    return lm
+
+
+def local_or_string(model: str, role: str, **kwargs: Any) -> LMLike:
+    """:func:`resolve_lm` under its earlier name."""
+    return resolve_lm(model, role, **kwargs)
+
+
+def model_string(lm: LMLike) -> str:
+    """The LiteLLM model string behind a resolved LM (a string, ``LocalLM`` or ``dspy.LM``)."""
+    return getattr(lm, "model_string", None) or getattr(lm, "model", lm)
 
 
 def as_lm(lm: LMLike, *, ledger: CostLedger | None = None, role: str = "lm", **kwargs: Any):
     """A :class:`~gcop.lm.metered.MeteredLM` for ``lm``, recording into ``ledger`` under ``role``.
 
-    ``kwargs`` are default LM settings (temperature, max_tokens, timeout, ...); settings already
-    on a ``dspy.LM`` win over them. The result never retries on its own (``num_retries=0``): use
-    ``ExecTuneConfig.max_retries``.
+    ``lm`` is anything :func:`resolve_lm` takes. ``kwargs`` are default LM settings
+    (temperature, max_tokens, timeout, ...); settings already on a ``dspy.LM`` win over them.
+    The result never retries on its own (``num_retries=0``): use ``ExecTuneConfig.max_retries``.
     """
     import dspy
 
     from gcop.lm.metered import MeteredLM
 
     ledger = ledger if ledger is not None else CostLedger()
+    lm = resolve_lm(lm, role)
     if isinstance(lm, MeteredLM):
         metered = lm.copy(**_request_settings(lm.model, lm.kwargs))
         metered.ledger, metered.role = ledger, role

@@ -8,7 +8,7 @@ import dspy
 
 from gcop.cost import CostLedger
 from gcop.lm.chat import chat
-from gcop.lm.convert import LMLike, as_lm
+from gcop.lm.convert import LMLike, as_lm, resolve_lm
 from gcop.strategy import (
     DEFAULT_TOKEN_BUDGET,
     OPEN_TAG,
@@ -46,7 +46,8 @@ class Guide(dspy.Module):
     Args:
         signature: the guide signature (e.g. :class:`gcop.signatures.MathGuide`); its
             instructions become the system prompt and its input fields the task.
-        lm: a ``gcop.LocalLM`` (trainable by ExecTune), a LiteLLM model string, or a ``dspy.LM``.
+        lm: a ``gcop.LocalLM`` or registry name (trainable by ExecTune), a LiteLLM model
+            string, or a ``dspy.LM`` (see :func:`gcop.lm.convert.resolve_lm`).
         token_budget: the most tokens a valid strategy may have (§A.8), in the guide's own
             tokens (see :meth:`count_tokens`).
         ledger: cost ledger shared with the rest of the policy.
@@ -66,6 +67,7 @@ class Guide(dspy.Module):
         if not (isinstance(signature, type) and issubclass(signature, dspy.Signature)):
             raise TypeError(f"Guide needs a dspy.Signature class, got {signature!r}")
         self.signature = signature
+        lm = resolve_lm(lm, "guide")
         self.local_lm = lm if hasattr(lm, "set_model") else None  # trainable handle, if local
         self.token_budget = token_budget
         settings = {"temperature": 0.6, "top_p": 0.95, "max_tokens": 2 * token_budget}

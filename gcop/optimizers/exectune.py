@@ -10,7 +10,7 @@ from typing import Any
 
 import dspy
 
-from gcop.lm.convert import LMLike, as_lm
+from gcop.lm.convert import LMLike, as_lm, resolve_lm
 from gcop.modules.policy import GuideCorePolicy
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.guide_training import require_trainable
@@ -139,15 +139,13 @@ class ExecTune(dspy.teleprompt.Teleprompter):
         """Phase 3: structure-aware GRPO with the shaped reward."""
         from gcop.optimizers.grpo import train_grpo
 
-        judge = self.config.judge or teacher
-        judge_lm = as_lm(judge, ledger=student.ledger, role="judge", temperature=0.0)
         student.guide, student.artifacts["grpo"] = train_grpo(
             student.guide,
             student.core,
             trainset,
             metric=self.metric,
             config=self.config,
-            judge_lm=judge_lm,
+            judge_lm=self.config.judge or teacher,
             reward="shaped",
         )
         return student
@@ -166,11 +164,12 @@ class ExecTune(dspy.teleprompt.Teleprompter):
 
 
 def _teacher_lm(teacher: LMLike | None) -> LMLike | None:
-    """``teacher`` unless it is a DSPy program: ExecTune's teacher writes strategies, so it is an
-    LM, not a program whose traces become demos as in DSPy's own optimizers."""
+    """``teacher`` resolved (:func:`~gcop.lm.convert.resolve_lm`), unless it is a DSPy program:
+    ExecTune's teacher writes strategies, so it is an LM, not a program whose traces become
+    demos as in DSPy's own optimizers."""
     if isinstance(teacher, dspy.Module):
         raise TypeError(
             "ExecTune's teacher is the LM that proposes strategies (a LiteLLM model string, "
             f"dspy.LM or gcop.LocalLM), not a DSPy program; got {type(teacher).__name__}"
         )
-    return teacher
+    return resolve_lm(teacher, "teacher") if teacher is not None else None

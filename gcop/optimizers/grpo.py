@@ -55,9 +55,9 @@ def train_grpo(
         trainset: ``dspy.Example`` objects with their inputs marked.
         metric: ``metric(example, prediction, trace=None)``.
         config: steps, group size, learning rate, temperature, reward weights, LoRA settings.
-        judge_lm: the judge LM for the shaped reward (not needed when ``lambda_judge=0``): a
-            ``dspy.LM``/``MeteredLM`` as given, or a model string / ``LocalLM``, metered as
-            ``judge`` into the core's ledger.
+        judge_lm: the judge LM for the shaped reward (not needed when ``lambda_judge=0``):
+            anything :func:`~gcop.lm.convert.resolve_lm` takes; metered once, as ``judge`` into
+            the core's ledger, at temperature 0.
         reward: ``"shaped"`` (ExecTune) or ``"task"`` (Advisor).
 
     Returns the new guide (LocalLM named ``<base>-grpo-<fingerprint>`` or ``…-advisor-…``) and
@@ -124,8 +124,7 @@ def make_reward(
                 "the shaped reward needs a judge: pass judge_lm=<LM>, or set "
                 "ExecTuneConfig(lambda_judge=0) to train without the judge term"
             )
-        if not callable(judge_lm):  # a model string or a LocalLM: meter it into the core's ledger
-            judge_lm = as_lm(judge_lm, ledger=core.ledger, role="judge", temperature=0.0)
+        judge_lm = as_lm(judge_lm, ledger=core.ledger, role="judge", temperature=0.0)
         judge = StrategyJudge(judge_lm, concurrency=config.concurrency)
     return GuideReward(
         core=core,

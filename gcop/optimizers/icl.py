@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import dspy
 
+from gcop.cost import CallRecord, CostLedger, record_call
+from gcop.lm.convert import check_routable
 from gcop.modules.core import Core
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -40,21 +43,47 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
 
 
 class LiteLLMEmbedder:
-    """Embeddings from any LiteLLM embedding model (e.g. ``openai/text-embedding-3-small``)."""
+    """Embeddings from any LiteLLM embedding model (e.g. ``openai/text-embedding-3-small``).
 
-    def __init__(self, model: str) -> None:
+    An embedding model is not a chat LM, so :func:`~gcop.lm.convert.resolve_lm`'s local and
+    planner names do not apply: the model is checked as a LiteLLM route, and each call is
+    recorded in ``ledger`` (role ``embedder``) as a ``MeteredLM`` records a chat call.
+    """
+
+    def __init__(self, model: str, ledger: CostLedger | None = None) -> None:
+        check_routable(model)
         self.model = model
+        self.ledger = ledger if ledger is not None else CostLedger()
 
     def __call__(self, texts: Sequence[str]) -> list[dict[int, float]]:
         import litellm
 
-        response = litellm.embedding(model=self.model, input=list(texts))
+        start = time.perf_counter()
+        try:
+            response = litellm.embedding(model=self.model, input=list(texts), num_retries=0)
+        except Exception as error:
+            self._record(0, time.perf_counter() - start, f"{type(error).__name__}: {error}")
+            raise
+        usage = getattr(response, "usage", None)
+        self._record(int(getattr(usage, "prompt_tokens", 0) or 0), time.perf_counter() - start)
         vectors = []
         for item in response.data:
             values = item["embedding"]
             norm = math.sqrt(sum(v * v for v in values)) or 1.0
             vectors.append({i: v / norm for i, v in enumerate(values)})
         return vectors
+
+    def _record(self, tokens: int, latency_s: float, error: str | None = None) -> None:
+        record = CallRecord(
+            model=self.model,
+            role="embedder",
+            prompt_tokens=tokens,
+            completion_tokens=0,
+            latency_s=latency_s,
+            dollars=self.ledger.price(self.model, tokens, 0),
+            error=error,
+        )
+        record_call(self.ledger, record)
 
 
 class ICLPolicy(dspy.Module):
@@ -65,7 +94,8 @@ class ICLPolicy(dspy.Module):
             to it per call).
         trainset: training examples holding the core's input and output fields.
         shots: how many nearest pairs to show (3 in the paper).
-        embedding_model: a LiteLLM embedding model; TF-IDF over the inputs when omitted.
+        embedding_model: a LiteLLM embedding model, its calls metered into the core's ledger;
+            TF-IDF over the inputs when omitted.
     """
 
     def __init__(
@@ -86,7 +116,11 @@ class ICLPolicy(dspy.Module):
         self.input_fields = list(core.program.signature.input_fields)
         self.pool = list(trainset)
         texts = [self._text(example) for example in self.pool]
-        self.embed = LiteLLMEmbedder(embedding_model) if embedding_model else TfidfEmbedder(texts)
+        self.embed = (
+            LiteLLMEmbedder(embedding_model, core.ledger)
+            if embedding_model
+            else TfidfEmbedder(texts)
+        )
         self.vectors = self.embed(texts)
 
     def _text(self, example: Any) -> str:

@@ -56,3 +56,19 @@ def test_missing_keys_names_the_environment_variable(monkeypatch):
     assert missing_keys("openai/gpt-4.1-mini") == []
     assert missing_keys("local/anything") == []
     assert missing_keys("ollama/llama3") == []  # a server address with a default is no key
+
+
+def test_one_resolver_for_every_role():
+    from gcop.lm.convert import model_string, resolve_lm
+    from gcop.lm.local import LocalLM
+
+    planner = resolve_lm("reference-planner", "teacher")
+    assert planner == "local/gsm8k-reference-planner"
+    local = resolve_lm("tiny", "judge")
+    assert isinstance(local, LocalLM) and model_string(local) == "local/tiny-judge"
+    assert resolve_lm("openai/gpt-4.1-mini", "core") == "openai/gpt-4.1-mini"
+    lm = dspy.LM("openai/gpt-4.1-mini")
+    assert resolve_lm(lm, "teacher") is lm
+    # as_lm takes the same names, so any role can be given one directly
+    assert as_lm("worded-planner", role="teacher").model == "local/gsm8k-worded-planner"
+    assert as_lm("tiny", role="judge").model == "local/tiny-judge"

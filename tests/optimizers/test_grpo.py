@@ -258,3 +258,23 @@ def test_trl_and_peft_settings_pass_through_to_the_grpo_trainer(scripted_lm):
     assert args.learning_rate == config.grpo_learning_rate  # gcop's values where none is given
     lora = trainer.model.peft_config["default"]
     assert (lora.r, lora.lora_dropout, lora.lora_alpha) == (4, 0.1, config.lora_alpha)
+
+
+def test_the_judge_is_metered_once_into_the_cores_ledger(scripted_lm):
+    from gcop.cost import CostLedger
+    from gcop.lm.metered import MeteredLM
+
+    core, _ = keyword_core(scripted_lm)
+    own_ledger = CostLedger()
+    judge_lm = MeteredLM(scripted_lm([JUDGE_REPLY]).model_string, ledger=own_ledger)
+    reward = make_reward(
+        tiny_guide(),
+        core,
+        examples(),
+        metric=exact_metric,
+        config=small_config(),
+        judge_lm=judge_lm,
+    )
+    reward([as_chat("<strategy>1. add</strategy>")], example_index=[0])
+    [judged] = core.ledger.records("judge")
+    assert judged.prompt_tokens > 0 and len(own_ledger) == 0  # the caller's LM is untouched
