@@ -148,7 +148,7 @@ def grpo_trainer(
     example each completion answers.
     """
     from datasets import Dataset
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOTrainer
 
     fields = list(guide.signature.input_fields)
     rows = [
@@ -160,6 +160,23 @@ def grpo_trainer(
     ]
     set_seed(config.seed)
     model, tokenizer = trainable_copy(guide, config)
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=reward_fn,
+        args=grpo_args(model, config, output_dir),
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        peft_config=new_adapter(model, config),
+    )
+    return quiet_progress(trainer)
+
+
+def grpo_args(model: Any, config: ExecTuneConfig, output_dir: str) -> Any:
+    """TRL's ``GRPOConfig`` for training ``model``: gcop's settings with ``config.grpo_args``
+    over them, e.g. ``{"use_vllm": True, "vllm_mode": "server"}`` for rollouts from
+    ``trl vllm-serve``. Building it starts nothing."""
+    from trl import GRPOConfig
+
     group = config.grpo_generations
     batch = max(group, -(-config.grpo_batch_size // group) * group)  # whole groups per step
     if batch != config.grpo_batch_size:
@@ -181,16 +198,7 @@ def grpo_trainer(
         use_vllm=vllm,
         **({"vllm_mode": "colocate"} if vllm else {}),
     )
-    args = GRPOConfig(**{**settings, **config.grpo_args})
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=reward_fn,
-        args=args,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-        peft_config=new_adapter(model, config),
-    )
-    return quiet_progress(trainer)
+    return GRPOConfig(**{**settings, **config.grpo_args})
 
 
 def use_vllm(model: Any) -> bool:
