@@ -169,18 +169,18 @@ def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) ->
 
 def _run(preset: DemoPreset, out: Path) -> Path:
     import gcop
-    from gcop.lm.convert import local_or_string
+    from gcop.lm.convert import resolve_lm
     from gcop.report import write_report
     from gcop.signatures import MathGuide, MathSolve
-    from gcop.tasks import gsm8k, gsm8k_planner
+    from gcop.tasks import gsm8k
 
     started = time.time()
     trainset = gsm8k.load("train", n=preset.n_train, seed=0)
     evalset = gsm8k.load(preset.eval_split, n=preset.n_test, seed=0)
-    guide_lm = local_or_string(preset.guide, "guide")
-    core_lm = local_or_string(preset.core, "core")
+    guide_lm = resolve_lm(preset.guide, "guide")
+    core_lm = resolve_lm(preset.core, "core")
     planner = preset.teacher in PLANNERS
-    teacher = gsm8k_planner.register(preset.teacher) if planner else preset.teacher
+    teacher = resolve_lm(preset.teacher, "teacher")
     judge = preset.judge or getattr(core_lm, "model_string", core_lm)
     exectune_config = preset.exectune.model_copy(
         update={
@@ -288,7 +288,7 @@ def _train(preset, policy, trainset, teacher, config, out: Path):
 def _references(preset, policy, evalset) -> dict[str, Any]:
     """The rows that put the recipes in context: the privileged ceiling and other cores."""
     import gcop
-    from gcop.lm.convert import local_or_string
+    from gcop.lm.convert import resolve_lm
     from gcop.tasks.gsm8k_oracle import ReferencePlanPolicy
 
     rows: dict[str, Any] = {}
@@ -296,7 +296,7 @@ def _references(preset, policy, evalset) -> dict[str, Any]:
         style = TEACHER_STYLES.get(preset.teacher, "numeric")
         rows[CEILING] = ReferencePlanPolicy(policy.core, evalset, style=style)
     for model in preset.reference_cores:
-        core = policy.core.with_lm(local_or_string(model, "core"))
+        core = policy.core.with_lm(resolve_lm(model, "core"))
         rows[f"{model} alone"] = gcop.GuideCorePolicy(guide=None, core=core)
     return rows
 

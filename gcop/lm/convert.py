@@ -116,11 +116,6 @@ def resolve_lm(lm: LMLike, role: str, **local_kwargs: Any) -> LMLike:
     return lm
 
 
-def local_or_string(model: str, role: str, **kwargs: Any) -> LMLike:
-    """:func:`resolve_lm` under its earlier name."""
-    return resolve_lm(model, role, **kwargs)
-
-
 def model_string(lm: LMLike) -> str:
     """The LiteLLM model string behind a resolved LM (a string, ``LocalLM`` or ``dspy.LM``)."""
     return getattr(lm, "model_string", None) or getattr(lm, "model", lm)
