@@ -6,11 +6,12 @@
 Three runs on the same tiny model, prompts and GRPO settings, each with a constant reward:
 
 * ``raw TRL``: ``GRPOTrainer`` built by hand, reward ``lambda completions: 1.0``;
-* ``gcop trainer``: gcop's trainer set-up (:func:`gcop.optimizers.grpo.grpo_trainer`: model copy,
-  dataset, LoRA, progress bar) with the same constant reward — the ratio to beat;
-* ``gcop full``: :func:`gcop.optimizers.grpo.train_grpo` (``reward="task"``), whose reward parses
-  every completion and runs a core (an instant fake backend that always answers the same, so the
-  reward is constant) through LiteLLM, DSPy and the cost ledger: the price of the reward plumbing.
+* ``gcop trainer``: gcop's trainer set-up (:func:`gcop.optimizers.grpo.trainer.grpo_trainer`:
+  model copy, dataset, LoRA, progress bar) with the same constant reward — the ratio to beat;
+* ``gcop full``: :func:`gcop.optimizers.grpo.trainer.train_grpo` (``reward="task"``), whose
+  reward parses every completion and runs a core (an instant fake backend that always answers
+  the same, so the reward is constant) through LiteLLM, DSPy and the cost ledger: the price of the
+  reward plumbing.
 
 Step time is TRL's own ``step_time`` log (generation + reward + update), median over the steps after
 the first (warm-up); the runs are interleaved ``--rounds`` times and the best median is kept, since
@@ -61,7 +62,7 @@ def main() -> None:
     from gcop.lm.tiny import tiny_model
     from gcop.modules.guide import guide_messages
     from gcop.optimizers.config import ExecTuneConfig
-    from gcop.optimizers.grpo import grpo_trainer, train_grpo
+    from gcop.optimizers.grpo.trainer import grpo_trainer, train_grpo
     from gcop.optimizers.guide_training import common_args, lora_config
     from gcop.signatures import MathGuide, MathSolve
 

@@ -19,13 +19,14 @@ _EXPORTS = {
     "parse_strategy": "gcop.strategy",
     "ExecTune": "gcop.optimizers.exectune",
     "ExecTuneConfig": "gcop.optimizers.config",
-    "Advisor": "gcop.optimizers.advisor",
+    "Advisor": "gcop.baselines.advisor",
 }
 _SUBMODULES = {
     "signatures",
     "tasks",
     "lm",
     "optimizers",
+    "baselines",
     "strategy",
     "cost",
     "sandbox",

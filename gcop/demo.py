@@ -252,8 +252,8 @@ def _models(programs: dict[str, Any]) -> dict[str, dict[str, str]]:
 def _train(preset, policy, trainset, teacher, config, out: Path):
     """Train what the chosen recipes need; returns ``({recipe: program}, {phase: summary})``."""
     import gcop
-    from gcop.optimizers.advisor import Advisor
-    from gcop.optimizers.icl import ICLPolicy
+    from gcop.baselines.advisor import Advisor
+    from gcop.baselines.icl import ICLPolicy
     from gcop.tasks import gsm8k
 
     metric = gsm8k.exact_match

@@ -12,7 +12,7 @@ from typing import Any
 import dspy
 
 from gcop.cost import CostSummary, CostUnit, cost_scope, net_utility, summarize
-from gcop.optimizers.acceptance_calls import call_with_retries
+from gcop.optimizers.acceptance.calls import call_with_retries
 
 logger = logging.getLogger(__name__)
 

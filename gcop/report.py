@@ -52,7 +52,7 @@ def _versions() -> dict[str, str]:
 def _describe(certificate: dict[str, Any]) -> str:
     """The certificate's one-paragraph reading (§A.11), recomputed from its counts and settings
     (so a certificate stored by an older version reads as today's)."""
-    from gcop.optimizers.certificate import hoeffding_certificate
+    from gcop.optimizers.acceptance.certificate import hoeffding_certificate
 
     counts = ("n_accepted", "m", "k", "tau", "delta", "beta")
     if not set(counts) <= set(certificate):
@@ -167,7 +167,8 @@ def plot_executability(results: Sequence[EvaluationResult], path: Path) -> Path 
 
 def training_curves(histories: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, list]]:
     """Per trained recipe, its GRPO steps with the mean reward and valid rate of each, read from
-    the rows :func:`gcop.optimizers.grpo.train_grpo` writes (``step``, ``reward``, ``valid_rate``).
+    the rows :func:`gcop.optimizers.grpo.trainer.train_grpo` writes (``step``, ``reward``,
+    ``valid_rate``).
 
     >>> training_curves({"ExecTune": [{"step": 1, "reward": 0.2, "valid_rate": 0.5}], "SFT": []})
     {'ExecTune': {'step': [1], 'reward': [0.2], 'valid_rate': [0.5]}}

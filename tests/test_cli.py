@@ -9,7 +9,7 @@ import pytest
 
 import gcop
 from gcop.cli import main
-from gcop.optimizers import acceptance_calls
+from gcop.optimizers.acceptance import calls as acceptance_calls
 
 
 @pytest.fixture(autouse=True)

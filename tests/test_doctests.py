@@ -15,7 +15,7 @@ MODULES = sorted(
 
 
 def test_examples_are_found():
-    assert "gcop.strategy" in MODULES and "gcop.optimizers.rewards" in MODULES
+    assert "gcop.strategy" in MODULES and "gcop.optimizers.grpo.rewards" in MODULES
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -8,9 +8,9 @@ import pytest
 from fakes import last_user_text
 
 import gcop
+from gcop.baselines.icl import ICLPolicy, TfidfEmbedder
 from gcop.evaluate import evaluate, wilson_interval
-from gcop.optimizers import acceptance_calls
-from gcop.optimizers.icl import ICLPolicy, TfidfEmbedder
+from gcop.optimizers.acceptance import calls as acceptance_calls
 from gcop.paired import mcnemar
 from gcop.report import write_report
 from gcop.signatures import MathGuide, MathSolve
@@ -182,7 +182,7 @@ def test_report_has_every_row_and_plots_and_can_be_rewritten(scripted_lm, tmp_pa
         evaluate(policy, dataset(3), metric, name="ExecTune", progress=False),
     ]
     history = {"ExecTune": [{"step": 1, "reward": 0.1, "valid_rate": 0.5}]}
-    from gcop.optimizers.certificate import hoeffding_certificate
+    from gcop.optimizers.acceptance.certificate import hoeffding_certificate
 
     certificate = hoeffding_certificate(18, 20, k=16, tau=0.75, delta=0.05, beta=0.05)
     report = write_report(tmp_path, results, certificate=certificate.to_dict(), histories=history)

@@ -126,7 +126,7 @@ def test_acceptance_judges_proposals_by_the_guide_tokens(tiny_guide, scripted_lm
 
     import gcop
     from gcop.lm.convert import as_lm
-    from gcop.optimizers.acceptance import run_acceptance
+    from gcop.optimizers.acceptance.run import run_acceptance
     from gcop.optimizers.config import ExecTuneConfig
     from gcop.signatures import MathSolve
 
@@ -151,7 +151,7 @@ def test_grpo_gates_completions_by_the_guide_tokens(tiny_guide, scripted_lm):
 
     import gcop
     from gcop.optimizers.config import ExecTuneConfig
-    from gcop.optimizers.grpo import make_reward
+    from gcop.optimizers.grpo.trainer import make_reward
     from gcop.signatures import MathSolve
 
     core_lm = scripted_lm(["[[ ## answer ## ]]\n7"])

@@ -92,7 +92,7 @@ class ExecTune(dspy.teleprompt.Teleprompter):
 
     def _accept(self, student: GuideCorePolicy, trainset: list, teacher: LMLike):
         """Phase 1: teacher proposals, k core trials each, accept or refine; certificate."""
-        from gcop.optimizers.acceptance import run_acceptance
+        from gcop.optimizers.acceptance.run import run_acceptance
 
         teacher_lm = as_lm(
             teacher,
@@ -137,7 +137,7 @@ class ExecTune(dspy.teleprompt.Teleprompter):
 
     def _grpo(self, student: GuideCorePolicy, trainset: list, teacher: LMLike) -> GuideCorePolicy:
         """Phase 3: structure-aware GRPO with the shaped reward."""
-        from gcop.optimizers.grpo import train_grpo
+        from gcop.optimizers.grpo.trainer import train_grpo
 
         student.guide, student.artifacts["grpo"] = train_grpo(
             student.guide,

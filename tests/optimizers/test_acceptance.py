@@ -19,7 +19,7 @@ from acceptance_fakes import (
     trainset,
 )
 
-from gcop.optimizers.acceptance import run_acceptance
+from gcop.optimizers.acceptance.run import run_acceptance
 from gcop.optimizers.config import ExecTuneConfig
 
 
@@ -255,9 +255,9 @@ def test_bad_inputs_raise_clear_errors(backend):
 
 
 def test_verdicts_and_states_are_enums_whose_values_records_keep(backend):
-    from gcop.optimizers.acceptance_prep import TaskState
-    from gcop.optimizers.acceptance_records import TrialStatus, Verdict
-    from gcop.optimizers.acceptance_rules import verdict
+    from gcop.optimizers.acceptance.progress import TaskState
+    from gcop.optimizers.acceptance.records import TrialStatus, Verdict
+    from gcop.optimizers.acceptance.rules import verdict
 
     policy, _, _, teacher_lm = setup(backend)
     result = run_acceptance(

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from gcop.optimizers.certificate import hoeffding_certificate
+from gcop.optimizers.acceptance.certificate import hoeffding_certificate
 
 
 def test_arithmetic_matches_hand_computed_values():

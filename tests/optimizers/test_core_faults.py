@@ -21,9 +21,9 @@ from dspy.utils import exceptions as dspy_errors
 
 import gcop
 from gcop.lm import convert
-from gcop.optimizers import acceptance_calls
-from gcop.optimizers.acceptance import run_acceptance
-from gcop.optimizers.acceptance_calls import backoff_delay, is_transient
+from gcop.optimizers.acceptance import calls as acceptance_calls
+from gcop.optimizers.acceptance.calls import backoff_delay, is_transient
+from gcop.optimizers.acceptance.run import run_acceptance
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.signatures import MathSolve
 

@@ -19,8 +19,8 @@ from training_fakes import (
 )
 
 import gcop
-from gcop.optimizers import acceptance_calls
-from gcop.optimizers.advisor import Advisor
+from gcop.baselines.advisor import Advisor
+from gcop.optimizers.acceptance import calls as acceptance_calls
 from gcop.optimizers.exectune import AcceptanceFailed
 from gcop.signatures import MathGuide, MathSolve
 

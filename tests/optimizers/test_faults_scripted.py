@@ -24,11 +24,11 @@ from fault_server import FaultServer, repeat
 from training_fakes import same_weights, small_config, snapshot, strategy_sent, tiny_guide
 
 import gcop
-from gcop.optimizers import acceptance_calls
-from gcop.optimizers.acceptance import run_acceptance
-from gcop.optimizers.acceptance_calls import backoff_delay
+from gcop.optimizers.acceptance import calls as acceptance_calls
+from gcop.optimizers.acceptance.calls import backoff_delay
+from gcop.optimizers.acceptance.run import run_acceptance
 from gcop.optimizers.config import ExecTuneConfig
-from gcop.optimizers.grpo import train_grpo
+from gcop.optimizers.grpo.trainer import train_grpo
 from gcop.signatures import MathGuide, MathSolve
 
 SCRIPT = ["ok", 429, "ok", 500, "slow", "garbage", "hang"]

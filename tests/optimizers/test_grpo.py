@@ -21,9 +21,9 @@ from training_fakes import (
 )
 
 import gcop
-from gcop.optimizers import acceptance_calls
-from gcop.optimizers.advisor import Advisor
-from gcop.optimizers.grpo import grpo_trainer, make_reward, train_grpo
+from gcop.baselines.advisor import Advisor
+from gcop.optimizers.acceptance import calls as acceptance_calls
+from gcop.optimizers.grpo.trainer import grpo_trainer, make_reward, train_grpo
 from gcop.optimizers.sft import train_sft
 from gcop.signatures import MathSolve
 

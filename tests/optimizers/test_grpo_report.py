@@ -4,7 +4,7 @@ import math
 
 from training_fakes import exact_metric, examples, keyword_core, small_config, tiny_guide
 
-from gcop.optimizers.grpo import train_grpo
+from gcop.optimizers.grpo.trainer import train_grpo
 from gcop.report import plot_training_curves, training_curves
 
 

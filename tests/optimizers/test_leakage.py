@@ -3,7 +3,7 @@
 import dspy
 import pytest
 
-from gcop.optimizers.leakage import leaks_answer
+from gcop.optimizers.acceptance.leakage import leaks_answer
 
 MATH = dspy.Example(
     question="A shop sells 12 pens at $3 each and 4 notebooks at $5 each. What is the total?",

@@ -3,8 +3,8 @@
 import dspy
 import pytest
 
-from gcop.optimizers.judge import StrategyJudge, parse_verdict
-from gcop.optimizers.rewards import (
+from gcop.optimizers.grpo.judge import StrategyJudge, parse_verdict
+from gcop.optimizers.grpo.rewards import (
     as_score,
     completion_text,
     format_bonus,
@@ -167,8 +167,8 @@ def test_judge_rejects_bad_arguments():
 
 
 def test_one_score_rule_and_one_home_for_the_weights():
-    from gcop.optimizers import rewards
     from gcop.optimizers.config import ExecTuneConfig
+    from gcop.optimizers.grpo import rewards
 
     defaults = ExecTuneConfig()
     assert (rewards.ALPHA_FMT, rewards.LAMBDA_JUDGE, rewards.MU) == (

@@ -12,7 +12,7 @@ from gcop.lm.chat import chat
 from gcop.lm.convert import as_lm
 from gcop.lm.tiny import tiny_model
 from gcop.optimizers.config import ExecTuneConfig
-from gcop.optimizers.grpo import grpo_args
+from gcop.optimizers.grpo.trainer import grpo_args
 from gcop.signatures import MathSolve
 
 

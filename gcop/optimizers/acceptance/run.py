@@ -4,10 +4,10 @@ For each training task the teacher proposes a ``<strategy>`` block; an invalid o
 block is refused at once; otherwise the core runs it up to ``k`` times and the strategy is accepted
 when the mean score is at least τ. A rejected proposal goes back to the teacher with feedback, for
 up to ``max_rounds`` refinement rounds. The accepted pairs are the guide's SFT data; the
-:mod:`~gcop.optimizers.certificate` bounds how well the core executes them.
+:mod:`~gcop.optimizers.acceptance.certificate` bounds how well the core executes them.
 
-The loop itself is in :mod:`~gcop.optimizers.acceptance_sampler`; calls and retries in
-:mod:`~gcop.optimizers.acceptance_calls`; resume in :mod:`~gcop.optimizers.acceptance_store`.
+The loop itself is in :mod:`~gcop.optimizers.acceptance.sampler`; calls and retries in
+:mod:`~gcop.optimizers.acceptance.calls`; resume in :mod:`~gcop.optimizers.acceptance.store`.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from gcop.optimizers.acceptance_prep import fingerprint, prepare_tasks
-from gcop.optimizers.acceptance_records import (
+from gcop.optimizers.acceptance.progress import fingerprint, prepare_tasks
+from gcop.optimizers.acceptance.records import (
     AcceptanceResult,
     AcceptedStrategy,
     ProposalRecord,
     TrialRecord,
 )
-from gcop.optimizers.acceptance_sampler import Sampler
-from gcop.optimizers.acceptance_store import AcceptanceStore
+from gcop.optimizers.acceptance.sampler import AcceptanceLoop
+from gcop.optimizers.acceptance.store import AcceptanceStore
 from gcop.optimizers.config import ExecTuneConfig
 
 __all__ = [
@@ -67,7 +67,7 @@ def run_acceptance(
     config = config or ExecTuneConfig()
     tasks = prepare_tasks(policy, trainset, teacher_lm, metric)
     with AcceptanceStore(run_dir, fingerprint(policy, teacher_lm, config)) as store:
-        result = Sampler(policy, tasks, teacher_lm, metric, config, store).run()
+        result = AcceptanceLoop(policy, tasks, teacher_lm, metric, config, store).run()
         store.write_summary(result.summary())
     logger.info(result.describe())
     if result.undecided:

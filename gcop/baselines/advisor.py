@@ -2,8 +2,8 @@
 
 The guide is trained from scratch (no acceptance sampling, no SFT) against the core's task score
 only: no format gate or bonus, no judge, no non-regression term. It shares ExecTune's GRPO code
-(:func:`gcop.optimizers.grpo.train_grpo` with ``reward="task"``), so the two differ only in what
-the paper says they differ in.
+(:func:`gcop.optimizers.grpo.trainer.train_grpo` with ``reward="task"``), so the two differ only
+in what the paper says they differ in.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class Advisor(dspy.teleprompt.Teleprompter):
         ``valset``, the trained policy is scored on it with the metric, in
         ``artifacts["validation"]``.
         """
-        from gcop.optimizers.grpo import train_grpo
+        from gcop.optimizers.grpo.trainer import train_grpo
 
         require_trainable(student, "Advisor.compile")
         if teacher is not None:

@@ -3,7 +3,7 @@
 Each takes ``completions`` (plain strings, or TRL conversational lists
 ``[{"role": "assistant", "content": ...}]``) plus per-completion columns as keyword arguments, and
 returns one float per completion. Nothing here calls an LM: the core runs and the judge live in
-:mod:`gcop.optimizers.grpo_reward`, which hands their scores to these functions.
+:mod:`gcop.optimizers.grpo.guide_reward`, which hands their scores to these functions.
 
 The shaped reward of the paper is
 

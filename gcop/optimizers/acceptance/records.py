@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from gcop.cost import CallRecord, summarize
-from gcop.optimizers.certificate import Certificate, hoeffding_certificate
+from gcop.optimizers.acceptance.certificate import Certificate, hoeffding_certificate
 
 OUTPUT_CHARS = 500  # core output kept per trial (and quoted back to the teacher)
 

@@ -13,7 +13,7 @@ gives exactly the decision all ``k`` trials would give, so the §A.11 certificat
 
 from __future__ import annotations
 
-from gcop.optimizers.acceptance_records import Verdict
+from gcop.optimizers.acceptance.records import Verdict
 
 
 def verdict(total: float, n: int, *, k: int, tau: float, early_stop: bool = True) -> Verdict | None:

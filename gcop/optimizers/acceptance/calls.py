@@ -18,8 +18,8 @@ from typing import Any
 
 from gcop.cost import CallRecord, cost_scope
 from gcop.lm.chat import chat
-from gcop.optimizers.acceptance_records import OUTPUT_CHARS, TrialRecord, TrialStatus
-from gcop.optimizers.rewards import as_score
+from gcop.optimizers.acceptance.records import OUTPUT_CHARS, TrialRecord, TrialStatus
+from gcop.optimizers.grpo.rewards import as_score
 
 logger = logging.getLogger(__name__)
 

@@ -3,10 +3,10 @@
 :class:`GuideReward` is what TRL's ``GRPOTrainer`` calls with a batch of completions. It parses each
 completion, runs the core on the parsed strategy (guided) and once per example without one
 (unguided, cached), asks the judge, and hands the scores to the pure functions of
-:mod:`gcop.optimizers.rewards`. Core and judge calls run concurrently; DSPy's cache keys them by
-(example, strategy, sample) through ``rollout_id``, and the cost ledger records them. Each call
-appends one row to :attr:`GuideReward.history` (reward, valid rate, judge score, regression rate,
-core cost), from which the run's curves are plotted.
+:mod:`gcop.optimizers.grpo.rewards`. Core and judge calls run concurrently; DSPy's cache keys
+them by (example, strategy, sample) through ``rollout_id``, and the cost ledger records them.
+Each call appends one row to :attr:`GuideReward.history` (reward, valid rate, judge score,
+regression rate, core cost), from which the run's curves are plotted.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from gcop.cost import summarize
-from gcop.optimizers.acceptance_calls import call_with_retries
+from gcop.optimizers.acceptance.calls import call_with_retries
+from gcop.optimizers.acceptance.leakage import leaks_answer
 from gcop.optimizers.config import ExecTuneConfig
-from gcop.optimizers.judge import JudgeVerdict, StrategyJudge
-from gcop.optimizers.leakage import leaks_answer
-from gcop.optimizers.rewards import as_score, completion_text, shaped_reward, task_reward
+from gcop.optimizers.grpo.judge import JudgeVerdict, StrategyJudge
+from gcop.optimizers.grpo.rewards import as_score, completion_text, shaped_reward, task_reward
 from gcop.strategy import count_words, parse_strategy
 
 logger = logging.getLogger(__name__)

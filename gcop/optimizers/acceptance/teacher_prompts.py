@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gcop.optimizers.acceptance_records import Verdict
+from gcop.optimizers.acceptance.records import Verdict
 from gcop.strategy import CLOSE_TAG, OPEN_TAG
 
 GENERIC_GUIDANCE = (

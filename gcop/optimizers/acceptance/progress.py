@@ -1,4 +1,4 @@
-"""Input checks and per-task state for acceptance sampling."""
+"""Input checks, and each task's progress through acceptance sampling."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from gcop.optimizers.acceptance_records import ProposalRecord, Verdict
-from gcop.optimizers.acceptance_store import digest
+from gcop.optimizers.acceptance.records import ProposalRecord, Verdict
+from gcop.optimizers.acceptance.store import digest
 
 
 class TaskState(StrEnum):
@@ -22,7 +22,7 @@ class TaskState(StrEnum):
 
 
 @dataclass
-class Task:
+class TaskProgress:
     """One training example's progress through propose → trials → accept / refine."""
 
     index: int
@@ -78,8 +78,8 @@ def required_fields(policy: Any) -> list[str]:
     return names
 
 
-def prepare_tasks(policy: Any, trainset: Any, teacher_lm: Any, metric: Any) -> list[Task]:
-    """Check the arguments of :func:`run_acceptance` and build one :class:`Task` per example."""
+def prepare_tasks(policy: Any, trainset: Any, teacher_lm: Any, metric: Any) -> list[TaskProgress]:
+    """Check the arguments of :func:`run_acceptance`; one :class:`TaskProgress` per example."""
     import dspy
 
     if getattr(policy, "core", None) is None or getattr(policy, "ledger", None) is None:
@@ -126,7 +126,7 @@ def prepare_tasks(policy: Any, trainset: Any, teacher_lm: Any, metric: Any) -> l
         base = digest(inputs)
         seen[base] += 1
         key = base if seen[base] == 1 else f"{base}-{seen[base]}"  # duplicates stay distinct
-        tasks.append(Task(index, example, key, inputs, reference))
+        tasks.append(TaskProgress(index, example, key, inputs, reference))
     return tasks
 
 

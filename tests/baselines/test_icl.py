@@ -6,7 +6,7 @@ import dspy
 import pytest
 
 import gcop
-from gcop.optimizers.icl import ICLPolicy
+from gcop.baselines.icl import ICLPolicy
 from gcop.signatures import MathSolve
 
 TRAIN = [

@@ -3,8 +3,9 @@ and TRL's ``GRPOTrainer`` pushes the guide toward the strategies with the higher
 
 ``reward="shaped"`` (ExecTune) uses r = 1[valid]·(R_task + α_fmt + λ·J − μ·hinge);
 ``reward="task"`` (the Advisor baseline) uses the task reward alone. The reward's LM plumbing is in
-:mod:`gcop.optimizers.grpo_reward`, its math in :mod:`gcop.optimizers.rewards`. Generation uses
-vLLM (colocated) when the ``[vllm]`` extra and a GPU are present, transformers otherwise.
+:mod:`gcop.optimizers.grpo.guide_reward`, its math in :mod:`gcop.optimizers.grpo.rewards`.
+Generation uses vLLM (colocated) when the ``[vllm]`` extra and a GPU are present, transformers
+otherwise.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any, Literal
 from gcop.lm.convert import as_lm
 from gcop.modules.guide import Guide, guide_messages
 from gcop.optimizers.config import ExecTuneConfig
-from gcop.optimizers.grpo_reward import GuideReward, core_inputs
+from gcop.optimizers.grpo.guide_reward import GuideReward, core_inputs
+from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.optimizers.guide_training import (
     common_args,
     new_adapter,
@@ -29,7 +31,6 @@ from gcop.optimizers.guide_training import (
     trainable_copy,
     trained_guide,
 )
-from gcop.optimizers.judge import StrategyJudge
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 The loop keeps ``concurrency`` core calls (and as many teacher calls) in flight across tasks,
 starting tasks in order, at most two per worker at once. Early stopping launches a proposal's
 trials in waves no larger than the fewest results that could fix its verdict
-(:func:`~gcop.optimizers.acceptance_rules.results_to_decide`), so it never spends a call that
+(:func:`~gcop.optimizers.acceptance.rules.results_to_decide`), so it never spends a call that
 sequential early stopping would skip, and decides exactly as all ``k`` trials would.
 """
 
@@ -17,10 +17,11 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from gcop.optimizers.acceptance_budget import Budget
-from gcop.optimizers.acceptance_calls import propose, run_trial
-from gcop.optimizers.acceptance_prep import Task, TaskState
-from gcop.optimizers.acceptance_records import (
+from gcop.optimizers.acceptance.budget import Budget
+from gcop.optimizers.acceptance.calls import propose, run_trial
+from gcop.optimizers.acceptance.leakage import leaks_answer
+from gcop.optimizers.acceptance.progress import TaskProgress, TaskState
+from gcop.optimizers.acceptance.records import (
     AcceptanceResult,
     AcceptedStrategy,
     ProposalRecord,
@@ -29,10 +30,9 @@ from gcop.optimizers.acceptance_records import (
     Verdict,
     build_result,
 )
-from gcop.optimizers.acceptance_rules import results_to_decide, verdict
-from gcop.optimizers.acceptance_store import rollout_id
-from gcop.optimizers.leakage import leaks_answer
-from gcop.optimizers.teacher_prompts import refinement_feedback, teacher_messages
+from gcop.optimizers.acceptance.rules import results_to_decide, verdict
+from gcop.optimizers.acceptance.store import rollout_id
+from gcop.optimizers.acceptance.teacher_prompts import refinement_feedback, teacher_messages
 from gcop.strategy import DEFAULT_TOKEN_BUDGET, count_words, parse_strategy
 
 logger = logging.getLogger(__name__)
@@ -41,10 +41,12 @@ INFRA_REQUEUES = 1  # a call that failed after all retries is re-run this many m
 TASKS_PER_WORKER = 2  # tasks in progress at once, per concurrent call
 
 
-class Sampler:
+class AcceptanceLoop:
     """The scheduling loop: all state lives here, worker threads only make calls."""
 
-    def __init__(self, policy, tasks: list[Task], teacher_lm, metric, config, store) -> None:
+    def __init__(
+        self, policy, tasks: list[TaskProgress], teacher_lm, metric, config, store
+    ) -> None:
         self.core, self.ledger = policy.core, policy.ledger
         self.teacher_lm, self.metric = teacher_lm, metric
         self.tasks, self.config, self.store = tasks, config, store
@@ -54,11 +56,11 @@ class Sampler:
         self.count_tokens = guide.count_tokens if guide is not None else count_words
         self.proposals: list[ProposalRecord] = []
         self.accepted: list[tuple[int, AcceptedStrategy]] = []  # (task index, pair)
-        self.pending: dict[Future, tuple[str, Task, Any]] = {}
+        self.pending: dict[Future, tuple[str, TaskProgress, Any]] = {}
         self.in_flight: Counter = Counter()  # "core" / "teacher" calls now running
         self.counts: Counter = Counter()  # core_calls, teacher_calls, saved, infra_errors, reused
         self.outcomes: Counter = Counter(accepted=0, rejected=0, undecided=0)
-        self.active: list[Task] = []  # started, unfinished tasks, in order
+        self.active: list[TaskProgress] = []  # started, unfinished tasks, in order
         self.started = 0  # tasks[:started] have been started
         self.mark = len(self.ledger)
         self.budget = Budget(config, self.ledger)
@@ -117,7 +119,7 @@ class Sampler:
 
     # --- teacher proposals ---
 
-    def _advance_proposal(self, task: Task) -> bool:
+    def _advance_proposal(self, task: TaskProgress) -> bool:
         if task.messages is None:
             reference = task.reference if self.config.privileged_teacher else None
             task.messages = teacher_messages(
@@ -149,7 +151,7 @@ class Sampler:
         task.state = TaskState.TEACHER
         return True
 
-    def _collect_proposal(self, task: Task, messages: list[dict], outcome: tuple) -> None:
+    def _collect_proposal(self, task: TaskProgress, messages: list[dict], outcome: tuple) -> None:
         completion, error, attempts, calls = outcome
         self.counts["teacher_calls"] += attempts
         if error is not None:
@@ -163,7 +165,9 @@ class Sampler:
         self.store.put_proposal(task.key, task.round, messages, completion)
         self._on_proposal(task, completion, reused=False, calls=calls)
 
-    def _on_proposal(self, task: Task, completion: str, *, reused: bool, calls: list) -> None:
+    def _on_proposal(
+        self, task: TaskProgress, completion: str, *, reused: bool, calls: list
+    ) -> None:
         parsed = parse_strategy(
             completion, token_budget=self.token_budget, count_tokens=self.count_tokens
         )
@@ -184,7 +188,7 @@ class Sampler:
 
     # --- core trials ---
 
-    def _advance_trials(self, task: Task) -> bool:
+    def _advance_trials(self, task: TaskProgress) -> bool:
         progressed = False
         proposal = task.proposal
         while (
@@ -221,7 +225,7 @@ class Sampler:
             task.in_flight += 1
         return progressed
 
-    def _wanted(self, task: Task) -> int:
+    def _wanted(self, task: TaskProgress) -> int:
         """Trials to launch now: the fewest results that could fix the verdict, less in flight."""
         scores, k, tau = task.proposal.scores, self.config.k, self.config.tau
         n = len(scores)
@@ -230,7 +234,7 @@ class Sampler:
         )
         return needed - task.in_flight
 
-    def _collect_trial(self, task: Task, proposal: ProposalRecord, outcome: tuple) -> None:
+    def _collect_trial(self, task: TaskProgress, proposal: ProposalRecord, outcome: tuple) -> None:
         record, calls = outcome
         self.counts["core_calls"] += record.attempts
         task.in_flight -= task.proposal is proposal
@@ -255,7 +259,7 @@ class Sampler:
             proposal.reason = f"trial {record.index} failed after retries: {record.error}"
             self._finish(task, Verdict.UNDECIDED, proposal.reason)
 
-    def _on_trial(self, task: Task, record: TrialRecord) -> None:
+    def _on_trial(self, task: TaskProgress, record: TrialRecord) -> None:
         proposal = task.proposal
         proposal.trials.append(record)
         scores, k = proposal.scores, self.config.k
@@ -277,7 +281,7 @@ class Sampler:
 
     # --- verdicts, budget, bookkeeping ---
 
-    def _reject(self, task: Task) -> None:
+    def _reject(self, task: TaskProgress) -> None:
         proposal = task.proposal
         if task.round >= self.config.max_rounds:
             self._finish(task, Verdict.REJECTED)
@@ -294,7 +298,7 @@ class Sampler:
             )
         )
 
-    def _finish(self, task: Task, outcome: Verdict, reason: str = "") -> None:
+    def _finish(self, task: TaskProgress, outcome: Verdict, reason: str = "") -> None:
         task.state, task.outcome, task.reason = TaskState.DONE, outcome, reason
         if task.proposal is not None and task.proposal.verdict == Verdict.PENDING:
             task.proposal.verdict, task.proposal.reason = Verdict.UNDECIDED, reason

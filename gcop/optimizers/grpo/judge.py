@@ -2,8 +2,8 @@
 
 The judge must answer in a strict two-line format (``SCORE: 0.7`` / ``LEAK: no``). Anything else
 scores 0 and is counted, never raised: a flaky judge must not stop a training run. A deterministic
-check (:func:`gcop.optimizers.leakage.leaks_answer`) backs the judge up: a strategy that gives the
-answer away scores 0 whatever the judge says.
+check (:func:`gcop.optimizers.acceptance.leakage.leaks_answer`) backs the judge up: a strategy
+that gives the answer away scores 0 whatever the judge says.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gcop.lm.chat import chat
-from gcop.optimizers.acceptance_calls import call_with_retries
-from gcop.optimizers.leakage import leaks_answer
+from gcop.optimizers.acceptance.calls import call_with_retries
+from gcop.optimizers.acceptance.leakage import leaks_answer
 
 logger = logging.getLogger(__name__)
 
