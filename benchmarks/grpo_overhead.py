@@ -63,7 +63,7 @@ def main() -> None:
     from gcop.modules.guide import guide_messages
     from gcop.optimizers.config import ExecTuneConfig
     from gcop.optimizers.grpo.trainer import grpo_trainer, train_grpo
-    from gcop.optimizers.guide_training import common_args, lora_config
+    from gcop.optimizers.guide_training import lora_config, shared_trainer_args
     from gcop.signatures import MathGuide, MathSolve
 
     torch.set_num_threads(args.threads)
@@ -89,7 +89,7 @@ def main() -> None:
         """GRPOTrainer built by hand with the same numbers."""
         with tempfile.TemporaryDirectory() as folder:
             raw_args = GRPOConfig(
-                **common_args(model, config, folder),
+                **shared_trainer_args(model, config, folder),
                 max_steps=config.grpo_steps,
                 learning_rate=config.grpo_learning_rate,
                 per_device_train_batch_size=config.grpo_batch_size,

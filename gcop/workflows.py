@@ -36,12 +36,13 @@ def _require_keys(*models: str) -> None:
             )
 
 
-def _policy(task: Any, guide: str | None, core: str, *, guided: bool = True):
+def _task_policy(task: Any, guide: str | None, core: str):
+    """A guide–core policy on the task's signatures; no guide runs the core alone."""
     import gcop
 
     core_module = gcop.Core(task.CORE_SIGNATURE, lm=core)
     guide_module = gcop.Guide(task.GUIDE_SIGNATURE, lm=guide) if guide else None
-    return gcop.GuideCorePolicy(guide=guide_module, core=core_module, guided=guided)
+    return gcop.GuideCorePolicy(guide=guide_module, core=core_module)
 
 
 def run_compile(args: argparse.Namespace) -> dict[str, Any]:
@@ -60,7 +61,7 @@ def run_compile(args: argparse.Namespace) -> dict[str, Any]:
         max_dollars=args.max_dollars,
         privileged_teacher=args.teacher in named_backends(),  # planners read the reference
     )
-    policy = _policy(task, args.guide, args.core)
+    policy = _task_policy(task, args.guide, args.core)
     teacher = resolve_lm(args.teacher, "teacher")
     check_routable(model_string(teacher))
     _require_keys(model_string(teacher), policy.core.lm.model, policy.guide.lm.model)
@@ -92,7 +93,7 @@ def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from gcop.tasks import load_task
 
     task = load_task(args.task)
-    policy = _policy(task, args.guide if args.policy else None, args.core)
+    policy = _task_policy(task, args.guide if args.policy else None, args.core)
     if args.policy:
         policy.load(args.policy, keep_core_lm=True)
     _require_keys(policy.core.lm.model)

@@ -103,7 +103,7 @@ def lora_config(config: ExecTuneConfig) -> Any:
     return LoraConfig(**{**settings, **config.lora_args})
 
 
-def common_args(model: Any, config: ExecTuneConfig, output_dir: str) -> dict[str, Any]:
+def shared_trainer_args(model: Any, config: ExecTuneConfig, output_dir: str) -> dict[str, Any]:
     """Settings every TRL config here shares: no saving, no reports, seeded, quiet logs; bf16
     autocast where the hardware computes bfloat16 natively (see :mod:`gcop.lm.precision`).
     ``ExecTuneConfig.sft_args`` / ``grpo_args`` override any of them."""

@@ -17,11 +17,11 @@ from typing import Any
 from gcop.modules.guide import Guide, guide_messages
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.guide_training import (
-    common_args,
     loss_history,
     new_adapter,
     quiet_progress,
     set_seed,
+    shared_trainer_args,
     trainable_copy,
     trained_guide,
 )
@@ -61,7 +61,7 @@ def sft_trainer(
     set_seed(config.seed)
     model, tokenizer = trainable_copy(guide, config)
     settings = dict(
-        common_args(model, config, output_dir),
+        shared_trainer_args(model, config, output_dir),
         num_train_epochs=config.sft_epochs,
         learning_rate=config.sft_learning_rate,
         per_device_train_batch_size=config.sft_batch_size,

@@ -24,17 +24,18 @@ from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.grpo.guide_reward import GuideReward, core_inputs
 from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.optimizers.guide_training import (
-    common_args,
     new_adapter,
     quiet_progress,
     set_seed,
+    shared_trainer_args,
     trainable_copy,
     trained_guide,
 )
 
 logger = logging.getLogger(__name__)
 
-SUFFIXES = {"shaped": "grpo", "task": "advisor"}
+# per reward, how the trained guide's name ends (smollm2-135m-grpo-1a2b3c4d)
+GUIDE_NAME_SUFFIX = {"shaped": "grpo", "task": "advisor"}
 _TRL_KEYS = {"loss": "loss", "step_time": "step_time_s", "completions/mean_length": "length"}
 
 
@@ -75,7 +76,9 @@ def train_grpo(
             "GRPO (%s reward) of %s for %d steps", reward, guide.local_lm.name, config.grpo_steps
         )
         trainer.train()
-    new_guide = trained_guide(guide, trainer.model, trainer.processing_class, SUFFIXES[reward])
+    new_guide = trained_guide(
+        guide, trainer.model, trainer.processing_class, GUIDE_NAME_SUFFIX[reward]
+    )
     history = _merge_trl_logs(reward_fn.history, trainer.state.log_history)
     summary = {
         "reward_mode": reward,
@@ -108,7 +111,7 @@ def make_reward(
     reward: Literal["shaped", "task"] = "shaped",
 ) -> GuideReward:
     """Check the inputs and build the reward function TRL will call."""
-    if reward not in SUFFIXES:
+    if reward not in GUIDE_NAME_SUFFIX:
         raise ValueError(f"reward must be 'shaped' (ExecTune) or 'task' (Advisor), got {reward!r}")
     if not isinstance(config, ExecTuneConfig):
         raise TypeError(f"config must be an ExecTuneConfig, got {type(config).__name__}")
@@ -189,7 +192,7 @@ def grpo_args(model: Any, config: ExecTuneConfig, output_dir: str) -> Any:
         )
     vllm = use_vllm(model)
     settings = dict(
-        common_args(model, config, output_dir),
+        shared_trainer_args(model, config, output_dir),
         max_steps=config.grpo_steps,
         learning_rate=config.grpo_learning_rate,
         per_device_train_batch_size=batch,
