@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -157,3 +157,14 @@ class MicroBatcher(Generic[Req, Res]):
 
     def __repr__(self) -> str:
         return f"MicroBatcher(max_batch_size={self.max_batch_size}, max_wait_s={self.max_wait_s})"
+
+
+_DEVICE_LOCKS: dict[str, threading.Lock] = {}
+_DEVICE_LOCKS_GUARD = threading.Lock()
+
+
+def device_lock(model: Any) -> threading.Lock:
+    """The lock shared by every LocalLM whose weights live on ``model``'s device."""
+    device = str(next(model.parameters()).device)
+    with _DEVICE_LOCKS_GUARD:
+        return _DEVICE_LOCKS.setdefault(device, threading.Lock())

@@ -8,19 +8,16 @@ prompts equal inference prompts, and hand trained weights back with :meth:`Local
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
 import re
-import shutil
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gcop.lm import provider
-from gcop.lm.batching import MicroBatcher
+from gcop.lm import local_folder, provider
+from gcop.lm.batching import MicroBatcher, device_lock
 from gcop.lm.generation import (
     BatchStats,
     GenRequest,
@@ -28,14 +25,11 @@ from gcop.lm.generation import (
     stop_token_ids,
     token_chunks,
 )
+from gcop.lm.local_folder import check_source, default_name, is_peft
 from gcop.lm.precision import DTYPES, pick_dtype
 from gcop.lm.provider import ChatCompletion
-from gcop.lm.registry import TINY, resolve_model
-from gcop.lm.weights import base_fingerprint
 
 logger = logging.getLogger(__name__)
-
-SPEC_FILE = "gcop_lm.json"
 
 
 class LocalLM:
@@ -72,7 +66,7 @@ class LocalLM:
         if base is not None and isinstance(model, str | Path):
             raise ValueError("base only applies to a loaded model: one loaded by name is its base")
         if base is not None:
-            _check_source(base)
+            check_source(base)
         self._base = base
         self._base_fingerprint: str | None = None  # what the base must match, from a save
         self._source: str | None = None
@@ -81,7 +75,7 @@ class LocalLM:
         self._modified = False  # True once weights differ from what ``_source`` names
         if isinstance(model, str | Path):
             self._source = str(model)
-            _check_source(self._source)
+            check_source(self._source)
         elif callable(getattr(model, "generate", None)):
             if tokenizer is None:
                 raise ValueError("LocalLM(model=<loaded model>) needs tokenizer=<its tokenizer>")
@@ -95,7 +89,7 @@ class LocalLM:
             raise TypeError(
                 f"model must be a registry name, hub id, folder or PreTrainedModel, got {model!r}"
             )
-        self._name = name or _default_name(model)
+        self._name = name or default_name(model)
         if not re.fullmatch(r"[\w.\-]+", self._name):
             raise ValueError(f"name {self._name!r} may only use letters, digits, '.', '_' and '-'")
         self.adapter_path = Path(adapter_path) if adapter_path is not None else None
@@ -115,7 +109,7 @@ class LocalLM:
             size=lambda request: request.rows,
             name=f"gcop-local-{self._name}",
         )
-        _register(self._name, self)
+        provider.register_backend(self._name, self)
 
     # --- identity --------------------------------------------------------------------------
 
@@ -181,16 +175,8 @@ class LocalLM:
         if self._tokenizer is not None:
             return
         with self._load_lock:
-            if self._tokenizer is not None:
-                return
-            if self._source == TINY:
-                from gcop.lm.tiny import tiny_tokenizer
-
-                self._tokenizer = tiny_tokenizer()
-            else:
-                from transformers import AutoTokenizer
-
-                self._tokenizer = AutoTokenizer.from_pretrained(resolve_model(self._source))
+            if self._tokenizer is None:
+                self._tokenizer = local_folder.load_tokenizer(self._source)
 
     def _load(self) -> None:
         if self._model is not None:
@@ -204,23 +190,12 @@ class LocalLM:
             logger.info("loading %s", self._source)
             device = str(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
             dtype = pick_dtype(self.dtype, device)
-            if self._source == TINY:
-                from gcop.lm.tiny import tiny_model
-
-                model, tokenizer = tiny_model(seed=0)
-                self._tokenizer = self._tokenizer or tokenizer
-            else:
-                from transformers import AutoModelForCausalLM
-
-                model = AutoModelForCausalLM.from_pretrained(
-                    resolve_model(self._source), dtype=dtype
-                )
-            model.to(device=device, dtype=dtype)
+            model, tokenizer = local_folder.load_model(self._source, device, dtype)
+            self._tokenizer = self._tokenizer or tokenizer
             if self.adapter_path is not None:
-                from peft import PeftModel
-
-                self._check_base(model)
-                model = PeftModel.from_pretrained(model, str(self.adapter_path))
+                model = local_folder.apply_adapter(
+                    model, self.adapter_path, self._base_fingerprint, self._source
+                )
             model.eval()
             self._load_tokenizer()
             self._model = model
@@ -230,18 +205,6 @@ class LocalLM:
                 str(dtype).removeprefix("torch."),
                 device,
                 time.monotonic() - start,
-            )
-
-    def _check_base(self, model: Any) -> None:
-        """Refuse base weights other than those the saved adapter was trained on."""
-        if self._base_fingerprint is None:
-            return
-        found = base_fingerprint(model)
-        if found != self._base_fingerprint:
-            raise ValueError(
-                f"{self._source!r} is not the base model the adapter in {self.adapter_path} was "
-                f"trained on (weights fingerprint {found}, saved {self._base_fingerprint}); "
-                "load it with the model it was saved with"
             )
 
     def set_model(self, model: Any, tokenizer: Any = None) -> None:
@@ -327,7 +290,7 @@ class LocalLM:
         results: list[ChatCompletion | None] = [None] * len(requests)
         # One batch at a time per device: two models generating at once on the same CPU cores
         # slow each other down, while requests that wait here join the next, fuller batch.
-        with _device_lock(self._model):
+        with device_lock(self._model):
             for chunk in token_chunks(requests, self.max_batch_tokens):
                 done = generate_batch(
                     self._model,
@@ -340,7 +303,7 @@ class LocalLM:
                     results[i] = result
         return results
 
-    # --- persistence -----------------------------------------------------------------------
+    # --- persistence ---------------------------------------------------------------------
 
     def save(self, path: str | Path) -> Path:
         """Write a spec plus whatever weights differ from the named source; returns ``path``.
@@ -349,109 +312,9 @@ class LocalLM:
         a fingerprint of its weights that :meth:`load` checks. A model loaded from a folder (a
         path, or an earlier save) has that folder copied in, so the saved LocalLM never depends
         on another folder."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        spec = self.spec()
-        spec["adapter_path"] = None
-        model = self._model
-        if is_peft(model) and self.base is not None:
-            model.save_pretrained(path / "adapter")
-            fingerprint = base_fingerprint(model)
-            spec.update(model=self.base, weights="adapter", base_fingerprint=fingerprint)
-            if Path(self.base).is_dir():  # copied in, as for a full model below
-                _copy_folder(self.base, path / "base")
-                spec["model"] = "base"
-                spec["base_in_folder"] = True
-        elif model is None and self.adapter_path is not None:  # never loaded: copy the adapter
-            shutil.copytree(self.adapter_path, path / "adapter", dirs_exist_ok=True)
-            spec["weights"] = "adapter"
-        elif self._modified or self._source is None:
-            full = copy.deepcopy(model).merge_and_unload() if is_peft(model) else model
-            full.save_pretrained(path / "model")
-            self.tokenizer.save_pretrained(path / "model")
-            spec["weights"] = "full"
-        elif Path(self._source).is_dir():  # e.g. an earlier save: copy it, so this one stands alone
-            _copy_folder(self._source, path / "model")
-            spec["weights"] = "full"
-        else:
-            spec["weights"] = "none"
-        (path / SPEC_FILE).write_text(json.dumps(spec, indent=2))
-        logger.info("saved %s (%s weights) to %s", self._name, spec["weights"], path)
-        return path
+        return local_folder.save(self, path)
 
     @classmethod
     def load(cls, path: str | Path, **overrides: Any) -> LocalLM:
         """Rebuild a :meth:`save`d LocalLM (lazily: weights load on first use)."""
-        path = Path(path)
-        if not (path / SPEC_FILE).is_file():
-            raise ValueError(f"{path} has no {SPEC_FILE}; pass a folder written by LocalLM.save")
-        spec = json.loads((path / SPEC_FILE).read_text())
-        kwargs: dict[str, Any] = {
-            "name": spec["name"],
-            "max_batch_size": spec["max_batch_size"],
-            "batch_wait_s": spec["batch_wait_s"],
-            "device": spec.get("device"),
-        }
-        # settings newer than the spec's format: an older save gets the constructor's defaults
-        kwargs.update({key: spec[key] for key in ("max_batch_tokens", "dtype") if key in spec})
-        kwargs.update(overrides)
-        weights = spec.get("weights", "none")
-        if weights == "full":
-            return cls(path / "model", **kwargs)
-        if weights == "adapter":
-            base = path / spec["model"] if spec.get("base_in_folder") else spec["model"]
-            lm = cls(base, adapter_path=path / "adapter", **kwargs)
-            lm._base_fingerprint = spec.get("base_fingerprint")
-            return lm
-        return cls(spec["model"], **kwargs)
-
-
-_DEVICE_LOCKS: dict[str, threading.Lock] = {}
-_DEVICE_LOCKS_GUARD = threading.Lock()
-
-
-def _device_lock(model: Any) -> threading.Lock:
-    """The lock shared by every LocalLM whose weights live on ``model``'s device."""
-    device = str(next(model.parameters()).device)
-    with _DEVICE_LOCKS_GUARD:
-        return _DEVICE_LOCKS.setdefault(device, threading.Lock())
-
-
-def _copy_folder(source: str | Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` unless they are the same folder."""
-    if Path(source).resolve() != target.resolve():
-        shutil.copytree(source, target, dirs_exist_ok=True)
-
-
-def is_peft(model: Any) -> bool:
-    """Whether ``model`` carries peft adapters (a ``PeftModel``)."""
-    return model is not None and callable(getattr(model, "merge_and_unload", None))
-
-
-def _check_source(source: str) -> None:
-    """Fail early on an unknown name, without converting or loading anything yet."""
-    from gcop.lm.registry import is_registered
-
-    if not is_registered(source):
-        resolve_model(source)
-
-
-def _default_name(model: Any) -> str:
-    if isinstance(model, str | Path):
-        raw = str(model)
-        path = Path(raw).expanduser()
-        raw = path.name if path.exists() else raw.replace("/", "--")
-    else:
-        raw = Path(str(getattr(getattr(model, "config", None), "name_or_path", "") or "")).name
-        raw = raw or f"model-{id(model):x}"
-    return re.sub(r"[^\w.\-]+", "-", raw).strip("-") or "model"
-
-
-def _register(name: str, backend: LocalLM) -> None:
-    try:
-        previous = provider.get_backend(name)
-    except ValueError:
-        previous = None
-    if previous is not None and previous is not backend:
-        logger.info("local/%s now served by a new %r (replacing %r)", name, backend, previous)
-    provider.register_backend(name, backend)
+        return local_folder.load(cls, path, **overrides)

@@ -1,9 +1,9 @@
-"""A transformers chat model run in-process and served to DSPy as ``local/<name>``.
+"""A LocalLM's weights on disk: loading them by name, folder or adapter; saving and loading a
+LocalLM's folder.
 
-``LocalLM("qwen2.5-coder-0.5b")`` loads lazily on first use. Concurrent ``complete`` calls (a DSPy
-thread pool) are queued and answered by one worker that batches them into a single left-padded
-``generate`` — on CPU this multiplies throughput. Trainers read :meth:`LocalLM.chat_prompt` so their
-prompts equal inference prompts, and hand trained weights back with :meth:`LocalLM.set_model`.
+:meth:`gcop.LocalLM.save` writes ``gcop_lm.json`` (the spec) and whatever weights differ from the
+named source: a LoRA adapter over a known base (a few MB, with a fingerprint of the base's weights
+that loading checks), a full model, or none. :meth:`gcop.LocalLM.load` reads the folder back.
 """
 
 from __future__ import annotations
@@ -13,414 +13,18 @@ import json
 import logging
 import re
 import shutil
-import threading
-import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gcop.lm import provider
-from gcop.lm.batching import MicroBatcher
-from gcop.lm.generation import (
-    BatchStats,
-    GenRequest,
-    generate_batch,
-    stop_token_ids,
-    token_chunks,
-)
-from gcop.lm.precision import DTYPES, pick_dtype
-from gcop.lm.provider import ChatCompletion
-from gcop.lm.registry import TINY, resolve_model
+from gcop.lm.registry import TINY, is_registered, resolve_model
 from gcop.lm.weights import base_fingerprint
+
+if TYPE_CHECKING:
+    from gcop.lm.local import LocalLM
 
 logger = logging.getLogger(__name__)
 
 SPEC_FILE = "gcop_lm.json"
-
-
-class LocalLM:
-    """A causal LM served in-process; ``dspy.LM(lm.model_string)`` routes calls to it.
-
-    ``model`` is a registry name (see :func:`gcop.lm.available_models`), an HF hub id or local
-    folder, or a loaded ``PreTrainedModel`` (then pass ``tokenizer``). ``adapter_path`` applies a
-    saved peft adapter on load. ``base`` names where a loaded ``PeftModel``'s base weights come
-    from (a registry name, hub id or folder), so that :meth:`save` writes only the adapter.
-    ``dtype="auto"`` loads bfloat16 where the CPU or GPU computes it natively and float32
-    elsewhere (see :mod:`gcop.lm.precision`); name a dtype to override.
-    ``max_batch_size`` rows share one ``generate`` call: on CPU, bigger batches raise throughput
-    until the matrix units are busy (32 rows measured best for a 0.5B model on 2 cores).
-    ``max_batch_tokens`` caps rows × (longest prompt + new tokens) per call; a batch over it runs
-    as several calls grouped by prompt length (wide prompts beside short ones exhausted 24 GB).
-    """
-
-    def __init__(
-        self,
-        model: Any,
-        *,
-        name: str | None = None,
-        tokenizer: Any = None,
-        max_batch_size: int = 32,
-        max_batch_tokens: int = 24_576,
-        batch_wait_s: float = 0.05,
-        adapter_path: str | Path | None = None,
-        base: str | None = None,
-        device: str | None = None,
-        dtype: str = "auto",
-    ) -> None:
-        if dtype not in DTYPES:
-            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-        if base is not None and isinstance(model, str | Path):
-            raise ValueError("base only applies to a loaded model: one loaded by name is its base")
-        if base is not None:
-            _check_source(base)
-        self._base = base
-        self._base_fingerprint: str | None = None  # what the base must match, from a save
-        self._source: str | None = None
-        self._model: Any = None
-        self._tokenizer: Any = tokenizer
-        self._modified = False  # True once weights differ from what ``_source`` names
-        if isinstance(model, str | Path):
-            self._source = str(model)
-            _check_source(self._source)
-        elif callable(getattr(model, "generate", None)):
-            if tokenizer is None:
-                raise ValueError("LocalLM(model=<loaded model>) needs tokenizer=<its tokenizer>")
-            if adapter_path is not None:
-                raise ValueError(
-                    "adapter_path only applies to models loaded by name; for a loaded model pass "
-                    "peft.PeftModel.from_pretrained(model, adapter_path) instead"
-                )
-            self._model, self._modified = model, True
-        else:
-            raise TypeError(
-                f"model must be a registry name, hub id, folder or PreTrainedModel, got {model!r}"
-            )
-        self._name = name or _default_name(model)
-        if not re.fullmatch(r"[\w.\-]+", self._name):
-            raise ValueError(f"name {self._name!r} may only use letters, digits, '.', '_' and '-'")
-        self.adapter_path = Path(adapter_path) if adapter_path is not None else None
-        if max_batch_tokens < 1:
-            raise ValueError(f"max_batch_tokens must be >= 1, got {max_batch_tokens}")
-        self.device = device
-        self.dtype = dtype
-        self.max_batch_tokens = max_batch_tokens
-        self._load_lock = threading.RLock()
-        self._tokenizer_lock = threading.Lock()  # fast tokenizers are not safe across threads
-        self._eos_ids: list[int] | None = None
-        self.stats = BatchStats()  # rows, decoding steps and kept tokens of every batch
-        self._batcher: MicroBatcher[GenRequest, ChatCompletion] = MicroBatcher(
-            self._run_batch,
-            max_batch_size=max_batch_size,
-            max_wait_s=batch_wait_s,
-            size=lambda request: request.rows,
-            name=f"gcop-local-{self._name}",
-        )
-        _register(self._name, self)
-
-    # --- identity --------------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def model_string(self) -> str:
-        """What ``dspy.LM`` / LiteLLM take: ``"local/<name>"``."""
-        return f"{provider.PROVIDER}/{self._name}"
-
-    @property
-    def model(self) -> Any:
-        """The served ``PreTrainedModel`` (or ``PeftModel``), loaded on first access."""
-        self._load()
-        return self._model
-
-    @property
-    def tokenizer(self) -> Any:
-        self._load_tokenizer()
-        return self._tokenizer
-
-    @property
-    def batches_run(self) -> int:
-        """How many ``generate`` calls served requests so far."""
-        return self._batcher.batches_run
-
-    @property
-    def base(self) -> str | None:
-        """Where the weights under this model's LoRA adapter come from (for a model without one:
-        its own source); ``None`` when no registry name, hub id or folder holds them."""
-        if self._base is not None:
-            return self._base
-        if self._source is not None and (not self._modified or is_peft(self._model)):
-            return self._source
-        return None
-
-    def spec(self) -> dict[str, Any]:
-        """A JSON-serializable description (the model source is ``None`` for in-memory models)."""
-        return {
-            "format": "gcop.LocalLM/1",
-            "model": self._source,
-            "base": self.base,
-            "name": self._name,
-            "adapter_path": str(self.adapter_path) if self.adapter_path else None,
-            "max_batch_size": self._batcher.max_batch_size,
-            "max_batch_tokens": self.max_batch_tokens,
-            "batch_wait_s": self._batcher.max_wait_s,
-            "device": self.device,
-            "dtype": self.dtype,
-        }
-
-    def __repr__(self) -> str:
-        return f"LocalLM({self._source or '<in-memory model>'!r}, name={self._name!r})"
-
-    def __deepcopy__(self, memo: dict) -> LocalLM:
-        return self  # a handle to shared weights: copying a DSPy program must not copy the model
-
-    # --- loading ---------------------------------------------------------------------------
-
-    def _load_tokenizer(self) -> None:
-        if self._tokenizer is not None:
-            return
-        with self._load_lock:
-            if self._tokenizer is not None:
-                return
-            if self._source == TINY:
-                from gcop.lm.tiny import tiny_tokenizer
-
-                self._tokenizer = tiny_tokenizer()
-            else:
-                from transformers import AutoTokenizer
-
-                self._tokenizer = AutoTokenizer.from_pretrained(resolve_model(self._source))
-
-    def _load(self) -> None:
-        if self._model is not None:
-            return
-        with self._load_lock:
-            if self._model is not None:
-                return
-            import torch
-
-            start = time.monotonic()
-            logger.info("loading %s", self._source)
-            device = str(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-            dtype = pick_dtype(self.dtype, device)
-            if self._source == TINY:
-                from gcop.lm.tiny import tiny_model
-
-                model, tokenizer = tiny_model(seed=0)
-                self._tokenizer = self._tokenizer or tokenizer
-            else:
-                from transformers import AutoModelForCausalLM
-
-                model = AutoModelForCausalLM.from_pretrained(
-                    resolve_model(self._source), dtype=dtype
-                )
-            model.to(device=device, dtype=dtype)
-            if self.adapter_path is not None:
-                from peft import PeftModel
-
-                self._check_base(model)
-                model = PeftModel.from_pretrained(model, str(self.adapter_path))
-            model.eval()
-            self._load_tokenizer()
-            self._model = model
-            logger.info(
-                "loaded %s (%s on %s) in %.1f s",
-                self._source,
-                str(dtype).removeprefix("torch."),
-                device,
-                time.monotonic() - start,
-            )
-
-    def _check_base(self, model: Any) -> None:
-        """Refuse base weights other than those the saved adapter was trained on."""
-        if self._base_fingerprint is None:
-            return
-        found = base_fingerprint(model)
-        if found != self._base_fingerprint:
-            raise ValueError(
-                f"{self._source!r} is not the base model the adapter in {self.adapter_path} was "
-                f"trained on (weights fingerprint {found}, saved {self._base_fingerprint}); "
-                "load it with the model it was saved with"
-            )
-
-    def set_model(self, model: Any, tokenizer: Any = None) -> None:
-        """Serve ``model`` (e.g. a trained ``PeftModel``) from now on; running batches end first."""
-        if not callable(getattr(model, "generate", None)):
-            raise TypeError(f"set_model needs a model with .generate(), got {type(model).__name__}")
-        self._load_tokenizer()
-        with self._batcher.exclusive():
-            self._model = model
-            self._modified = True
-            self._eos_ids = None
-            if tokenizer is not None:
-                self._tokenizer = tokenizer
-
-    def close(self) -> None:
-        """Stop serving ``local/<name>`` and free the weights if they can be reloaded by name."""
-        with self._batcher.exclusive():
-            try:
-                if provider.get_backend(self._name) is self:
-                    provider.unregister_backend(self._name)
-            except ValueError:
-                pass
-            if self._source is not None and not self._modified:
-                self._model = None
-
-    # --- inference -------------------------------------------------------------------------
-
-    def chat_prompt(self, messages: list[dict[str, str]]) -> str:
-        """The exact text the model sees for ``messages`` (chat template + generation prompt)."""
-        tokenizer = self.tokenizer
-        if not getattr(tokenizer, "chat_template", None):
-            raise ValueError(
-                f"the tokenizer of {self._name!r} has no chat template; pass a chat/instruct model "
-                "or set tokenizer.chat_template"
-            )
-        with self._tokenizer_lock:
-            return tokenizer.apply_chat_template(
-                list(messages), tokenize=False, add_generation_prompt=True
-            )
-
-    def complete(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        n: int = 1,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        stop: Sequence[str] | str | None = None,
-        seed: int | None = None,
-    ) -> ChatCompletion:
-        """Answer one chat request (blocks; concurrent calls share batched ``generate`` calls)."""
-        request = self._request(messages, n, max_tokens, temperature, top_p, stop, seed)
-        self._load()
-        return self._batcher(request)
-
-    def _request(self, messages, n, max_tokens, temperature, top_p, stop, seed) -> GenRequest:
-        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-            raise TypeError("messages must be a list of {'role': ..., 'content': ...} dicts")
-        text = self.chat_prompt(messages)
-        with self._tokenizer_lock:
-            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return GenRequest.build(
-            ids,
-            context=self._context_size(),
-            n=n,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            stop=stop,
-            seed=seed,
-        )
-
-    def _context_size(self) -> int:
-        config = getattr(self.model, "config", None)
-        get_text_config = getattr(config, "get_text_config", None)
-        text_config = get_text_config() if callable(get_text_config) else config
-        return int(getattr(text_config, "max_position_embeddings", None) or 1 << 20)
-
-    def _run_batch(self, requests: list[GenRequest]) -> list[ChatCompletion]:
-        if self._eos_ids is None:
-            self._eos_ids = stop_token_ids(self._model, self._tokenizer)
-        results: list[ChatCompletion | None] = [None] * len(requests)
-        # One batch at a time per device: two models generating at once on the same CPU cores
-        # slow each other down, while requests that wait here join the next, fuller batch.
-        with _device_lock(self._model):
-            for chunk in token_chunks(requests, self.max_batch_tokens):
-                done = generate_batch(
-                    self._model,
-                    self._tokenizer,
-                    [requests[i] for i in chunk],
-                    eos_ids=self._eos_ids,
-                    stats=self.stats,
-                )
-                for i, result in zip(chunk, done, strict=True):
-                    results[i] = result
-        return results
-
-    # --- persistence -----------------------------------------------------------------------
-
-    def save(self, path: str | Path) -> Path:
-        """Write a spec plus whatever weights differ from the named source; returns ``path``.
-
-        A LoRA model over a known :attr:`base` saves its adapter alone, with the base's name and
-        a fingerprint of its weights that :meth:`load` checks. A model loaded from a folder (a
-        path, or an earlier save) has that folder copied in, so the saved LocalLM never depends
-        on another folder."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        spec = self.spec()
-        spec["adapter_path"] = None
-        model = self._model
-        if is_peft(model) and self.base is not None:
-            model.save_pretrained(path / "adapter")
-            fingerprint = base_fingerprint(model)
-            spec.update(model=self.base, weights="adapter", base_fingerprint=fingerprint)
-            if Path(self.base).is_dir():  # copied in, as for a full model below
-                _copy_folder(self.base, path / "base")
-                spec["model"] = "base"
-                spec["base_in_folder"] = True
-        elif model is None and self.adapter_path is not None:  # never loaded: copy the adapter
-            shutil.copytree(self.adapter_path, path / "adapter", dirs_exist_ok=True)
-            spec["weights"] = "adapter"
-        elif self._modified or self._source is None:
-            full = copy.deepcopy(model).merge_and_unload() if is_peft(model) else model
-            full.save_pretrained(path / "model")
-            self.tokenizer.save_pretrained(path / "model")
-            spec["weights"] = "full"
-        elif Path(self._source).is_dir():  # e.g. an earlier save: copy it, so this one stands alone
-            _copy_folder(self._source, path / "model")
-            spec["weights"] = "full"
-        else:
-            spec["weights"] = "none"
-        (path / SPEC_FILE).write_text(json.dumps(spec, indent=2))
-        logger.info("saved %s (%s weights) to %s", self._name, spec["weights"], path)
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path, **overrides: Any) -> LocalLM:
-        """Rebuild a :meth:`save`d LocalLM (lazily: weights load on first use)."""
-        path = Path(path)
-        if not (path / SPEC_FILE).is_file():
-            raise ValueError(f"{path} has no {SPEC_FILE}; pass a folder written by LocalLM.save")
-        spec = json.loads((path / SPEC_FILE).read_text())
-        kwargs: dict[str, Any] = {
-            "name": spec["name"],
-            "max_batch_size": spec["max_batch_size"],
-            "batch_wait_s": spec["batch_wait_s"],
-            "device": spec.get("device"),
-        }
-        # settings newer than the spec's format: an older save gets the constructor's defaults
-        kwargs.update({key: spec[key] for key in ("max_batch_tokens", "dtype") if key in spec})
-        kwargs.update(overrides)
-        weights = spec.get("weights", "none")
-        if weights == "full":
-            return cls(path / "model", **kwargs)
-        if weights == "adapter":
-            base = path / spec["model"] if spec.get("base_in_folder") else spec["model"]
-            lm = cls(base, adapter_path=path / "adapter", **kwargs)
-            lm._base_fingerprint = spec.get("base_fingerprint")
-            return lm
-        return cls(spec["model"], **kwargs)
-
-
-_DEVICE_LOCKS: dict[str, threading.Lock] = {}
-_DEVICE_LOCKS_GUARD = threading.Lock()
-
-
-def _device_lock(model: Any) -> threading.Lock:
-    """The lock shared by every LocalLM whose weights live on ``model``'s device."""
-    device = str(next(model.parameters()).device)
-    with _DEVICE_LOCKS_GUARD:
-        return _DEVICE_LOCKS.setdefault(device, threading.Lock())
-
-
-def _copy_folder(source: str | Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` unless they are the same folder."""
-    if Path(source).resolve() != target.resolve():
-        shutil.copytree(source, target, dirs_exist_ok=True)
 
 
 def is_peft(model: Any) -> bool:
@@ -428,15 +32,14 @@ def is_peft(model: Any) -> bool:
     return model is not None and callable(getattr(model, "merge_and_unload", None))
 
 
-def _check_source(source: str) -> None:
+def check_source(source: str) -> None:
     """Fail early on an unknown name, without converting or loading anything yet."""
-    from gcop.lm.registry import is_registered
-
     if not is_registered(source):
         resolve_model(source)
 
 
-def _default_name(model: Any) -> str:
+def default_name(model: Any) -> str:
+    """A LocalLM name for ``model``: its folder's name, its hub id with ``--`` for ``/``."""
     if isinstance(model, str | Path):
         raw = str(model)
         path = Path(raw).expanduser()
@@ -447,11 +50,114 @@ def _default_name(model: Any) -> str:
     return re.sub(r"[^\w.\-]+", "-", raw).strip("-") or "model"
 
 
-def _register(name: str, backend: LocalLM) -> None:
-    try:
-        previous = provider.get_backend(name)
-    except ValueError:
-        previous = None
-    if previous is not None and previous is not backend:
-        logger.info("local/%s now served by a new %r (replacing %r)", name, backend, previous)
-    provider.register_backend(name, backend)
+def load_tokenizer(source: str) -> Any:
+    """The tokenizer of the model ``source`` names (a registry name, hub id or folder)."""
+    if source == TINY:
+        from gcop.lm.tiny import tiny_tokenizer
+
+        return tiny_tokenizer()
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_model(source))
+
+
+def load_model(source: str, device: str, dtype: Any) -> tuple[Any, Any]:
+    """The model ``source`` names, on ``device`` in ``dtype``, and the tokenizer that came with it
+    (``None`` when it is loaded separately)."""
+    tokenizer = None
+    if source == TINY:
+        from gcop.lm.tiny import tiny_model
+
+        model, tokenizer = tiny_model(seed=0)
+    else:
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(resolve_model(source), dtype=dtype)
+    model.to(device=device, dtype=dtype)
+    return model, tokenizer
+
+
+def apply_adapter(model: Any, adapter_path: Path, expected: str | None, source: str) -> Any:
+    """``model`` under the adapter saved at ``adapter_path``; refuses base weights other than
+    those the adapter was trained on (``expected``: their fingerprint, from the save)."""
+    from peft import PeftModel
+
+    if expected is not None:
+        found = base_fingerprint(model)
+        if found != expected:
+            raise ValueError(
+                f"{source!r} is not the base model the adapter in {adapter_path} was "
+                f"trained on (weights fingerprint {found}, saved {expected}); "
+                "load it with the model it was saved with"
+            )
+    return PeftModel.from_pretrained(model, str(adapter_path))
+
+
+def save(lm: LocalLM, path: str | Path) -> Path:
+    """Write ``lm``'s spec plus whatever weights differ from its named source; returns ``path``.
+
+    A LoRA model over a known :attr:`base` saves its adapter alone, with the base's name and
+    a fingerprint of its weights that :meth:`load` checks. A model loaded from a folder (a
+    path, or an earlier save) has that folder copied in, so the saved LocalLM never depends
+    on another folder."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    spec = lm.spec()
+    spec["adapter_path"] = None
+    model = lm._model
+    if is_peft(model) and lm.base is not None:
+        model.save_pretrained(path / "adapter")
+        fingerprint = base_fingerprint(model)
+        spec.update(model=lm.base, weights="adapter", base_fingerprint=fingerprint)
+        if Path(lm.base).is_dir():  # copied in, as for a full model below
+            _copy_folder(lm.base, path / "base")
+            spec["model"] = "base"
+            spec["base_in_folder"] = True
+    elif model is None and lm.adapter_path is not None:  # never loaded: copy the adapter
+        shutil.copytree(lm.adapter_path, path / "adapter", dirs_exist_ok=True)
+        spec["weights"] = "adapter"
+    elif lm._modified or lm._source is None:
+        full = copy.deepcopy(model).merge_and_unload() if is_peft(model) else model
+        full.save_pretrained(path / "model")
+        lm.tokenizer.save_pretrained(path / "model")
+        spec["weights"] = "full"
+    elif Path(lm._source).is_dir():  # e.g. an earlier save: copy it, so this one stands alone
+        _copy_folder(lm._source, path / "model")
+        spec["weights"] = "full"
+    else:
+        spec["weights"] = "none"
+    (path / SPEC_FILE).write_text(json.dumps(spec, indent=2))
+    logger.info("saved %s (%s weights) to %s", lm._name, spec["weights"], path)
+    return path
+
+
+def load(cls: type[LocalLM], path: str | Path, **overrides: Any) -> LocalLM:
+    """Rebuild a LocalLM that :func:`save` wrote (lazily: weights load on first use)."""
+    path = Path(path)
+    if not (path / SPEC_FILE).is_file():
+        raise ValueError(f"{path} has no {SPEC_FILE}; pass a folder written by LocalLM.save")
+    spec = json.loads((path / SPEC_FILE).read_text())
+    kwargs: dict[str, Any] = {
+        "name": spec["name"],
+        "max_batch_size": spec["max_batch_size"],
+        "batch_wait_s": spec["batch_wait_s"],
+        "device": spec.get("device"),
+    }
+    # settings newer than the spec's format: an older save gets the constructor's defaults
+    kwargs.update({key: spec[key] for key in ("max_batch_tokens", "dtype") if key in spec})
+    kwargs.update(overrides)
+    weights = spec.get("weights", "none")
+    if weights == "full":
+        return cls(path / "model", **kwargs)
+    if weights == "adapter":
+        base = path / spec["model"] if spec.get("base_in_folder") else spec["model"]
+        lm = cls(base, adapter_path=path / "adapter", **kwargs)
+        lm._base_fingerprint = spec.get("base_fingerprint")
+        return lm
+    return cls(spec["model"], **kwargs)
+
+
+def _copy_folder(source: str | Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` unless they are the same folder."""
+    if Path(source).resolve() != target.resolve():
+        shutil.copytree(source, target, dirs_exist_ok=True)

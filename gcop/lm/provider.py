@@ -8,11 +8,14 @@ makes ``local/<name>`` routable by LiteLLM (and so by DSPy) with no server and n
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
 
 PROVIDER = "local"
 
@@ -53,7 +56,10 @@ def register_backend(name: str, backend: ChatBackend) -> str:
     if not callable(getattr(backend, "complete", None)):
         raise TypeError(f"backend for {name!r} needs a complete(messages, **sampling) method")
     with _LOCK:
+        previous = _BACKENDS.get(name)
         _BACKENDS[name] = backend
+    if previous is not None and previous is not backend:
+        logger.info("local/%s now served by a new %r (replacing %r)", name, backend, previous)
     install()
     return f"{PROVIDER}/{name}"
 

@@ -13,7 +13,8 @@ import hashlib
 import logging
 from typing import Any
 
-from gcop.lm.local import LocalLM, is_peft
+from gcop.lm.local import LocalLM
+from gcop.lm.local_folder import is_peft
 from gcop.modules.guide import Guide
 from gcop.optimizers.config import ExecTuneConfig
 

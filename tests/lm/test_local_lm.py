@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gcop.lm.local import SPEC_FILE, LocalLM
+from gcop.lm.local import LocalLM
+from gcop.lm.local_folder import SPEC_FILE
 from gcop.lm.tiny import tiny_model
 
 HI = [{"role": "user", "content": "hi"}]

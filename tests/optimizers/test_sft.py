@@ -16,7 +16,7 @@ from training_fakes import (
 )
 
 import gcop
-from gcop.lm.local import SPEC_FILE
+from gcop.lm.local_folder import SPEC_FILE
 from gcop.modules.guide import guide_messages
 from gcop.optimizers.sft import sft_trainer, train_sft
 from gcop.signatures import MathGuide, MathSolve
