@@ -1,0 +1,369 @@
+"""The offline demo: train a guide with ExecTune on GSM8K and compare the six recipes.
+
+Presets size the run: ``tiny`` (models built from a config, a handful of examples: a smoke run),
+``quick`` (the real offline models on a CPU, under an hour), ``full`` (sizes for a GPU or an API
+core).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gcop.optimizers.config import ExecTuneConfig
+from gcop.tasks.gsm8k_planner import TEACHER_STYLES
+
+logger = logging.getLogger(__name__)
+
+
+RECIPES = ("core-only", "core + ICL", "None (untrained guide)", "SFT", "Advisor", "ExecTune")
+TRAINED = ("SFT", "Advisor", "ExecTune")
+CEILING = "reference-plan ceiling"
+EXAMPLES_FILE = "examples.jsonl"  # one line per (recipe, example): for paired tests across runs
+PLANNERS = tuple(TEACHER_STYLES)  # offline privileged teachers (GSM8K)
+
+
+class DemoPreset(BaseModel):
+    """What one demo run uses: models, data sizes and the recipe's settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    guide: str = Field(description="guide model: a registry name, HF id or local path")
+    core: str = Field(description="core model: a registry name or a LiteLLM model string")
+    teacher: str = Field(
+        description="teacher: 'reference-planner', 'symbolic-planner', 'worded-planner' or a "
+        "LiteLLM model string"
+    )
+    judge: str | None = Field(None, description="judge LM; None: the core")
+    n_train: int = Field(ge=1, description="GSM8K training examples")
+    n_test: int = Field(ge=1, description="held-out examples evaluated")
+    eval_split: Literal["dev", "test"] = Field(
+        "test", description="'dev' to choose settings, 'test' for the final table only"
+    )
+    core_format: Literal["chat", "plain"] = Field(
+        "chat", description="the core's prompt: DSPy 'chat' (API cores) or 'plain' (small cores)"
+    )
+    core_max_tokens: int = Field(256, ge=16)
+    threads: int = Field(8, ge=1, description="examples in flight per recipe")
+    lam: float = Field(0.0, ge=0, description="λ of the net utility J = V − λ·C")
+    recipes: tuple[str, ...] = Field(RECIPES, description="which of the six recipes to run")
+    ceiling: bool = Field(False, description="add the reference-plan ceiling row (privileged)")
+    reference_cores: tuple[str, ...] = Field(
+        (), description="other cores evaluated alone on the same slice, e.g. a bigger model"
+    )
+    exectune: ExecTuneConfig
+
+    @model_validator(mode="after")
+    def _check_recipes(self) -> DemoPreset:
+        unknown = set(self.recipes) - set(RECIPES)
+        if unknown:
+            raise ValueError(f"unknown recipe(s) {sorted(unknown)}: choose from {list(RECIPES)}")
+        return self
+
+
+# The configuration the study on dev chose (docs/evidence.md). Sized from measured phase times to
+# about 2 hours on 2 cores: 200 test problems would take ~3.5 hours with this engine.
+EVIDENCE = DemoPreset(
+    guide="qwen2.5-coder-0.5b",  # a LoRA on the core's own base model: no bigger than the core
+    core="qwen2.5-coder-0.5b",
+    teacher="reference-planner",
+    n_train=240,
+    n_test=80,
+    core_format="plain",
+    core_max_tokens=320,
+    threads=32,
+    ceiling=True,
+    exectune=ExecTuneConfig(
+        k=2,
+        tau=0.5,
+        max_rounds=0,  # refined plans carry intermediate results the guide cannot compute
+        sft_epochs=2,
+        sft_learning_rate=5e-4,
+        sft_batch_size=8,
+        grpo_steps=8,
+        grpo_generations=4,
+        grpo_batch_size=8,
+        grpo_learning_rate=2e-5,
+        lambda_judge=0.0,
+        max_strategy_tokens=96,
+        concurrency=32,
+    ),
+)
+
+
+PRESETS: dict[str, DemoPreset] = {
+    "tiny": DemoPreset(
+        guide="tiny",
+        core="tiny",
+        teacher="reference-planner",
+        n_train=4,
+        n_test=4,
+        core_max_tokens=24,
+        threads=4,
+        exectune=ExecTuneConfig(
+            k=2,
+            tau=0.5,
+            max_rounds=1,
+            sft_epochs=1,
+            grpo_steps=2,
+            grpo_generations=2,
+            grpo_batch_size=2,
+            max_strategy_tokens=128,
+            concurrency=4,
+        ),
+    ),
+    # the evidence configuration, sized for 45 minutes on 2 cores
+    "quick": EVIDENCE.model_copy(
+        update={
+            "n_train": 64,
+            "n_test": 40,
+            "exectune": EVIDENCE.exectune.model_copy(update={"sft_epochs": 4, "grpo_steps": 4}),
+        }
+    ),
+    "evidence": EVIDENCE,
+    "full": DemoPreset(
+        guide="qwen2.5-coder-0.5b",
+        core="openai/gpt-4.1-mini",
+        teacher="openai/gpt-4.1",
+        n_train=1000,
+        n_test=500,
+        core_max_tokens=512,
+        threads=16,
+        exectune=ExecTuneConfig(),
+    ),
+}
+
+
+def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) -> Path:
+    """Run the whole recipe and write the report into ``out_dir``; returns the report path.
+
+    ``overrides`` replace preset fields (``n_train=8``, ``core="openai/gpt-4.1-mini"`` ...).
+    The run works in ``<out_dir>.partial`` and moves it to ``out_dir`` when done. A failed or
+    interrupted run leaves that folder behind, and a rerun with the same settings resumes from
+    its acceptance-sampling records instead of repeating teacher and core calls.
+    """
+    if isinstance(preset, str) and preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}: choose one of {sorted(PRESETS)}")
+    config = PRESETS[preset] if isinstance(preset, str) else preset
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    config = DemoPreset.model_validate({**config.model_dump(), **changes})
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output directory {out} is a file: pass a folder path")
+    partial = out.with_name(out.name + ".partial")
+    if partial.exists():
+        logger.info("resuming from %s", partial)
+    report = _run(config, partial)
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
+    return out / report.name
+
+
+def _run(preset: DemoPreset, out: Path) -> Path:
+    import gcop
+    from gcop.lm.convert import resolve_lm
+    from gcop.report import write_report
+    from gcop.signatures import MathGuide, MathSolve
+    from gcop.tasks import gsm8k
+
+    started = time.time()
+    trainset = gsm8k.load("train", n=preset.n_train, seed=0)
+    evalset = gsm8k.load(preset.eval_split, n=preset.n_test, seed=0)
+    guide_lm = resolve_lm(preset.guide, "guide")
+    core_lm = resolve_lm(preset.core, "core")
+    planner = preset.teacher in PLANNERS
+    teacher = resolve_lm(preset.teacher, "teacher")
+    judge = preset.judge or getattr(core_lm, "model_string", core_lm)
+    exectune_config = preset.exectune.model_copy(
+        update={
+            "privileged_teacher": planner,
+            "judge": judge,
+        }
+    )
+    guide = gcop.Guide(MathGuide, lm=guide_lm, token_budget=exectune_config.max_strategy_tokens)
+    core = gcop.Core(
+        MathSolve,
+        lm=core_lm,
+        adapter=preset.core_format,
+        temperature=0.0,
+        max_tokens=preset.core_max_tokens,
+    )
+    policy = gcop.GuideCorePolicy(guide=guide, core=core)
+    programs, artifacts = _train(preset, policy, trainset, teacher, exectune_config, out)
+    programs.update(_references(preset, policy, evalset))
+    results = _evaluate_all(programs, evalset, preset)
+    write_examples(out / EXAMPLES_FILE, results)
+
+    setup = {
+        "task": f"GSM8K: {len(trainset)} train / {len(evalset)} {preset.eval_split} examples",
+        "guide": preset.guide,
+        "core": f"{preset.core} ({preset.core_format} prompt, {preset.core_max_tokens} tokens)",
+        "teacher": preset.teacher,
+        "judge": judge,
+        **_skipped_phases(artifacts),
+        "wall time (s)": round(time.time() - started, 1),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    return write_report(
+        out,
+        results,
+        title="gcop demo: ExecTune on GSM8K",
+        setup=setup,
+        certificate=artifacts.get("acceptance", {}).get("certificate"),
+        training={k: artifacts.get(k) for k in ("acceptance", "sft", "grpo", "advisor")},
+        histories={
+            "ExecTune": (artifacts.get("grpo") or {}).get("history", []),
+            "Advisor": (artifacts.get("advisor") or {}).get("history", []),
+        },
+        comparisons=paired_comparisons(results),
+        provenance={"preset": preset, "config": exectune_config, "models": _models(programs)},
+    )
+
+
+def _skipped_phases(artifacts: dict[str, Any]) -> dict[str, str]:
+    """A setup line for each training phase that did not run, so its row is read correctly."""
+    skipped = (artifacts.get("sft") or {}).get("skipped")
+    if not skipped:
+        return {}
+    return {"SFT": f"skipped ({skipped}): the SFT row runs the untrained guide"}
+
+
+def _models(programs: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The guide and core model strings each row ran on."""
+    models = {}
+    for name, program in programs.items():
+        guide = getattr(program, "guide", None)
+        guided = guide is not None and getattr(program, "guided", False)
+        models[name] = {
+            "core": str(program.core.lm.model),
+            "guide": str(guide.lm.model) if guided else "",
+        }
+    return models
+
+
+def _train(preset, policy, trainset, teacher, config, out: Path):
+    """Train what the chosen recipes need; returns ``({recipe: program}, {phase: summary})``."""
+    import gcop
+    from gcop.baselines.advisor import Advisor
+    from gcop.baselines.icl import ICLPolicy
+    from gcop.tasks import gsm8k
+
+    metric = gsm8k.exact_match
+    wanted = set(preset.recipes)
+    programs: dict[str, Any] = {}
+    artifacts: dict[str, Any] = {}
+    if "core-only" in wanted:
+        programs["core-only"] = policy.unguided()
+    if "core + ICL" in wanted:
+        programs["core + ICL"] = ICLPolicy(policy.core, trainset)
+    if "None (untrained guide)" in wanted:
+        programs["None (untrained guide)"] = policy
+    if wanted & {"SFT", "ExecTune"}:
+        run_config = config.model_copy(update={"grpo": config.grpo and "ExecTune" in wanted})
+        logger.info("ExecTune: acceptance sampling, SFT, GRPO on %d examples", len(trainset))
+        optimizer = gcop.ExecTune(metric, teacher=teacher, config=run_config, run_dir=out)
+        exectuned = optimizer.compile(policy, trainset=trainset)
+        artifacts.update(exectuned.artifacts)
+        if "SFT" in wanted:
+            programs["SFT"] = optimizer.sft_program_ or exectuned
+        if "ExecTune" in wanted:
+            programs["ExecTune"] = exectuned
+            exectuned.save(out / "exectune_policy")
+    if "Advisor" in wanted:
+        logger.info("Advisor baseline: GRPO on the task reward only")
+        advisor = Advisor(metric, config=config).compile(policy, trainset=trainset)
+        artifacts["advisor"] = advisor.artifacts.get("advisor")
+        programs["Advisor"] = advisor
+    return {name: programs[name] for name in RECIPES if name in programs}, artifacts
+
+
+def _references(preset, policy, evalset) -> dict[str, Any]:
+    """The rows that put the recipes in context: the privileged ceiling and other cores."""
+    import gcop
+    from gcop.lm.convert import resolve_lm
+    from gcop.tasks.gsm8k_oracle import ReferencePlanPolicy
+
+    rows: dict[str, Any] = {}
+    if preset.ceiling:
+        style = TEACHER_STYLES.get(preset.teacher, "numeric")
+        rows[CEILING] = ReferencePlanPolicy(policy.core, evalset, style=style)
+    for model in preset.reference_cores:
+        core = policy.core.with_lm(resolve_lm(model, "core"))
+        rows[f"{model} alone"] = gcop.GuideCorePolicy(guide=None, core=core)
+    return rows
+
+
+def _evaluate_all(programs: dict[str, Any], evalset, preset: DemoPreset) -> list:
+    """Evaluate every recipe at once, so local models see full batches from all of them."""
+    from gcop.evaluate import evaluate
+    from gcop.tasks import gsm8k
+
+    with ThreadPoolExecutor(max_workers=len(programs)) as pool:
+        futures = [
+            pool.submit(
+                evaluate,
+                program,
+                evalset,
+                gsm8k.exact_match,
+                name=name,
+                num_threads=preset.threads,
+                lam=preset.lam,
+            )
+            for name, program in programs.items()
+        ]
+        return [future.result() for future in futures]
+
+
+def write_examples(path: Path, results: list) -> None:
+    """Each recipe's per-example outcome (score, error, strategy, reply) as JSON lines."""
+    with path.open("w") as file:
+        for result in results:
+            for item in result.results:
+                row = {
+                    "recipe": result.name,
+                    "index": item.index,
+                    "score": item.score,
+                    "error": item.error,
+                    "valid": item.valid,
+                    "strategy": item.strategy,
+                    "output": item.output[:1000],
+                }
+                file.write(json.dumps(row) + "\n")
+
+
+def paired_comparisons(results: list) -> list[Any]:
+    """Exact McNemar tests between the recipes the paper orders, where both were run."""
+    by_name = {r.name: r.results for r in results}
+    pairs = [
+        ("ExecTune", "core-only"),
+        ("ExecTune", "SFT"),
+        ("ExecTune", "Advisor"),
+        ("Advisor", "None (untrained guide)"),
+        ("SFT", "Advisor"),
+        ("SFT", "core-only"),
+        (CEILING, "core-only"),
+    ]
+    pairs += [("ExecTune", name) for name in by_name if name.endswith(" alone")]
+    return [
+        _paired(a, by_name[a], b, by_name[b]) for a, b in pairs if a in by_name and b in by_name
+    ]
+
+
+def _paired(a: str, a_results: list, b: str, b_results: list) -> Any:
+    """McNemar over the examples both recipes scored (an errored example carries no verdict)."""
+    from gcop.paired import mcnemar
+
+    both = [
+        (x.score, y.score)
+        for x, y in zip(a_results, b_results, strict=True)
+        if x.error is None and y.error is None
+    ]
+    return mcnemar([x for x, _ in both], [y for _, y in both], a=a, b=b)
