@@ -12,7 +12,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from gcop.demo import PRESETS, run_demo
+from gcop.demo import run_demo
+from gcop.presets import PRESETS
 
 CELLS: dict[str, dict] = {
     # the SFT guide alone: is an executable-plan guide worth its plans?

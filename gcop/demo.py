@@ -1,8 +1,8 @@
 """The offline demo: train a guide with ExecTune on GSM8K and compare the six recipes.
 
-Presets size the run: ``tiny`` (models built from a config, a handful of examples: a smoke run),
-``quick`` (the real offline models on a CPU, under an hour), ``full`` (sizes for a GPU or an API
-core).
+Presets (:mod:`gcop.presets`) size the run: ``tiny`` (models built from a config, a handful of
+examples: a smoke run), ``quick`` (the real offline models on a CPU, under an hour), ``full``
+(sizes for a GPU or an API core).
 """
 
 from __future__ import annotations
@@ -13,132 +13,18 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from gcop.optimizers.config import ExecTuneConfig
+from gcop.presets import PRESETS, RECIPES, DemoPreset
 from gcop.tasks.gsm8k_planner import TEACHER_STYLES
 
 logger = logging.getLogger(__name__)
 
 
-RECIPES = ("core-only", "core + ICL", "None (untrained guide)", "SFT", "Advisor", "ExecTune")
 TRAINED = ("SFT", "Advisor", "ExecTune")
 CEILING = "reference-plan ceiling"
 EXAMPLES_FILE = "examples.jsonl"  # one line per (recipe, example): for paired tests across runs
 PLANNERS = tuple(TEACHER_STYLES)  # offline privileged teachers (GSM8K)
-
-
-class DemoPreset(BaseModel):
-    """What one demo run uses: models, data sizes and the recipe's settings."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    guide: str = Field(description="guide model: a registry name, HF id or local path")
-    core: str = Field(description="core model: a registry name or a LiteLLM model string")
-    teacher: str = Field(
-        description="teacher: 'reference-planner', 'symbolic-planner', 'worded-planner' or a "
-        "LiteLLM model string"
-    )
-    judge: str | None = Field(None, description="judge LM; None: the core")
-    n_train: int = Field(ge=1, description="GSM8K training examples")
-    n_test: int = Field(ge=1, description="held-out examples evaluated")
-    eval_split: Literal["dev", "test"] = Field(
-        "test", description="'dev' to choose settings, 'test' for the final table only"
-    )
-    core_format: Literal["chat", "plain"] = Field(
-        "chat", description="the core's prompt: DSPy 'chat' (API cores) or 'plain' (small cores)"
-    )
-    core_max_tokens: int = Field(256, ge=16)
-    threads: int = Field(8, ge=1, description="examples in flight per recipe")
-    lam: float = Field(0.0, ge=0, description="λ of the net utility J = V − λ·C")
-    recipes: tuple[str, ...] = Field(RECIPES, description="which of the six recipes to run")
-    ceiling: bool = Field(False, description="add the reference-plan ceiling row (privileged)")
-    reference_cores: tuple[str, ...] = Field(
-        (), description="other cores evaluated alone on the same slice, e.g. a bigger model"
-    )
-    exectune: ExecTuneConfig
-
-    @model_validator(mode="after")
-    def _check_recipes(self) -> DemoPreset:
-        unknown = set(self.recipes) - set(RECIPES)
-        if unknown:
-            raise ValueError(f"unknown recipe(s) {sorted(unknown)}: choose from {list(RECIPES)}")
-        return self
-
-
-# The configuration the study on dev chose (docs/evidence.md). Sized from measured phase times to
-# about 2 hours on 2 cores: 200 test problems would take ~3.5 hours with this engine.
-EVIDENCE = DemoPreset(
-    guide="qwen2.5-coder-0.5b",  # a LoRA on the core's own base model: no bigger than the core
-    core="qwen2.5-coder-0.5b",
-    teacher="reference-planner",
-    n_train=240,
-    n_test=80,
-    core_format="plain",
-    core_max_tokens=320,
-    threads=32,
-    ceiling=True,
-    exectune=ExecTuneConfig(
-        k=2,
-        tau=0.5,
-        max_rounds=0,  # refined plans carry intermediate results the guide cannot compute
-        sft_epochs=2,
-        sft_learning_rate=5e-4,
-        sft_batch_size=8,
-        grpo_steps=8,
-        grpo_generations=4,
-        grpo_batch_size=8,
-        grpo_learning_rate=2e-5,
-        lambda_judge=0.0,
-        max_strategy_tokens=96,
-        concurrency=32,
-    ),
-)
-
-
-PRESETS: dict[str, DemoPreset] = {
-    "tiny": DemoPreset(
-        guide="tiny",
-        core="tiny",
-        teacher="reference-planner",
-        n_train=4,
-        n_test=4,
-        core_max_tokens=24,
-        threads=4,
-        exectune=ExecTuneConfig(
-            k=2,
-            tau=0.5,
-            max_rounds=1,
-            sft_epochs=1,
-            grpo_steps=2,
-            grpo_generations=2,
-            grpo_batch_size=2,
-            max_strategy_tokens=128,
-            concurrency=4,
-        ),
-    ),
-    # the evidence configuration, sized for 45 minutes on 2 cores
-    "quick": EVIDENCE.model_copy(
-        update={
-            "n_train": 64,
-            "n_test": 40,
-            "exectune": EVIDENCE.exectune.model_copy(update={"sft_epochs": 4, "grpo_steps": 4}),
-        }
-    ),
-    "evidence": EVIDENCE,
-    "full": DemoPreset(
-        guide="qwen2.5-coder-0.5b",
-        core="openai/gpt-4.1-mini",
-        teacher="openai/gpt-4.1",
-        n_train=1000,
-        n_test=500,
-        core_max_tokens=512,
-        threads=16,
-        exectune=ExecTuneConfig(),
-    ),
-}
 
 
 def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) -> Path:
