@@ -19,18 +19,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from gcop.lm.registry import GGUFModel, Part, cache_dir
+from gcop.lm.registry import GGUFModel, Part
 
 logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 
 
-def assemble_gguf(name: str, spec: GGUFModel) -> Path:
-    """Concatenate the parts into ``<cache>/downloads/<name>.gguf`` and verify its sha256."""
+def assemble_gguf(name: str, spec: GGUFModel, downloads: Path) -> Path:
+    """Concatenate the parts into ``downloads/<name>.gguf`` and verify its sha256."""
     from tqdm.auto import tqdm
 
-    downloads = cache_dir() / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     out = downloads / f"{name}.gguf"
     tmp = out.with_suffix(f".partial-{os.getpid()}")

