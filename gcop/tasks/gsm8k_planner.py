@@ -98,13 +98,15 @@ def _worded_plan(reference: str, *, with_results: bool) -> str:
     earlier = _EarlierResults()
     steps = []
     for number, line in enumerate(lines, start=1):
-        results = [result for _, result in _CALC.findall(line)]
+        calculations = _CALC.findall(line)
+        results = [result for _, result in calculations]
         shown = with_results and number < len(lines)
-        text = earlier.refer(_TEXT_NUMBER, _ANNOTATED.sub(partial(_blank, shown=shown), line))
+        text = _ANNOTATED.sub(partial(_blank, shown=shown), line)
         if not shown:  # "She gets 48 gallons because 4 x 12 = ?" states its result first
-            own = {_as_float(result.strip()) for result in results}
-            text = _TEXT_NUMBER.sub(partial(_hide, values=own), text)
-        steps.append(f"{number}. {text}")
+            operands = {_as_float(n) for expr, _ in calculations for n in _NUMBER.findall(expr)}
+            stated = {_as_float(result.strip()) for result in results} - operands
+            text = _TEXT_NUMBER.sub(partial(_hide, values=stated), text)
+        steps.append(f"{number}. {earlier.refer(_TEXT_NUMBER, text)}")
         if len(results) == 1:
             earlier.add(results[0], f"[step {number}]")
         for part, result in enumerate(results if len(results) > 1 else [], start=1):
