@@ -88,7 +88,7 @@ def run_compile(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate the core alone, or a saved policy's guide steering ``args.core``, and write a
-    report into ``args.out``."""
+    report into ``args.out`` whose provenance names the models it ran on."""
     from gcop.evaluate import evaluate
     from gcop.tasks import load_task
 
@@ -106,7 +106,10 @@ def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
             f"every example failed, so no report was written (first error: {first}); "
             "check that the core is reachable and its API key is set"
         )
-    write_report(args.out, [result], title=f"gcop evaluation: {args.task}")
+    guide = policy.guide.lm.model if policy.guided else ""
+    models = {name: {"core": str(policy.core.lm.model), "guide": str(guide)}}  # as the demo's
+    provenance = {"policy": args.policy, "split": args.split, "models": models}
+    write_report(args.out, [result], title=f"gcop evaluation: {args.task}", provenance=provenance)
     return result.to_dict()
 
 
