@@ -14,22 +14,38 @@ logger = logging.getLogger(__name__)
 
 
 def check_examples(examples: Sequence[Any], fields: Iterable[str], name: str) -> list[Any]:
-    """``examples`` as a list, once each holds ``fields`` and marks its inputs; raises
-    ``ValueError`` naming the set (``name``), the example and the fix."""
+    """``examples`` as a list, once each is a ``dspy.Example`` that holds ``fields`` (what the
+    guide and core read) and marks them among its inputs. The one check of a train- or valset,
+    made before any call: it raises ``TypeError``/``ValueError`` naming the set (``name``), the
+    example and the fix."""
+    examples = list(examples or [])
     if not examples:
-        raise ValueError(f"{name} is empty: pass a list of dspy.Example with inputs marked")
-    fields = set(fields)
+        raise ValueError(
+            f"{name} is empty: pass a list of dspy.Example, e.g. "
+            "dspy.Example(question=..., gold=...).with_inputs('question')"
+        )
+    fields = sorted(set(fields))
     for index, example in enumerate(examples):
-        missing = fields - set(example.keys())
+        if not isinstance(example, dspy.Example):
+            raise TypeError(f"{name}[{index}] is a {type(example).__name__}, not a dspy.Example")
+        missing = [field for field in fields if field not in example]
         if missing:
             raise ValueError(
-                f"{name}[{index}] lacks the field(s) {sorted(missing)} the guide reads"
+                f"{name}[{index}] lacks the field(s) {missing} that the guide/core read: add "
+                "them to every example"
             )
-        if not getattr(example, "_input_keys", None):  # checked now, not after paid calls
+        marked = list(example._input_keys or [])
+        if not marked:
             raise ValueError(
                 f"{name}[{index}] marks no inputs: use dspy.Example(...).with_inputs('question')"
             )
-    return list(examples)
+        unmarked = [field for field in fields if field not in marked]
+        if unmarked:
+            raise ValueError(
+                f"{name}[{index}] marks inputs {sorted(marked)} but the guide/core also read "
+                f"{unmarked}: include them in .with_inputs(...)"
+            )
+    return examples
 
 
 def pick_checkpoint(

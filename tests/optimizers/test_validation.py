@@ -66,3 +66,12 @@ def test_check_examples_names_the_set_and_the_fix():
         check_examples([dspy.Example(prompt="x").with_inputs("prompt")], ["question"], "valset")
     with pytest.raises(ValueError, match=r"valset\[0\] marks no inputs"):
         check_examples([dspy.Example(question="x")], ["question"], "valset")
+
+
+def test_one_check_for_train_and_val_sets_names_the_type_and_unmarked_fields():
+    with pytest.raises(TypeError, match=r"valset\[0\] is a dict, not a dspy.Example"):
+        check_examples([{"question": "q"}], ["question"], "valset")
+    example = dspy.Example(question="q", context="c").with_inputs("question")
+    with pytest.raises(ValueError, match=r"also read \['context'\]: include them"):
+        check_examples([example], ["question", "context"], "valset")
+    assert check_examples((example,), ["question"], "trainset") == [example]

@@ -80,7 +80,7 @@ def required_fields(policy: Any) -> list[str]:
 
 def prepare_tasks(policy: Any, trainset: Any, teacher_lm: Any, metric: Any) -> list[TaskProgress]:
     """Check the arguments of :func:`run_acceptance`; one :class:`TaskProgress` per example."""
-    import dspy
+    from gcop.optimizers.validation import check_examples
 
     if getattr(policy, "core", None) is None or getattr(policy, "ledger", None) is None:
         raise TypeError(
@@ -91,35 +91,12 @@ def prepare_tasks(policy: Any, trainset: Any, teacher_lm: Any, metric: Any) -> l
         raise ValueError("teacher_lm is None: pass the teacher, e.g. gcop.lm.as_lm('openai/...')")
     if not callable(metric):
         raise TypeError("metric must be callable: metric(example, prediction, trace=None)")
-    examples = list(trainset or [])
-    if not examples:
-        raise ValueError(
-            "trainset is empty: pass a list of dspy.Example, e.g. "
-            "dspy.Example(question=..., gold=...).with_inputs('question')"
-        )
     required = required_fields(policy)
+    examples = check_examples(trainset, required, "trainset")
     seen: Counter = Counter()
     tasks = []
     for index, example in enumerate(examples):
-        if not isinstance(example, dspy.Example):
-            raise TypeError(f"trainset[{index}] is a {type(example).__name__}, not a dspy.Example")
-        missing = [name for name in required if name not in example]
-        if missing:
-            raise ValueError(
-                f"trainset[{index}] lacks the field(s) {missing} that the guide/core read: add "
-                "them to every example"
-            )
-        marked = list(example._input_keys or [])
-        if not marked and not required:
-            raise ValueError(
-                f"trainset[{index}] has no input fields marked: call .with_inputs(...) on it"
-            )
-        unmarked = [name for name in required if marked and name not in marked]
-        if unmarked:
-            raise ValueError(
-                f"trainset[{index}] marks inputs {sorted(marked)} but the guide/core also read "
-                f"{unmarked}: include them in .with_inputs(...)"
-            )
+        marked = list(example._input_keys)
         names = required + sorted(name for name in marked if name not in required)
         inputs = {name: example[name] for name in names}
         reference = {name: value for name, value in example.items() if name not in inputs}
