@@ -103,7 +103,9 @@ def _worded_plan(reference: str, *, with_results: bool) -> str:
         shown = with_results and number < len(lines)
         text = _ANNOTATED.sub(partial(_blank, shown=shown), line)
         if not shown:  # "She gets 48 gallons because 4 x 12 = ?" states its result first
-            operands = {_as_float(n) for expr, _ in calculations for n in _NUMBER.findall(expr)}
+            operands = {
+                _as_float(n) for expr, _ in calculations for n in _TEXT_NUMBER.findall(expr)
+            }
             stated = {_as_float(result.strip()) for result in results} - operands
             text = _TEXT_NUMBER.sub(partial(_hide, values=stated), text)
         steps.append(f"{number}. {earlier.refer(_TEXT_NUMBER, text)}")

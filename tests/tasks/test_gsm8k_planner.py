@@ -82,6 +82,8 @@ def test_planners_served_as_local_models_reply_with_one_valid_block():
 
 def test_worded_plans_never_blank_a_step_name_or_an_operand():
     """A result equal to a step's number or to one of its own operands stays readable."""
+    decimal = "He has 1-.5 = <<1-.5=.5>>.5 pounds left.\n#### .5"
+    assert plan_from_reference(decimal, style="worded") == "1. He has 1-.5 = ? pounds left."
     for ex in gsm8k.load("train", n=240, seed=0) + gsm8k.load("dev", n=100, seed=0):
         plan = plan_from_reference(ex.answer, style="worded")
         assert "[step ?" not in plan, plan
