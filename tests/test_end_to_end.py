@@ -14,8 +14,8 @@ from optimizers.training_fakes import (
     exact_metric,
     examples,
     keyword_core,
+    one_pass_config,
     same_weights,
-    small_config,
     snapshot,
 )
 
@@ -63,17 +63,7 @@ def test_compile_save_reload_and_swap_the_core_from_the_cli(phases, scripted_lm,
     student = tiny_policy(core)
     state, weights = copy.deepcopy(student.dump_state()), snapshot(student.guide)
     teacher = scripted_lm(["<strategy>add</strategy>"])  # within the 16-token budget
-    config = small_config(
-        k=2,
-        max_rounds=0,
-        sft_args={"max_steps": 2},
-        grpo_steps=1,
-        grpo_generations=2,
-        grpo_batch_size=2,
-        lambda_judge=0.0,
-        lora_args={"r": 4},
-        **phases,
-    )
+    config = one_pass_config(lora_args={"r": 4}, **phases)
     optimizer = gcop.ExecTune(exact_metric, teacher=teacher.model_string, config=config)
 
     compiled = optimizer.compile(student, trainset=examples(), valset=examples(QUESTIONS[:2]))

@@ -12,8 +12,8 @@ from training_fakes import (
     exact_metric,
     examples,
     keyword_core,
+    one_pass_config,
     same_weights,
-    small_config,
     snapshot,
     tiny_guide,
 )
@@ -151,15 +151,7 @@ def test_compile_returns_a_new_program_scored_on_the_valset_and_leaves_the_stude
     state, weights = copy.deepcopy(student.dump_state()), snapshot(student.guide)
     guide, lms = student.guide, [p.lm for p in student.predictors()]
     teacher = scripted_lm(["<strategy>add</strategy>"])
-    config = small_config(
-        k=2,
-        max_rounds=0,
-        sft_args={"max_steps": 2},
-        grpo_steps=1,
-        grpo_generations=2,
-        grpo_batch_size=2,
-        lambda_judge=0.0,
-    )
+    config = one_pass_config()
     optimizer = gcop.ExecTune(exact_metric, teacher=teacher.model_string, config=config)
 
     compiled = optimizer.compile(student, trainset=examples(), valset=examples(QUESTIONS[:2]))

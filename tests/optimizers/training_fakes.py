@@ -70,6 +70,21 @@ def small_config(**overrides) -> ExecTuneConfig:
     return ExecTuneConfig(**{**settings, **overrides})
 
 
+def one_pass_config(**overrides) -> ExecTuneConfig:
+    """:func:`small_config` cut to the fewest steps that still run each phase: a whole compile
+    (acceptance, 2 SFT steps, 1 GRPO step) in seconds."""
+    settings = dict(
+        k=2,
+        max_rounds=0,
+        sft_args={"max_steps": 2},
+        grpo_steps=1,
+        grpo_generations=2,
+        grpo_batch_size=2,
+        lambda_judge=0.0,
+    )
+    return small_config(**{**settings, **overrides})
+
+
 def snapshot(guide: gcop.Guide) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in guide.local_lm.model.state_dict().items()}
 
