@@ -1,10 +1,12 @@
-"""Which base weights a LoRA adapter was trained on: a fingerprint saved beside the adapter and
-checked when the base is loaded again."""
+"""Fingerprints of model weights: which base weights a LoRA adapter was trained on (saved beside
+the adapter and checked when the base is loaded again), and the digest they share with the names
+of trained guides."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from typing import Any
 
 _SAMPLE = 1 << 16  # elements hashed per tensor: enough to tell models apart, and fast
@@ -18,13 +20,23 @@ def base_fingerprint(model: Any) -> str:
     adapted model and its bare base agree; values are rounded to bfloat16 first, so a float32 and
     a bfloat16 load of the same weights agree too.
     """
+    return weights_digest(_base_tensors(model), digest_size=8, as_bfloat16=True)
+
+
+def weights_digest(
+    tensors: Mapping[str, Any], *, digest_size: int, as_bfloat16: bool = False
+) -> str:
+    """Hex digest of ``tensors`` by name, hashing a sample of each (``as_bfloat16``: values
+    rounded to bfloat16 first, so the dtype a model was loaded in does not change it)."""
     import torch
 
-    digest = hashlib.blake2b(digest_size=8)
-    for name, tensor in sorted(_base_tensors(model).items()):
-        sample = tensor.detach().reshape(-1)[:_SAMPLE].to(torch.bfloat16).float().cpu()
+    digest = hashlib.blake2b(digest_size=digest_size)
+    for name, tensor in sorted(tensors.items()):
+        sample = tensor.detach().reshape(-1)[:_SAMPLE]
+        if as_bfloat16:
+            sample = sample.to(torch.bfloat16)
         digest.update(name.encode())
-        digest.update(sample.numpy().tobytes())
+        digest.update(sample.float().cpu().numpy().tobytes())
     return digest.hexdigest()
 
 

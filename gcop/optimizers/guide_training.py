@@ -9,18 +9,16 @@ serves one trained guide's outputs for another's.
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 from typing import Any
 
 from gcop.lm.local import LocalLM
 from gcop.lm.local_folder import is_peft
+from gcop.lm.weights import weights_digest
 from gcop.modules.guide import Guide
 from gcop.optimizers.config import ExecTuneConfig
 
 logger = logging.getLogger(__name__)
-
-_FINGERPRINT_ELEMENTS = 1 << 16  # per tensor: enough to tell trained weights apart, and fast
 
 
 def require_trainable(program: Any, optimizer: str) -> None:
@@ -163,12 +161,7 @@ def trained_guide(guide: Guide, model: Any, tokenizer: Any, suffix: str) -> Guid
 
 def fingerprint(model: Any) -> str:
     """8 hex digits that change when the weights change (a sample of every tensor is hashed)."""
-    digest = hashlib.blake2b(digest_size=4)
-    for name, tensor in sorted(model.state_dict().items()):
-        flat = tensor.detach().reshape(-1)[:_FINGERPRINT_ELEMENTS].float().cpu()
-        digest.update(name.encode())
-        digest.update(flat.numpy().tobytes())
-    return digest.hexdigest()
+    return weights_digest(model.state_dict(), digest_size=4)
 
 
 def loss_history(trainer: Any) -> list[float]:
