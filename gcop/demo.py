@@ -59,8 +59,10 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     from gcop.report import write_report
     from gcop.signatures import MathGuide, MathSolve
     from gcop.tasks import gsm8k
+    from gcop.tasks.gsm8k_plan_value import plan_value
 
     started = time.time()
+    out.mkdir(parents=True, exist_ok=True)  # rows without training would not create it
     trainset = gsm8k.load("train", n=preset.n_train, seed=0)
     evalset = gsm8k.load(preset.eval_split, n=preset.n_test, seed=0)
     guide_lm = resolve_lm(preset.guide, "guide")
@@ -74,7 +76,14 @@ def _run(preset: DemoPreset, out: Path) -> Path:
             "judge": judge,
         }
     )
-    guide = gcop.Guide(MathGuide, lm=guide_lm, token_budget=exectune_config.max_strategy_tokens)
+    guide = gcop.Guide(
+        MathGuide,
+        lm=guide_lm,
+        token_budget=exectune_config.max_strategy_tokens,
+        samples=preset.guide_samples,
+        consensus=plan_value if preset.guide_samples > 1 else None,
+        min_agreement=preset.min_agreement,
+    )
     core = gcop.Core(
         MathSolve,
         lm=core_lm,
@@ -90,7 +99,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
 
     setup = {
         "task": f"GSM8K: {len(trainset)} train / {len(evalset)} {preset.eval_split} examples",
-        "guide": preset.guide,
+        "guide": preset.guide + _consensus_note(preset),
         "core": f"{preset.core} ({preset.core_format} prompt, {preset.core_max_tokens} tokens)",
         "teacher": preset.teacher,
         "judge": judge,
@@ -111,6 +120,16 @@ def _run(preset: DemoPreset, out: Path) -> Path:
         },
         comparisons=paired_comparisons(results),
         provenance={"preset": preset, "config": exectune_config, "models": _models(programs)},
+    )
+
+
+def _consensus_note(preset: DemoPreset) -> str:
+    """How the guide picks its plan, when it samples several."""
+    if preset.guide_samples == 1:
+        return ""
+    return (
+        f" ({preset.guide_samples} plans sampled per task; one kept where at least "
+        f"{preset.min_agreement:.0%} compute the same number, none otherwise)"
     )
 
 

@@ -28,6 +28,13 @@ class DemoPreset(BaseModel):
         "LiteLLM model string"
     )
     judge: str | None = Field(None, description="judge LM; None: the core")
+    guide_samples: int = Field(
+        1,
+        ge=1,
+        description="plans the guide samples per task; above 1 it keeps one only where "
+        "min_agreement of them compute the same number (numeric plans) and abstains otherwise",
+    )
+    min_agreement: float = Field(0.5, gt=0, le=1)
     n_train: int = Field(ge=1, description="GSM8K training examples")
     n_test: int = Field(ge=1, description="held-out examples evaluated")
     eval_split: Literal["dev", "test"] = Field(

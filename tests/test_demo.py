@@ -158,3 +158,16 @@ def test_paired_comparisons_leave_out_examples_that_errored():
     base = result("core-only", [0, 0, 0, 0], errors={0, 1})
     (test,) = paired_comparisons([ours, base])
     assert (test.a, test.b, test.a_only, test.b_only) == ("ExecTune", "core-only", 1, 0)
+
+
+def test_a_demo_guide_sampling_several_plans_abstains_where_they_disagree(tmp_path):
+    """The tiny guide writes no numeric plan, so with two samples per task it never agrees
+    with itself: every task is left to the core alone, after two guide calls."""
+    from gcop.demo import run_demo
+
+    out = tmp_path / "demo"
+    run_demo("tiny", out, recipes=("None (untrained guide)",), guide_samples=2)
+    assert "2 plans sampled per task" in (out / "report.md").read_text()
+    (row,) = json.loads((out / "results.json").read_text())["results"]
+    assert row["valid_rate"] == 0.0
+    assert row["cost"]["calls"] == 4 * (2 + 1)  # per task: two guide samples, one core call

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
+from collections import Counter
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dspy
@@ -51,6 +55,13 @@ class Guide(dspy.Module):
         token_budget: the most tokens a valid strategy may have (§A.8), in the guide's own
             tokens (see :meth:`count_tokens`).
         ledger: cost ledger shared with the rest of the policy.
+        samples: strategies drawn per task. Above 1 the guide keeps a strategy only where enough
+            of them agree (``consensus``) and abstains otherwise: the core then runs alone, since
+            a wrong plan costs a core more than no plan.
+        consensus: ``strategy -> key`` (``None``: no key), the result a strategy leads to, e.g.
+            :func:`gcop.tasks.gsm8k_plan_value.plan_value` for numeric GSM8K plans; needed when
+            ``samples > 1``.
+        min_agreement: the share of the ``samples`` that must share the most common key.
         **lm_kwargs: sampling settings; the paper samples at temperature 0.6, top-p 0.95 (§A.8).
     """
 
@@ -61,17 +72,46 @@ class Guide(dspy.Module):
         *,
         token_budget: int = DEFAULT_TOKEN_BUDGET,
         ledger: CostLedger | None = None,
+        samples: int = 1,
+        consensus: Callable[[str], Hashable | None] | None = None,
+        min_agreement: float = 0.5,
         **lm_kwargs: Any,
     ) -> None:
         super().__init__()
         if not (isinstance(signature, type) and issubclass(signature, dspy.Signature)):
             raise TypeError(f"Guide needs a dspy.Signature class, got {signature!r}")
+        if samples < 1:
+            raise ValueError(f"samples must be at least 1, got {samples}")
+        if samples > 1 and consensus is None:
+            raise ValueError(
+                f"samples={samples} needs consensus=<function strategy -> key> to tell which "
+                "strategies agree (e.g. gcop.tasks.gsm8k_plan_value.plan_value)"
+            )
+        if not 0 < min_agreement <= 1:
+            raise ValueError(f"min_agreement must be in (0, 1], got {min_agreement}")
+        self.samples = samples
+        self.consensus = consensus
+        self.min_agreement = min_agreement
         self.signature = signature
         lm = resolve_lm(lm, "guide")
         self.local_lm = lm if hasattr(lm, "set_model") else None  # trainable handle, if local
         self.token_budget = token_budget
         settings = {"temperature": 0.6, "top_p": 0.95, "max_tokens": 2 * token_budget}
         self.lm = as_lm(lm, ledger=ledger, role="guide", **{**settings, **lm_kwargs})
+
+    def with_lm(self, lm: LMLike) -> Guide:
+        """A guide with this one's signature, budget, ledger, consensus and sampling settings,
+        serving ``lm`` (e.g. the trained model)."""
+        return Guide(
+            self.signature,
+            lm,
+            token_budget=self.token_budget,
+            ledger=self.lm.ledger,
+            samples=self.samples,
+            consensus=self.consensus,
+            min_agreement=self.min_agreement,
+            **dict(self.lm.kwargs),
+        )
 
     def messages(self, **inputs: Any) -> list[dict]:
         return guide_messages(self.signature, inputs)
@@ -92,14 +132,60 @@ class Guide(dspy.Module):
         )
 
     def forward(self, *, lm_kwargs: dict | None = None, **inputs: Any) -> dspy.Prediction:
-        """Return ``strategy`` (the block text, empty when invalid), ``valid``, ``reason`` and
-        the raw ``completion``."""
+        """Return ``strategy`` (the block text, empty when invalid or abstaining), ``valid``,
+        ``reason``, the raw ``completion`` and ``agreement`` (the share of samples behind the
+        strategy; 1.0 for a single valid sample)."""
         task = {name: inputs[name] for name in self.signature.input_fields if name in inputs}
-        completion = chat(self.lm, self.messages(**task), **(lm_kwargs or {}))
-        parsed = self.parse(completion)
+        messages = self.messages(**task)
+        if self.samples == 1:
+            completion = chat(self.lm, messages, **(lm_kwargs or {}))
+            return self._prediction(completion, self.parse(completion))
+        with ThreadPoolExecutor(self.samples) as pool:
+            futures = [  # each in a copy of this context: DSPy settings and cost scopes go along
+                pool.submit(contextvars.copy_context().run, self._sample, messages, i, lm_kwargs)
+                for i in range(self.samples)
+            ]
+            return self._agreed([future.result() for future in futures])
+
+    def _sample(self, messages: list[dict], index: int, lm_kwargs: dict | None) -> str:
+        """Sample ``index`` of a task: its own ``rollout_id`` (so DSPy's cache keeps the samples
+        apart) and, for a seeded call, its own seed."""
+        settings = dict(lm_kwargs or {})
+        base = settings.pop("rollout_id", 0) or 0
+        settings["rollout_id"] = base * self.samples + index
+        if settings.get("seed") is not None:
+            settings["seed"] = settings["seed"] * self.samples + index
+        return chat(self.lm, messages, **settings)
+
+    def _agreed(self, completions: list[str]) -> dspy.Prediction:
+        """The first valid strategy with the most common consensus key, if enough agree; an
+        abstention (``valid=False``) otherwise."""
+        keyed = []
+        for completion in completions:
+            parsed = self.parse(completion)
+            key = self.consensus(parsed.strategy) if parsed.valid else None
+            keyed.append((key, completion, parsed))
+        counts = Counter(key for key, _, _ in keyed if key is not None)
+        top, count = counts.most_common(1)[0] if counts else (None, 0)
+        agreement = count / len(completions)
+        if top is None or agreement < self.min_agreement:
+            reason = f"abstained: {count} of {len(completions)} strategies agree"
+            return dspy.Prediction(
+                strategy="", valid=False, reason=reason, completion="", agreement=agreement
+            )
+        completion, parsed = next((c, p) for key, c, p in keyed if key == top)
+        return self._prediction(completion, parsed, agreement=agreement)
+
+    @staticmethod
+    def _prediction(
+        completion: str, parsed: StrategyParse, agreement: float | None = None
+    ) -> dspy.Prediction:
+        if agreement is None:
+            agreement = 1.0 if parsed.valid else 0.0
         return dspy.Prediction(
             strategy=parsed.strategy,
             valid=parsed.valid,
             reason=parsed.reason,
             completion=completion,
+            agreement=agreement,
         )

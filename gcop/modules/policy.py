@@ -213,10 +213,4 @@ class GuideCorePolicy(dspy.Module):
             raise ValueError(
                 f"{folder / saved.guide_local_lm} holds no loadable guide ({error})"
             ) from error
-        return Guide(
-            self.guide.signature,
-            local,
-            token_budget=self.guide.token_budget,
-            ledger=self.ledger,
-            **dict(self.guide.lm.kwargs),
-        )
+        return self.guide.with_lm(local)

@@ -142,21 +142,15 @@ def quiet_progress(trainer: Any) -> Any:
 
 
 def trained_guide(guide: Guide, model: Any, tokenizer: Any, suffix: str) -> Guide:
-    """A new Guide serving ``model``, with the input guide's signature, budget, ledger and
-    sampling settings. A LoRA adapter stays unmerged: merged into bfloat16 weights its updates
-    would mostly round away, and unmerged it saves as an adapter over the input guide's base
-    model (see :meth:`gcop.LocalLM.save`)."""
+    """A new Guide serving ``model``, with the input guide's settings (:meth:`Guide.with_lm`).
+    A LoRA adapter stays unmerged: merged into bfloat16 weights its updates would mostly round
+    away, and unmerged it saves as an adapter over the input guide's base model (see
+    :meth:`gcop.LocalLM.save`)."""
     strip_trainer_patches(model).eval()
     name = f"{guide.local_lm.name}-{suffix}-{fingerprint(model)}"
     base = guide.local_lm.base if is_peft(model) else None
     local = LocalLM(model, tokenizer=tokenizer, name=name, base=base)
-    return Guide(
-        guide.signature,
-        local,
-        token_budget=guide.token_budget,
-        ledger=guide.lm.ledger,
-        **dict(guide.lm.kwargs),
-    )
+    return guide.with_lm(local)
 
 
 def fingerprint(model: Any) -> str:

@@ -1,0 +1,71 @@
+"""Guide(samples=n, consensus=...): keep a strategy only where enough samples agree."""
+
+import pytest
+from fakes import last_user_text
+
+import gcop
+from gcop.signatures import MathGuide, MathSolve
+from gcop.tasks.gsm8k_plan_value import plan_value
+
+QUESTION = "Tom has 2 apples and buys 2 more. How many apples?"
+FOUR = "<strategy>1. Compute 2+2.</strategy>"
+FIVE = "<strategy>1. Compute 2+3.</strategy>"
+
+
+def consensus_guide(scripted_lm, replies, **settings):
+    guide_lm = scripted_lm(replies)
+    guide = gcop.Guide(
+        MathGuide, lm=guide_lm.model_string, samples=4, consensus=plan_value, **settings
+    )
+    return guide, guide_lm
+
+
+def test_the_most_common_result_is_kept_when_enough_samples_agree(scripted_lm):
+    guide, guide_lm = consensus_guide(scripted_lm, [FOUR, FOUR, FIVE, "no block"])
+    plan = guide(question=QUESTION)
+    assert (plan.valid, plan.strategy, plan.agreement) == (True, "1. Compute 2+2.", 0.5)
+    assert len(guide_lm.calls) == 4  # each sample its own rollout: DSPy's cache kept them apart
+    again = guide(question=QUESTION)
+    assert (again.strategy, len(guide_lm.calls)) == (plan.strategy, 4)  # the same 4, cached
+
+
+def test_the_guide_abstains_below_min_agreement_and_the_core_runs_alone(scripted_lm):
+    guide, _ = consensus_guide(scripted_lm, [FOUR, FOUR, FIVE, "no block"], min_agreement=0.75)
+    core_lm = scripted_lm(
+        lambda m: "The answer is 9" if "Compute" in last_user_text(m) else "The answer is 4"
+    )
+    core = gcop.Core(MathSolve, lm=core_lm.model_string, adapter="plain")
+    for strict in (True, False):  # the Advisor (not strict) gets no plan either
+        policy = gcop.GuideCorePolicy(guide=guide, core=core, strict=strict)
+        prediction = policy(question=QUESTION)
+        assert (prediction.valid, prediction.strategy) == (False, "")
+        assert prediction.reason == "abstained: 2 of 4 strategies agree"
+        assert prediction.answer == "The answer is 4"
+        assert prediction.cost.calls == 4 + 1  # every sample is the task's cost, and the core
+
+
+def test_seeded_samples_each_get_their_own_seed(scripted_lm):
+    guide, guide_lm = consensus_guide(scripted_lm, [FOUR])
+    guide(question=QUESTION, lm_kwargs={"seed": 3})
+    assert sorted(call["seed"] for call in guide_lm.calls) == [12, 13, 14, 15]
+
+
+def test_a_guide_rebuilt_for_trained_weights_keeps_its_consensus(scripted_lm):
+    guide, _ = consensus_guide(scripted_lm, [FOUR], min_agreement=0.75, temperature=0.9)
+    other = guide.with_lm(scripted_lm([FIVE]).model_string)
+    assert (other.samples, other.consensus, other.min_agreement) == (4, plan_value, 0.75)
+    assert other.lm.kwargs["temperature"] == 0.9
+    assert other(question=QUESTION).strategy == "1. Compute 2+3."
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"samples": 4}, "needs consensus"),
+        ({"samples": 0}, "at least 1"),
+        ({"samples": 4, "consensus": plan_value, "min_agreement": 0}, "min_agreement"),
+    ],
+)
+def test_consensus_settings_are_checked(scripted_lm, settings, message):
+    with pytest.raises(ValueError, match=message):
+        gcop.Guide(MathGuide, lm=scripted_lm([FOUR]).model_string, **settings)
