@@ -123,7 +123,10 @@ def agreed(values: list[float | None]) -> tuple[float | None, float]:
 
 def vote(out: Path) -> None:
     for name in GUIDES:
-        rows = [json.loads(line) for line in (out / f"plans_{name}.jsonl").open()]
+        path = out / f"plans_{name}.jsonl"
+        if not path.exists():
+            continue
+        rows = [json.loads(line) for line in path.open()]
         single = sum(r["values"][0] is not None and r["values"][0] == r["gold"] for r in rows)
         print(f"\n{name}: first plan's value right on {single}/{len(rows)}")
         print("min agreement | covered | agreed value right | precision")
@@ -143,7 +146,10 @@ def core(out: Path, n_dev: int, min_agreement: float) -> None:
     policy = build_policy()
     programs = {"core-only": policy.unguided()}
     for name in GUIDES:
-        rows = {r["question"]: r for r in map(json.loads, (out / f"plans_{name}.jsonl").open())}
+        path = out / f"plans_{name}.jsonl"
+        if not path.exists():
+            continue
+        rows = {r["question"]: r for r in map(json.loads, path.open())}
         programs[f"{name} first plan"] = FixedPlans(policy.core, rows, None)
         programs[f"{name} agreed plan"] = FixedPlans(policy.core, rows, min_agreement)
     with ThreadPoolExecutor(len(programs)) as pool:

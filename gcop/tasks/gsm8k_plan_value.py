@@ -1,8 +1,13 @@
-"""The number a numeric GSM8K plan computes: its last ``Compute <expression>.`` step, evaluated.
+"""A calculator for GSM8K plans: what a numeric plan computes, and symbolic plans made numeric.
 
 A numeric plan (``1. Compute 48/2.`` / ``2. Compute 48+24.``) spells out every calculation with
-numbers, so what it leads to can be worked out without a model. Guides that sample several plans
-for one question use it to see whether the plans agree (:class:`gcop.Guide`'s ``consensus``).
+numbers, so what it leads to can be worked out without a model (:func:`plan_value`); guides that
+sample several plans use it to see whether they agree (:class:`gcop.Guide`'s ``consensus``).
+
+A symbolic plan (``1. A = 48/2`` / ``2. B = 48+A``) names earlier results by letter, so writing
+one takes no arithmetic; this core cannot carry such plans out, but it carries out numeric ones.
+:func:`render_symbolic` works out the letters and writes the numeric plan the core reads.
+
 Only arithmetic is evaluated (numbers, + - * / // % **, parentheses); anything else gives
 ``None``.
 """
@@ -13,6 +18,8 @@ import ast
 import operator
 import re
 
+_SYMBOLIC_STEP = re.compile(r"^\s*\d+[.)]\s*([A-Z]\d*)\s*=\s*(.+?)\s*\.?\s*$")
+_NAME = re.compile(r"\b[A-Z]\d*\b")
 _STEP = re.compile(r"^\s*\d+[.)]\s*Compute\s+(.+?)\s*\.?\s*$", re.IGNORECASE | re.MULTILINE)
 _OPERATORS = {
     ast.Add: operator.add,
@@ -46,6 +53,43 @@ def plan_value(plan: str) -> float | None:
     except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, TypeError):
         return None
     return round(float(value), 6)
+
+
+def render_symbolic(plan: str) -> str | None:
+    """The numeric plan a symbolic one stands for: each step's letters replaced by the values
+    of the steps that named them. ``None`` when a line is not ``<n>. <letter> = <arithmetic>``
+    or names a letter no earlier step defined.
+
+    >>> print(render_symbolic("1. A = 48/2\\n2. B = 48+A\\n3. C = B*2"))
+    1. Compute 48/2.
+    2. Compute 48+24.
+    3. Compute 72*2.
+    >>> render_symbolic("1. A = 48/2\\n2. B = C+1") is None
+    True
+    """
+    values: dict[str, str] = {}
+    steps = []
+    for number, line in enumerate(filter(str.strip, plan.splitlines()), start=1):
+        match = _SYMBOLIC_STEP.match(line)
+        if match is None:
+            return None
+        name, expression = match.groups()
+        if any(used not in values for used in _NAME.findall(expression)):
+            return None
+        numeric = _NAME.sub(lambda m: values[m.group(0)], expression)
+        try:
+            value = _evaluate(ast.parse(numeric, mode="eval").body)
+        except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, TypeError):
+            return None
+        values[name] = _number(value)
+        steps.append(f"{number}. Compute {numeric}.")
+    return "\n".join(steps) or None
+
+
+def _number(value: float) -> str:
+    """``24`` for 24.0, ``0.5``, ``3.333333`` for 10/3: as a person would write it."""
+    rounded = round(float(value), 6)
+    return str(int(rounded)) if rounded.is_integer() else f"{rounded:.6f}".rstrip("0")
 
 
 def _evaluate(node: ast.AST) -> float:

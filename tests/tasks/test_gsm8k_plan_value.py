@@ -3,7 +3,7 @@
 import pytest
 
 from gcop.tasks import gsm8k
-from gcop.tasks.gsm8k_plan_value import plan_value
+from gcop.tasks.gsm8k_plan_value import plan_value, render_symbolic
 from gcop.tasks.gsm8k_planner import plan_from_reference
 
 
@@ -46,3 +46,35 @@ def test_reference_plans_compute_the_gold_answer():
         for ex in examples
     )
     assert right >= 180
+
+
+def test_a_symbolic_plan_renders_as_the_numeric_plan_with_earlier_results_filled_in():
+    plan = "1. A = 10/4\n\n2. B = A*2 + 1\n3. C = (B - A) / 3\n"
+    assert render_symbolic(plan) == (
+        "1. Compute 10/4.\n2. Compute 2.5*2 + 1.\n3. Compute (6 - 2.5) / 3."
+    )
+    assert plan_value(render_symbolic(plan)) == 1.166667
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        "1. A = 4+4\n2. B = C*2",  # C is never defined
+        "1. A = 4+4\n2. Add A to the total",  # a line that is not a step
+        "1. A = four plus four",
+        "1. A = 4/0",
+        "",
+    ],
+)
+def test_a_symbolic_plan_that_cannot_be_worked_out_does_not_render(plan):
+    assert render_symbolic(plan) is None
+
+
+def test_reference_symbolic_plans_render_as_the_reference_numeric_plans():
+    examples = gsm8k.load("dev", n=200, seed=0)
+    same = sum(
+        render_symbolic(plan_from_reference(ex.answer, style="symbolic"))
+        == plan_from_reference(ex.answer)
+        for ex in examples
+    )
+    assert same >= 190

@@ -1,0 +1,182 @@
+"""Study: a guide writes symbolic plans; a calculator makes them numeric for the core.
+
+The numeric study's SFT guide miscalculates as well as misreading: a plan of its reads
+``90+72+6`` after computing 90, 90 and 60. A symbolic plan (``4. D = A+B+C``) takes no
+arithmetic to write, and :func:`gcop.tasks.gsm8k_plan_value.render_symbolic` turns it into the
+numeric plan this core executes. Phases, each resumable:
+
+    train   SFT of the evidence preset's LoRA guide on the symbolic plans of the problems the
+            numeric acceptance run accepted (run folder ``--acceptance``), saved to ``<out>/guide``
+    sample  ``--samples`` plans per dev question (greedy for one), to ``<out>/plans.jsonl``
+    vote    how often the rendered plan computes the gold answer (no model calls)
+    core    the core on dev alone and with the rendered plans (alone where none renders),
+            with the paired test
+
+    .venv/bin/python benchmarks/symbolic_guide_study.py train sample vote core --n-dev 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import gcop
+from gcop.evaluate import evaluate
+from gcop.lm.convert import resolve_lm
+from gcop.paired import mcnemar
+from gcop.presets import EVIDENCE
+from gcop.signatures import MathGuide, MathSolve
+from gcop.tasks import gsm8k
+from gcop.tasks.gsm8k_plan_value import plan_value, render_symbolic
+from gcop.tasks.gsm8k_planner import plan_from_reference, register
+
+
+def accepted_examples(acceptance_run: Path) -> list:
+    """The training problems whose numeric reference plan the evidence preset's acceptance run
+    accepted, read back from its records (no new calls)."""
+    policy = gcop.GuideCorePolicy(
+        guide=gcop.Guide(MathGuide, lm=resolve_lm(EVIDENCE.guide, "guide"), token_budget=96),
+        core=core_program(),
+    )
+    config = EVIDENCE.exectune.model_copy(update={"privileged_teacher": True})
+    optimizer = gcop.ExecTune(
+        gsm8k.exact_match,
+        teacher=register("reference-planner"),
+        config=config,
+        run_dir=acceptance_run,
+    )
+    trainset = gsm8k.load("train", n=EVIDENCE.n_train, seed=0)
+    return [item.example for item in optimizer._accept(policy, trainset, optimizer.teacher)]
+
+
+def core_program() -> gcop.Core:
+    return gcop.Core(
+        MathSolve,
+        lm=resolve_lm(EVIDENCE.core, "core"),
+        adapter="plain",
+        temperature=0.0,
+        max_tokens=EVIDENCE.core_max_tokens,
+    )
+
+
+def train(out: Path, acceptance: Path) -> None:
+    from gcop.optimizers.sft import train_sft
+
+    folder = out / "guide"
+    if folder.exists():
+        return
+    pairs = [
+        ({"question": ex.question}, plan_from_reference(ex.answer, style="symbolic"))
+        for ex in accepted_examples(acceptance)
+    ]
+    print(f"SFT on {len(pairs)} symbolic plans")
+    guide = gcop.Guide(MathGuide, lm=resolve_lm(EVIDENCE.guide, "guide"), token_budget=96)
+    trained, summary = train_sft(guide, pairs, EVIDENCE.exectune)
+    trained.local_lm.save(folder)
+    (out / "sft_summary.json").write_text(json.dumps(summary, indent=1))
+
+
+def sample(out: Path, n_dev: int, samples: int, temperature: float) -> None:
+    path = out / "plans.jsonl"
+    if path.exists():
+        return
+    examples = gsm8k.load("dev", n=n_dev, seed=0)
+    guide = gcop.Guide(MathGuide, lm=gcop.LocalLM.load(out / "guide"), token_budget=96)
+    jobs = [(example, seed) for example in examples for seed in range(samples)]
+
+    def plan(job):
+        example, seed = job
+        settings = {"temperature": 0.0} if seed == 0 else {"seed": seed, "temperature": temperature}
+        return guide(question=example.question, lm_kwargs=settings)
+
+    start = time.time()
+    with ThreadPoolExecutor(32) as pool:
+        flat = list(pool.map(plan, jobs))
+    with path.open("w") as file:
+        for number, example in enumerate(examples):
+            predictions = flat[number * samples : (number + 1) * samples]
+            plans = [p.strategy if p.valid else "" for p in predictions]
+            rendered = [render_symbolic(p) if p else None for p in plans]
+            row = {
+                "question": example.question,
+                "gold": float(gsm8k.gold_answer(example.answer)),
+                "reference": plan_from_reference(example.answer, style="symbolic"),
+                "plans": plans,
+                "rendered": rendered,
+                "values": [plan_value(r) if r else None for r in rendered],
+            }
+            file.write(json.dumps(row) + "\n")
+    print(f"{len(examples)} questions x {samples} plans in {time.time() - start:.0f}s")
+
+
+def vote(out: Path) -> None:
+    rows = [json.loads(line) for line in (out / "plans.jsonl").open()]
+    rendered = sum(r["rendered"][0] is not None for r in rows)
+    right = sum(r["values"][0] == r["gold"] for r in rows)
+    print(f"greedy plan: renders on {rendered}/{len(rows)}, computes the gold answer on {right}")
+
+
+def core(out: Path, n_dev: int) -> None:
+    examples = gsm8k.load("dev", n=n_dev, seed=0)
+    plans = {r["question"]: r["rendered"][0] for r in map(json.loads, (out / "plans.jsonl").open())}
+    solver = core_program()
+    programs = {
+        "core-only": gcop.GuideCorePolicy(guide=None, core=solver),
+        "rendered symbolic plan": RenderedPlans(solver, plans),
+    }
+    with ThreadPoolExecutor(len(programs)) as pool:
+        futures = {
+            name: pool.submit(
+                evaluate, program, examples, gsm8k.exact_match, name=name, num_threads=32
+            )
+            for name, program in programs.items()
+        }
+        results = {name: future.result() for name, future in futures.items()}
+    alone = [r.score for r in results["core-only"].results]
+    summary = {}
+    for name, result in results.items():
+        scores = [r.score for r in result.results]
+        summary[name] = scores
+        print(f"{name}: {sum(scores):.0f}/{len(scores)}", mcnemar(scores, alone, a=name, b="alone"))
+    (out / "core.json").write_text(json.dumps(summary))
+
+
+class RenderedPlans(gcop.GuideCorePolicy):
+    """The core with a plan rendered earlier for its question (alone where none rendered)."""
+
+    def __init__(self, solver, plans: dict[str, str | None]) -> None:
+        super().__init__(guide=None, core=solver)
+        self.plans = plans
+
+    def forward(self, question: str):
+        return self.core(strategy=self.plans[question], question=question)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("phases", nargs="+", choices=["train", "sample", "vote", "core"])
+    parser.add_argument("--n-dev", type=int, default=100)
+    parser.add_argument("--samples", type=int, default=1)
+    parser.add_argument("--temperature", type=float, default=0.6)
+    parser.add_argument("--acceptance", type=Path, default=Path("runs/study/consensus/train"))
+    parser.add_argument("--out", type=Path, default=Path("runs/study/symbolic-guide"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("gcop").setLevel(logging.INFO)
+    args.out.mkdir(parents=True, exist_ok=True)
+    if "train" in args.phases:
+        train(args.out, args.acceptance)
+    if "sample" in args.phases:
+        sample(args.out, args.n_dev, args.samples, args.temperature)
+    if "vote" in args.phases:
+        vote(args.out)
+    if "core" in args.phases:
+        core(args.out, args.n_dev)
+
+
+if __name__ == "__main__":
+    main()
