@@ -118,16 +118,43 @@ def vote(out: Path) -> None:
     rendered = sum(r["rendered"][0] is not None for r in rows)
     right = sum(r["values"][0] == r["gold"] for r in rows)
     print(f"greedy plan: renders on {rendered}/{len(rows)}, computes the gold answer on {right}")
+    samples = len(rows[0]["plans"])
+    if samples == 1:
+        return
+    print("min agreement | covered | agreed value right")
+    for needed in range(1, samples + 1):
+        covered = [r for r in rows if agreed(r, needed / samples) is not None]
+        hits = sum(
+            r["values"][r["rendered"].index(agreed(r, needed / samples))] == r["gold"]
+            for r in covered
+        )
+        print(f"{needed}/{samples} | {len(covered)} | {hits}")
 
 
-def core(out: Path, n_dev: int) -> None:
+def agreed(row: dict, min_agreement: float) -> str | None:
+    """The first rendered plan whose value at least ``min_agreement`` of the samples share."""
+    values = [v for v in row["values"] if v is not None]
+    if not values:
+        return None
+    top = max(set(values), key=values.count)
+    if values.count(top) / len(row["values"]) < min_agreement:
+        return None
+    return row["rendered"][row["values"].index(top)]
+
+
+def core(out: Path, n_dev: int, min_agreement: list[float]) -> None:
     examples = gsm8k.load("dev", n=n_dev, seed=0)
-    plans = {r["question"]: r["rendered"][0] for r in map(json.loads, (out / "plans.jsonl").open())}
+    rows = [json.loads(line) for line in (out / "plans.jsonl").open()]
     solver = core_program()
     programs = {
         "core-only": gcop.GuideCorePolicy(guide=None, core=solver),
-        "rendered symbolic plan": RenderedPlans(solver, plans),
+        "greedy rendered plan": RenderedPlans(
+            solver, {r["question"]: r["rendered"][0] for r in rows}
+        ),
     }
+    for share in min_agreement:
+        plans = {r["question"]: agreed(r, share) for r in rows}
+        programs[f"agreed plan (>= {share:.2f}), else alone"] = RenderedPlans(solver, plans)
     with ThreadPoolExecutor(len(programs)) as pool:
         futures = {
             name: pool.submit(
@@ -162,6 +189,9 @@ def main() -> None:
     parser.add_argument("--n-dev", type=int, default=100)
     parser.add_argument("--samples", type=int, default=1)
     parser.add_argument("--temperature", type=float, default=0.6)
+    parser.add_argument(
+        "--min-agreement", type=float, nargs="*", default=[], help="consensus rows for 'core'"
+    )
     parser.add_argument("--acceptance", type=Path, default=Path("runs/study/consensus/train"))
     parser.add_argument("--out", type=Path, default=Path("runs/study/symbolic-guide"))
     args = parser.parse_args()
@@ -175,7 +205,7 @@ def main() -> None:
     if "vote" in args.phases:
         vote(args.out)
     if "core" in args.phases:
-        core(args.out, args.n_dev)
+        core(args.out, args.n_dev, args.min_agreement)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     from gcop.report import write_report
     from gcop.signatures import MathGuide, MathSolve
     from gcop.tasks import gsm8k
-    from gcop.tasks.gsm8k_plan_value import plan_value
+    from gcop.tasks.gsm8k_plan_value import plan_value, render_symbolic
 
     started = time.time()
     out.mkdir(parents=True, exist_ok=True)  # rows without training would not create it
@@ -90,6 +90,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
         adapter=preset.core_format,
         temperature=0.0,
         max_tokens=preset.core_max_tokens,
+        render=render_symbolic if preset.calculator else None,
     )
     policy = gcop.GuideCorePolicy(guide=guide, core=core)
     programs, artifacts = _train(preset, policy, trainset, teacher, exectune_config, out)
@@ -100,7 +101,8 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     setup = {
         "task": f"GSM8K: {len(trainset)} train / {len(evalset)} {preset.eval_split} examples",
         "guide": preset.guide + _consensus_note(preset),
-        "core": f"{preset.core} ({preset.core_format} prompt, {preset.core_max_tokens} tokens)",
+        "core": f"{preset.core} ({preset.core_format} prompt, {preset.core_max_tokens} tokens)"
+        + (", symbolic plans rendered with their numbers worked out" if preset.calculator else ""),
         "teacher": preset.teacher,
         "judge": judge,
         **_skipped_phases(artifacts),

@@ -35,6 +35,11 @@ class DemoPreset(BaseModel):
         "min_agreement of them compute the same number (numeric plans) and abstains otherwise",
     )
     min_agreement: float = Field(0.5, gt=0, le=1)
+    calculator: bool = Field(
+        False,
+        description="symbolic plans reach the core with their numbers worked out "
+        "(gsm8k_plan_value.render_symbolic); for teacher='symbolic-planner'",
+    )
     n_train: int = Field(ge=1, description="GSM8K training examples")
     n_test: int = Field(ge=1, description="held-out examples evaluated")
     eval_split: Literal["dev", "test"] = Field(

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import threading
 import warnings
+from collections.abc import Callable
 from typing import Any, Literal, get_args
 
 import dspy
@@ -38,6 +39,10 @@ class Core(dspy.Module):
             counts them. Default: on for a signature, off for a wrapped program, whose next
             predictor would otherwise read a whole unparsed reply as one field.
         ledger: cost ledger shared with the rest of the policy.
+        render: ``strategy -> text`` the core reads instead, a tool between guide and core (e.g.
+            :func:`gcop.tasks.gsm8k_plan_value.render_symbolic`, a calculator that fills in a
+            lettered plan's numbers). Where it returns ``None`` the strategy cannot be carried
+            out and the core runs alone; :attr:`unrendered` counts those.
         **lm_kwargs: default LM settings such as ``temperature`` or ``max_tokens``.
     """
 
@@ -49,6 +54,7 @@ class Core(dspy.Module):
         adapter: CoreFormat = "chat",
         lenient: bool | None = None,
         ledger: CostLedger | None = None,
+        render: Callable[[str], str | None] | None = None,
         **lm_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -69,6 +75,8 @@ class Core(dspy.Module):
         self.adapter = adapter
         self.lenient = not wrapped if lenient is None else lenient
         self._rescues = RescueCount()
+        self.render = render
+        self._unrendered = RescueCount()
         self.lm = as_lm(lm, ledger=ledger, role="core", **lm_kwargs)
 
     @property
@@ -79,6 +87,11 @@ class Core(dspy.Module):
     def lenient_rescues(self) -> int:
         """How many replies without DSPy's field markers the lenient parse kept so far."""
         return self._rescues.value
+
+    @property
+    def unrendered(self) -> int:
+        """How many strategies ``render`` could not carry out so far (the core ran alone)."""
+        return self._unrendered.value
 
     def forward(
         self, strategy: str | None = None, *, lm_kwargs: dict | None = None, **inputs: Any
@@ -105,7 +118,15 @@ class Core(dspy.Module):
         """DSPy settings for one call: the core LM (with this call's overrides) and the adapter
         that hands the program the strategy."""
         lm = self.lm.copy(**lm_kwargs) if lm_kwargs else self.lm
-        return dspy.context(lm=lm, adapter=self._adapter(strategy))
+        return dspy.context(lm=lm, adapter=self._adapter(self._rendered(strategy)))
+
+    def _rendered(self, strategy: str | None) -> str | None:
+        if strategy is None or self.render is None:
+            return strategy
+        text = self.render(strategy)
+        if text is None:
+            self._unrendered.add()
+        return text
 
     def _adapter(self, strategy: str | None) -> dspy.Adapter:
         if self.adapter == "plain":
@@ -145,7 +166,8 @@ def _take_over_predictors(program: dspy.Module) -> None:
 
 
 class RescueCount:
-    """A thread-safe count of lenient rescues; a copied core starts its own count."""
+    """A thread-safe count (of lenient rescues, of unrendered strategies); a copied core starts
+    its own count."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

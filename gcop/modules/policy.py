@@ -108,8 +108,9 @@ class GuideCorePolicy(dspy.Module):
 
     def stats(self) -> dict[str, int]:
         """Counts to report beside accuracy (costs are in :attr:`ledger`): ``lenient_rescues``,
-        the core replies kept by a lenient parse although they lacked DSPy's field markers."""
-        return {"lenient_rescues": self.core.lenient_rescues}
+        the core replies kept by a lenient parse although they lacked DSPy's field markers, and
+        ``unrendered``, the strategies the core's ``render`` could not carry out."""
+        return {"lenient_rescues": self.core.lenient_rescues, "unrendered": self.core.unrendered}
 
     def unguided(self) -> GuideCorePolicy:
         """A copy that runs the core alone (same core, same ledger)."""

@@ -36,7 +36,7 @@ _MAX_EXPONENT = 64  # 10**10**10 would hang; no GSM8K calculation needs more
 def plan_value(plan: str) -> float | None:
     """The value of the plan's last ``Compute`` step, rounded to 6 decimals (so plans that reach
     the same number by different routes agree); ``None`` when the plan has no such step or its
-    last expression is not plain arithmetic.
+    last expression is not plain arithmetic. A symbolic plan is rendered first.
 
     >>> plan_value("1. Compute 48/2.\\n2. Compute 48+24.")
     72.0
@@ -44,8 +44,10 @@ def plan_value(plan: str) -> float | None:
     True
     >>> plan_value("1. List the quantities.") is None
     True
+    >>> plan_value("1. A = 48/2\\n2. B = 48+A")
+    72.0
     """
-    steps = _STEP.findall(plan)
+    steps = _STEP.findall(plan) or _STEP.findall(render_symbolic(plan) or "")
     if not steps:
         return None
     try:

@@ -158,8 +158,8 @@ def test_lenient_parse_keeps_unformatted_replies_and_counts_them(scripted_lm):
     core_lm = scripted_lm(["We add 3 and 4. The answer is 7"])
     policy = gcop.GuideCorePolicy(guide=None, core=gcop.Core(MathSolve, lm=core_lm.model_string))
     assert policy(question=QUESTION).answer == "We add 3 and 4. The answer is 7"
-    assert policy.stats() == {"lenient_rescues": 1}
-    assert policy.unguided().stats() == {"lenient_rescues": 0}  # a copy counts its own
+    assert policy.stats() == {"lenient_rescues": 1, "unrendered": 0}
+    assert policy.unguided().stats()["lenient_rescues"] == 0  # a copy counts its own
 
 
 def test_a_wrapped_program_is_strict_by_default(scripted_lm):
@@ -168,7 +168,7 @@ def test_a_wrapped_program_is_strict_by_default(scripted_lm):
     assert strict.core.lenient is False
     with pytest.raises(AdapterParseError):  # never 'no field markers here' as the draft
         strict(question=QUESTION)
-    assert strict.stats() == {"lenient_rescues": 0}
+    assert strict.stats()["lenient_rescues"] == 0
 
     lenient = gcop.Core(Chain(), core_lm.model_string, lenient=True)
     assert lenient(question=QUESTION).answer == "no field markers here"
@@ -408,3 +408,19 @@ def test_guide_weights_are_checked_when_the_policy_loads(scripted_lm, tmp_path):
     with pytest.raises(ValueError, match=r"model\.safetensors is corrupted"):
         other.load(folder)
     assert other.guide is guide
+
+
+def test_a_core_render_hands_the_core_the_rendered_strategy_or_none(scripted_lm):
+    """A symbolic plan reaches the core with its numbers filled in; one that does not work out
+    leaves the core alone, counted in stats()."""
+    from gcop.tasks.gsm8k_plan_value import render_symbolic
+
+    seen = []
+    core_lm = scripted_lm(lambda m: seen.append(last_user_text(m)) or "The answer is 8")
+    core = gcop.Core(MathSolve, lm=core_lm.model_string, adapter="plain", render=render_symbolic)
+    for plan in ("<strategy>1. A = 2*3\n2. B = A+2</strategy>", "<strategy>1. B = C+1</strategy>"):
+        guide = gcop.Guide(MathGuide, lm=scripted_lm([plan]).model_string)
+        gcop.GuideCorePolicy(guide=guide, core=core)(question=QUESTION)
+    assert "1. Compute 2*3.\n2. Compute 6+2." in seen[0]
+    assert "Compute" not in seen[1] and "C+1" not in seen[1]
+    assert gcop.GuideCorePolicy(guide=None, core=core).stats()["unrendered"] == 1
