@@ -15,21 +15,33 @@ from pathlib import Path
 from gcop.demo import run_demo
 from gcop.presets import PRESETS
 
+# one plan per task, read by the core as written: the guide of docs/evidence.md §2–§3b
+ONE_PLAN = {"calculator": False, "guide_samples": 1}
+
 CELLS: dict[str, dict] = {
     # the SFT guide alone: is an executable-plan guide worth its plans?
-    "sft": {"recipes": ("SFT",), "exectune": {"grpo": False}},
+    "sft": {
+        "recipes": ("SFT",),
+        "teacher": "reference-planner",
+        **ONE_PLAN,
+        "exectune": {"grpo": False},
+    },
     # the same with lettered plans that hold only the question's numbers
     "sft-symbolic": {
         "recipes": ("SFT",),
         "teacher": "symbolic-planner",
+        **ONE_PLAN,
         "exectune": {"grpo": False},
     },
     # the same with the reference's sentences, results blanked: executable and writable?
     "sft-worded": {
         "recipes": ("SFT",),
         "teacher": "worded-planner",
+        **ONE_PLAN,
         "exectune": {"grpo": False, "max_strategy_tokens": 192},
     },
+    # the preset as chosen: symbolic plans, calculator, five samples that must agree (§3d)
+    "sft-calculator": {"recipes": ("core-only", "SFT"), "exectune": {"grpo": False}},
     # SFT then GRPO (ExecTune) and the Advisor, for the ordering
     "exectune": {"recipes": ("SFT", "ExecTune")},
     "advisor": {"recipes": ("None (untrained guide)", "Advisor")},

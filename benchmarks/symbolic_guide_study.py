@@ -7,12 +7,15 @@ numeric plan this core executes. Phases, each resumable:
 
     train   SFT of the evidence preset's LoRA guide on the symbolic plans of the problems the
             numeric acceptance run accepted (run folder ``--acceptance``), saved to ``<out>/guide``
-    sample  ``--samples`` plans per dev question (greedy for one), to ``<out>/plans.jsonl``
+    sample  ``--samples`` plans per question (the first greedy), to ``<out>/plans.jsonl``
     vote    how often the rendered plan computes the gold answer (no model calls)
-    core    the core on dev alone and with the rendered plans (alone where none renders),
+    core    the core alone and with the rendered plans (alone where none renders),
             with the paired test
 
-    .venv/bin/python benchmarks/symbolic_guide_study.py train sample vote core --n-dev 100
+    .venv/bin/python benchmarks/symbolic_guide_study.py train sample vote core --n 100
+
+Choose settings on ``dev`` (the default); ``--split test`` adds the reference-plan ceiling row
+for the final table.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from gcop.paired import mcnemar
 from gcop.presets import EVIDENCE
 from gcop.signatures import MathGuide, MathSolve
 from gcop.tasks import gsm8k
+from gcop.tasks.gsm8k_oracle import ReferencePlanPolicy
 from gcop.tasks.gsm8k_plan_value import plan_value, render_symbolic
 from gcop.tasks.gsm8k_planner import plan_from_reference, register
 
@@ -80,11 +84,11 @@ def train(out: Path, acceptance: Path) -> None:
     (out / "sft_summary.json").write_text(json.dumps(summary, indent=1))
 
 
-def sample(out: Path, n_dev: int, samples: int, temperature: float) -> None:
+def sample(out: Path, split: str, n: int, samples: int, temperature: float) -> None:
     path = out / "plans.jsonl"
     if path.exists():
         return
-    examples = gsm8k.load("dev", n=n_dev, seed=0)
+    examples = gsm8k.load(split, n=n, seed=0)
     guide = gcop.Guide(MathGuide, lm=gcop.LocalLM.load(out / "guide"), token_budget=96)
     jobs = [(example, seed) for example in examples for seed in range(samples)]
 
@@ -142,8 +146,8 @@ def agreed(row: dict, min_agreement: float) -> str | None:
     return row["rendered"][row["values"].index(top)]
 
 
-def core(out: Path, n_dev: int, min_agreement: list[float]) -> None:
-    examples = gsm8k.load("dev", n=n_dev, seed=0)
+def core(out: Path, split: str, n: int, min_agreement: list[float]) -> None:
+    examples = gsm8k.load(split, n=n, seed=0)
     rows = [json.loads(line) for line in (out / "plans.jsonl").open()]
     solver = core_program()
     programs = {
@@ -155,6 +159,8 @@ def core(out: Path, n_dev: int, min_agreement: list[float]) -> None:
     for share in min_agreement:
         plans = {r["question"]: agreed(r, share) for r in rows}
         programs[f"agreed plan (>= {share:.2f}), else alone"] = RenderedPlans(solver, plans)
+    if split == "test":
+        programs["reference-plan ceiling"] = ReferencePlanPolicy(solver, examples)
     with ThreadPoolExecutor(len(programs)) as pool:
         futures = {
             name: pool.submit(
@@ -186,7 +192,8 @@ class RenderedPlans(gcop.GuideCorePolicy):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("phases", nargs="+", choices=["train", "sample", "vote", "core"])
-    parser.add_argument("--n-dev", type=int, default=100)
+    parser.add_argument("--split", choices=["dev", "test"], default="dev")
+    parser.add_argument("--n", type=int, default=100, help="questions of the split")
     parser.add_argument("--samples", type=int, default=1)
     parser.add_argument("--temperature", type=float, default=0.6)
     parser.add_argument(
@@ -201,11 +208,11 @@ def main() -> None:
     if "train" in args.phases:
         train(args.out, args.acceptance)
     if "sample" in args.phases:
-        sample(args.out, args.n_dev, args.samples, args.temperature)
+        sample(args.out, args.split, args.n, args.samples, args.temperature)
     if "vote" in args.phases:
         vote(args.out)
     if "core" in args.phases:
-        core(args.out, args.n_dev, args.min_agreement)
+        core(args.out, args.split, args.n, args.min_agreement)
 
 
 if __name__ == "__main__":

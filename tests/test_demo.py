@@ -161,13 +161,25 @@ def test_paired_comparisons_leave_out_examples_that_errored():
 
 
 def test_a_demo_guide_sampling_several_plans_abstains_where_they_disagree(tmp_path):
-    """The tiny guide writes no numeric plan, so with two samples per task it never agrees
-    with itself: every task is left to the core alone, after two guide calls."""
-    from gcop.demo import run_demo
+    """The tiny guide writes no plan that works out, so with two samples per task it never
+    agrees with itself: every task is left to the core alone, after two guide calls. The
+    calculator setting reaches the core, and the ceiling row reads symbolic reference plans."""
+    from gcop.demo import CEILING, run_demo
 
     out = tmp_path / "demo"
-    run_demo("tiny", out, recipes=("None (untrained guide)",), guide_samples=2)
-    assert "2 plans sampled per task" in (out / "report.md").read_text()
-    (row,) = json.loads((out / "results.json").read_text())["results"]
-    assert row["valid_rate"] == 0.0
-    assert row["cost"]["calls"] == 4 * (2 + 1)  # per task: two guide samples, one core call
+    run_demo(
+        "tiny",
+        out,
+        recipes=("None (untrained guide)",),
+        guide_samples=2,
+        teacher="symbolic-planner",
+        calculator=True,
+        ceiling=True,
+    )
+    report = (out / "report.md").read_text()
+    assert "2 plans sampled per task" in report and "symbolic plans rendered" in report
+    rows = {r["name"]: r for r in json.loads((out / "results.json").read_text())["results"]}
+    assert rows["None (untrained guide)"]["valid_rate"] == 0.0
+    assert rows["None (untrained guide)"]["cost"]["calls"] == 4 * (2 + 1)  # 2 samples, 1 core
+    ceiling = [json.loads(line) for line in (out / "examples.jsonl").open()]
+    assert all(" = " in e["strategy"] for e in ceiling if e["recipe"] == CEILING)
