@@ -55,9 +55,10 @@ class Guide(dspy.Module):
         token_budget: the most tokens a valid strategy may have (§A.8), in the guide's own
             tokens (see :meth:`count_tokens`).
         ledger: cost ledger shared with the rest of the policy.
-        samples: strategies drawn per task. Above 1 the guide keeps a strategy only where enough
-            of them agree (``consensus``) and abstains otherwise: the core then runs alone, since
-            a wrong plan costs a core more than no plan.
+        samples: strategies drawn per task, the first greedy and the others at the guide's
+            temperature. Above 1 the guide keeps a strategy only where enough of them agree
+            (``consensus``) and abstains otherwise: the core then runs alone, since a wrong plan
+            costs a core more than no plan.
         consensus: ``strategy -> key`` (``None``: no key), the result a strategy leads to, e.g.
             :func:`gcop.tasks.gsm8k_plan_value.plan_value` for numeric GSM8K plans; needed when
             ``samples > 1``.
@@ -97,6 +98,12 @@ class Guide(dspy.Module):
         self.local_lm = lm if hasattr(lm, "set_model") else None  # trainable handle, if local
         self.token_budget = token_budget
         settings = {"temperature": 0.6, "top_p": 0.95, "max_tokens": 2 * token_budget}
+        if samples > 1 and {**settings, **lm_kwargs}.get("temperature") == 0:
+            raise ValueError(
+                f"samples={samples} at temperature 0 draws the same strategy {samples} times, so "
+                "they always agree: sample at a temperature above 0 (the default is 0.6; the "
+                "first sample is greedy anyway)"
+            )
         self.lm = as_lm(lm, ledger=ledger, role="guide", **{**settings, **lm_kwargs})
 
     def with_lm(self, lm: LMLike) -> Guide:
@@ -148,9 +155,12 @@ class Guide(dspy.Module):
             return self._agreed([future.result() for future in futures])
 
     def _sample(self, messages: list[dict], index: int, lm_kwargs: dict | None) -> str:
-        """Sample ``index`` of a task: its own ``rollout_id`` (so DSPy's cache keeps the samples
-        apart) and, for a seeded call, its own seed."""
+        """Sample ``index`` of a task: the first is the guide's greedy choice, the others sample
+        at its temperature, each with its own ``rollout_id`` (so DSPy's cache keeps them apart)
+        and, for a seeded call, its own seed."""
         settings = dict(lm_kwargs or {})
+        if index == 0:
+            settings["temperature"] = 0.0
         base = settings.pop("rollout_id", 0) or 0
         settings["rollout_id"] = base * self.samples + index
         if settings.get("seed") is not None:

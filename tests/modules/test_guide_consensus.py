@@ -44,10 +44,12 @@ def test_the_guide_abstains_below_min_agreement_and_the_core_runs_alone(scripted
         assert prediction.cost.calls == 4 + 1  # every sample is the task's cost, and the core
 
 
-def test_seeded_samples_each_get_their_own_seed(scripted_lm):
+def test_the_first_sample_is_greedy_and_seeded_samples_get_their_own_seeds(scripted_lm):
     guide, guide_lm = consensus_guide(scripted_lm, [FOUR])
     guide(question=QUESTION, lm_kwargs={"seed": 3})
-    assert sorted(call["seed"] for call in guide_lm.calls) == [12, 13, 14, 15]
+    calls = sorted(guide_lm.calls, key=lambda call: call["seed"])
+    assert [call["seed"] for call in calls] == [12, 13, 14, 15]
+    assert [call["temperature"] for call in calls] == [0.0, 0.6, 0.6, 0.6]
 
 
 def test_a_guide_rebuilt_for_trained_weights_keeps_its_consensus(scripted_lm):
@@ -64,6 +66,7 @@ def test_a_guide_rebuilt_for_trained_weights_keeps_its_consensus(scripted_lm):
         ({"samples": 4}, "needs consensus"),
         ({"samples": 0}, "at least 1"),
         ({"samples": 4, "consensus": plan_value, "min_agreement": 0}, "min_agreement"),
+        ({"samples": 4, "consensus": plan_value, "temperature": 0.0}, "always agree"),
     ],
 )
 def test_consensus_settings_are_checked(scripted_lm, settings, message):
