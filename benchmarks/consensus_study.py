@@ -8,11 +8,10 @@ plans sampled for one question can be compared without a model. Phases, each res
     sample  ``--samples`` plans per dev question from that guide (and the untrained one),
             written to ``<out>/plans_<guide>.jsonl``
     vote    coverage and precision of the agreed plan's value against the gold answer, for each
-            agreement threshold (no model calls)
-    core    the core on dev, alone and with the agreed plan at ``--min-agreement`` (or alone
-            where the guide abstains), with the paired test
+            agreement threshold (no model calls: below the core's own accuracy, no threshold
+            can lift it; see docs/evidence.md §3c)
 
-    .venv/bin/python benchmarks/consensus_study.py train sample vote core --n-dev 100
+    .venv/bin/python benchmarks/consensus_study.py train sample vote --n-dev 100
 """
 
 from __future__ import annotations
@@ -27,9 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gcop
-from gcop.evaluate import evaluate
 from gcop.lm.convert import resolve_lm
-from gcop.paired import mcnemar
 from gcop.presets import EVIDENCE
 from gcop.signatures import MathGuide, MathSolve
 from gcop.tasks import gsm8k
@@ -141,59 +138,12 @@ def vote(out: Path) -> None:
             print(f"{threshold:.3f} | {covered} | {right} | {precision:.2f}")
 
 
-def core(out: Path, n_dev: int, min_agreement: float) -> None:
-    examples = gsm8k.load("dev", n=n_dev, seed=0)
-    policy = build_policy()
-    programs = {"core-only": policy.unguided()}
-    for name in GUIDES:
-        path = out / f"plans_{name}.jsonl"
-        if not path.exists():
-            continue
-        rows = {r["question"]: r for r in map(json.loads, path.open())}
-        programs[f"{name} first plan"] = FixedPlans(policy.core, rows, None)
-        programs[f"{name} agreed plan"] = FixedPlans(policy.core, rows, min_agreement)
-    with ThreadPoolExecutor(len(programs)) as pool:
-        futures = {
-            name: pool.submit(evaluate, program, examples, gsm8k.exact_match, name=name)
-            for name, program in programs.items()
-        }
-        results = {name: future.result() for name, future in futures.items()}
-    alone = [r.score for r in results["core-only"].results]
-    for name, result in results.items():
-        scores = [r.score for r in result.results]
-        test = mcnemar(scores, alone, a=name, b="core-only")
-        print(f"{name}: {sum(scores):.0f}/{len(scores)}  vs core-only: {test}")
-    summary = {name: [r.score for r in result.results] for name, result in results.items()}
-    (out / f"core_{min_agreement}.json").write_text(json.dumps(summary))
-
-
-class FixedPlans(gcop.GuideCorePolicy):
-    """The core with a plan sampled earlier: the first one, or the agreed one (``None`` below
-    ``min_agreement``: the core runs alone)."""
-
-    def __init__(self, core, rows: dict, min_agreement: float | None) -> None:
-        super().__init__(guide=None, core=core)
-        self.rows = rows
-        self.min_agreement = min_agreement
-
-    def forward(self, question: str):
-        row = self.rows[question]
-        if self.min_agreement is None:
-            strategy = row["plans"][0] or None
-        else:
-            value, share = agreed(row["values"])
-            keep = value is not None and share >= self.min_agreement
-            strategy = row["plans"][row["values"].index(value)] if keep else None
-        return self.core(strategy=strategy, question=question)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("phases", nargs="+", choices=["train", "sample", "vote", "core"])
+    parser.add_argument("phases", nargs="+", choices=["train", "sample", "vote"])
     parser.add_argument("--n-dev", type=int, default=100)
     parser.add_argument("--samples", type=int, default=8)
     parser.add_argument("--temperature", type=float, default=0.6)
-    parser.add_argument("--min-agreement", type=float, default=0.5)
     parser.add_argument("--acceptance", type=Path, default=Path("runs/study/sft/acceptance"))
     parser.add_argument("--out", type=Path, default=Path("runs/study/consensus"))
     args = parser.parse_args()
@@ -206,8 +156,6 @@ def main() -> None:
         sample(args.out, args.n_dev, args.samples, args.temperature)
     if "vote" in args.phases:
         vote(args.out)
-    if "core" in args.phases:
-        core(args.out, args.n_dev, args.min_agreement)
 
 
 if __name__ == "__main__":

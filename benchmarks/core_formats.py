@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dspy
 
 import gcop
-from gcop.evaluate import evaluate
+from gcop.evaluate import evaluate_all
 from gcop.signatures import MathSolve
 from gcop.tasks import gsm8k
 from gcop.tasks.gsm8k_oracle import ReferencePlanPolicy
@@ -57,14 +56,7 @@ def main() -> None:
         for style in args.plans.split(","):
             cells[f"{name} + {style} plan"] = ReferencePlanPolicy(core, examples, style=style)
     start = time.time()
-    with ThreadPoolExecutor(len(cells)) as pool:
-        futures = {
-            cell: pool.submit(
-                evaluate, program, examples, gsm8k.exact_match, name=cell, num_threads=16
-            )
-            for cell, program in cells.items()
-        }
-        results = {cell: future.result() for cell, future in futures.items()}
+    results = evaluate_all(cells, examples, gsm8k.exact_match, num_threads=16)
     wall = time.time() - start
     rows = []
     for cell, result in results.items():

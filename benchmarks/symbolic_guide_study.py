@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gcop
-from gcop.evaluate import evaluate
+from gcop.evaluate import evaluate_all
 from gcop.lm.convert import resolve_lm
 from gcop.paired import mcnemar
 from gcop.presets import EVIDENCE
@@ -161,14 +161,7 @@ def core(out: Path, split: str, n: int, min_agreement: list[float]) -> None:
         programs[f"agreed plan (>= {share:.2f}), else alone"] = RenderedPlans(solver, plans)
     if split == "test":
         programs["reference-plan ceiling"] = ReferencePlanPolicy(solver, examples)
-    with ThreadPoolExecutor(len(programs)) as pool:
-        futures = {
-            name: pool.submit(
-                evaluate, program, examples, gsm8k.exact_match, name=name, num_threads=32
-            )
-            for name, program in programs.items()
-        }
-        results = {name: future.result() for name, future in futures.items()}
+    results = evaluate_all(programs, examples, gsm8k.exact_match, num_threads=32)
     alone = [r.score for r in results["core-only"].results]
     summary = {}
     for name, result in results.items():

@@ -11,7 +11,6 @@ import json
 import logging
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,7 @@ def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) ->
 
 def _run(preset: DemoPreset, out: Path) -> Path:
     import gcop
+    from gcop.evaluate import evaluate_all
     from gcop.lm.convert import resolve_lm
     from gcop.report import write_report
     from gcop.signatures import MathGuide, MathSolve
@@ -95,7 +95,11 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     policy = gcop.GuideCorePolicy(guide=guide, core=core)
     programs, artifacts = _train(preset, policy, trainset, teacher, exectune_config, out)
     programs.update(_references(preset, policy, evalset))
-    results = _evaluate_all(programs, evalset, preset)
+    results = list(
+        evaluate_all(
+            programs, evalset, gsm8k.exact_match, num_threads=preset.threads, lam=preset.lam
+        ).values()
+    )
     write_examples(out / EXAMPLES_FILE, results)
 
     setup = {
@@ -206,27 +210,6 @@ def _references(preset, policy, evalset) -> dict[str, Any]:
         core = policy.core.with_lm(resolve_lm(model, "core"))
         rows[f"{model} alone"] = gcop.GuideCorePolicy(guide=None, core=core)
     return rows
-
-
-def _evaluate_all(programs: dict[str, Any], evalset, preset: DemoPreset) -> list:
-    """Evaluate every recipe at once, so local models see full batches from all of them."""
-    from gcop.evaluate import evaluate
-    from gcop.tasks import gsm8k
-
-    with ThreadPoolExecutor(max_workers=len(programs)) as pool:
-        futures = [
-            pool.submit(
-                evaluate,
-                program,
-                evalset,
-                gsm8k.exact_match,
-                name=name,
-                num_threads=preset.threads,
-                lam=preset.lam,
-            )
-            for name, program in programs.items()
-        ]
-        return [future.result() for future in futures]
 
 
 def write_examples(path: Path, results: list) -> None:

@@ -171,6 +171,22 @@ def evaluate(
     return _aggregate(name, results, lam, cost_unit)
 
 
+def evaluate_all(
+    programs: dict[str, Callable[..., dspy.Prediction]],
+    dataset: Sequence[dspy.Example],
+    metric: Callable[..., Any],
+    **settings: Any,
+) -> dict[str, EvaluationResult]:
+    """:func:`evaluate` every program on ``dataset`` at once, so a local model serving several
+    of them sees full batches from all; ``settings`` go to each :func:`evaluate` call."""
+    with ThreadPoolExecutor(max_workers=len(programs)) as pool:
+        futures = {
+            name: pool.submit(evaluate, program, dataset, metric, name=name, **settings)
+            for name, program in programs.items()
+        }
+        return {name: future.result() for name, future in futures.items()}
+
+
 def _aggregate(
     name: str, results: list[ExampleResult], lam: float, cost_unit: str
 ) -> EvaluationResult:
