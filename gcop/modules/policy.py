@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from gcop.modules.policy_file import (
     SavedPolicy,
     file_hashes,
     fingerprint,
+    inference_settings,
     model_identity,
     public_settings,
     read_policy_folder,
@@ -28,6 +30,8 @@ from gcop.modules.policy_file import (
     training_config,
     write_policy_file,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class GuideCorePolicy(dspy.Module):
@@ -167,6 +171,7 @@ class GuideCorePolicy(dspy.Module):
             models=models,
             training_config=scrub(training_config(self.artifacts)),
             artifacts=scrub(self.artifacts),
+            inference=inference_settings(self.guide, self.core),
         )
         write_policy_file(folder, saved)
         return folder
@@ -183,6 +188,7 @@ class GuideCorePolicy(dspy.Module):
         saved = read_policy_folder(folder)
         core = self._saved_core(folder, saved, keep_lm=keep_core_lm)
         guide = self._saved_guide(folder, saved)
+        _warn_on_other_inference(folder, saved, inference_settings(guide, core))
         self.core, self.guide = core, guide
         self.guided = saved.guided and guide is not None
         self.strict = saved.strict
@@ -215,3 +221,21 @@ class GuideCorePolicy(dspy.Module):
                 f"{folder / saved.guide_local_lm} holds no loadable guide ({error})"
             ) from error
         return self.guide.with_lm(local)
+
+
+def _warn_on_other_inference(folder: Path, saved: SavedPolicy, mine: dict[str, Any]) -> None:
+    """Functions cannot be restored from a file: say so when the policy loading a saved one
+    reads strategies differently from the policy that was saved (e.g. without its calculator)."""
+    differ = {
+        key: (value, mine.get(key))
+        for key, value in saved.inference.items()
+        if key in mine and mine[key] != value
+    }
+    if differ:
+        listed = "; ".join(f"{key}: saved {a!r}, here {b!r}" for key, (a, b) in differ.items())
+        logger.warning(
+            "%s was saved with other inference settings than this policy has (%s): build the "
+            "policy with the saved ones to reproduce its results",
+            folder,
+            listed,
+        )

@@ -424,3 +424,32 @@ def test_a_core_render_hands_the_core_the_rendered_strategy_or_none(scripted_lm)
     assert "1. Compute 2*3.\n2. Compute 6+2." in seen[0]
     assert "Compute" not in seen[1] and "C+1" not in seen[1]
     assert gcop.GuideCorePolicy(guide=None, core=core).stats()["unrendered"] == 1
+
+
+def test_loading_a_policy_saved_with_a_calculator_into_one_without_warns(
+    scripted_lm, tmp_path, caplog
+):
+    """A render function and a consensus cannot be restored from policy.json: a policy that
+    loads one saved with them, but has none itself, is told which settings differ."""
+    from gcop.tasks.gsm8k_plan_value import plan_value, render_symbolic
+
+    guide_lm, core_lm = scripted_lm(["<strategy>1. A = 2+2</strategy>"]), scripted_lm(core_reply)
+    saved = gcop.GuideCorePolicy(
+        guide=gcop.Guide(MathGuide, lm=guide_lm.model_string, samples=3, consensus=plan_value),
+        core=gcop.Core(MathSolve, lm=core_lm.model_string, render=render_symbolic),
+    )
+    saved.save(tmp_path / "policy")
+    stored = json.loads((tmp_path / "policy" / "policy.json").read_text())["inference"]
+    assert stored["core_render"] == "gcop.tasks.gsm8k_plan_value.render_symbolic"
+    assert stored["guide_samples"] == 3
+    plain, _, _ = make_policy(scripted_lm)
+    with caplog.at_level("WARNING", logger="gcop.modules.policy"):
+        plain.load(tmp_path / "policy")
+    assert "core_render: saved 'gcop.tasks.gsm8k_plan_value.render_symbolic', here None" in (
+        caplog.text
+    )
+    assert "guide_samples: saved 3, here 1" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gcop.modules.policy"):
+        saved.load(tmp_path / "policy")
+    assert "other inference settings" not in caplog.text
