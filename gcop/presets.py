@@ -68,8 +68,8 @@ class DemoPreset(BaseModel):
 
 # The configuration the study on dev chose (docs/evidence.md §1–§3d): a LoRA guide writes symbolic
 # plans, a calculator works out their numbers for the core, and the guide keeps a plan only where
-# all five samples compute the same answer. Sized from measured phase times to about 2 hours on
-# 2 cores: 200 test problems would take ~3.5 hours with this engine.
+# all five samples compute the same answer. Estimated from measured phase times (not yet run end
+# to end): ~2.7 hours on 2 cores, of which ~70 minutes are the four guided rows' 1,600 plans.
 EVIDENCE = DemoPreset(
     guide="qwen2.5-coder-0.5b",  # a LoRA on the core's own base model: no bigger than the core
     core="qwen2.5-coder-0.5b",
