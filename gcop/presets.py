@@ -32,7 +32,8 @@ class DemoPreset(BaseModel):
         1,
         ge=1,
         description="plans the guide samples per task; above 1 it keeps one only where "
-        "min_agreement of them compute the same number (numeric plans) and abstains otherwise",
+        "min_agreement of them compute the same number (gsm8k_plan_value.plan_value) and "
+        "abstains otherwise",
     )
     min_agreement: float = Field(0.5, gt=0, le=1)
     calculator: bool = Field(

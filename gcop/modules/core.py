@@ -74,9 +74,9 @@ class Core(dspy.Module):
             raise ValueError(f"adapter must be 'chat' or 'plain', got {adapter!r}")
         self.adapter = adapter
         self.lenient = not wrapped if lenient is None else lenient
-        self._rescues = RescueCount()
+        self._rescues = EventCount()
         self.render = render
-        self._unrendered = RescueCount()
+        self._unrendered = EventCount()
         self.lm = as_lm(lm, ledger=ledger, role="core", **lm_kwargs)
 
     @property
@@ -165,8 +165,8 @@ def _take_over_predictors(program: dspy.Module) -> None:
         predictor.lm = None
 
 
-class RescueCount:
-    """A thread-safe count (of lenient rescues, of unrendered strategies); a copied core starts
+class EventCount:
+    """A thread-safe count of events (lenient rescues, unrendered strategies); a copied core starts
     its own count."""
 
     def __init__(self) -> None:
@@ -177,14 +177,14 @@ class RescueCount:
         with self._lock:
             self.value += 1
 
-    def __deepcopy__(self, memo: dict) -> RescueCount:
-        return RescueCount()
+    def __deepcopy__(self, memo: dict) -> EventCount:
+        return EventCount()
 
 
 class _CountingAdapter(StrategyAdapter):
     """:class:`StrategyAdapter` that counts the replies its lenient parse rescued."""
 
-    def __init__(self, strategy: str | None, *, lenient: bool, rescues: RescueCount) -> None:
+    def __init__(self, strategy: str | None, *, lenient: bool, rescues: EventCount) -> None:
         super().__init__(strategy, lenient=lenient)
         self.rescues = rescues
 

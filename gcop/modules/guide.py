@@ -60,8 +60,8 @@ class Guide(dspy.Module):
             (``consensus``) and abstains otherwise: the core then runs alone, since a wrong plan
             costs a core more than no plan.
         consensus: ``strategy -> key`` (``None``: no key), the result a strategy leads to, e.g.
-            :func:`gcop.tasks.gsm8k_plan_value.plan_value` for numeric GSM8K plans; needed when
-            ``samples > 1``.
+            :func:`gcop.tasks.gsm8k_plan_value.plan_value` for GSM8K plans (numeric or
+            symbolic); needed when ``samples > 1``.
         min_agreement: the share of the ``samples`` that must share the most common key.
         **lm_kwargs: sampling settings; the paper samples at temperature 0.6, top-p 0.95 (§A.8).
     """

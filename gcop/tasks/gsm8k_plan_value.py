@@ -15,6 +15,7 @@ Only arithmetic is evaluated (numbers, + - * / // % **, parentheses); anything e
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 
@@ -50,11 +51,8 @@ def plan_value(plan: str) -> float | None:
     steps = _STEP.findall(plan) or _STEP.findall(render_symbolic(plan) or "")
     if not steps:
         return None
-    try:
-        value = _evaluate(ast.parse(steps[-1], mode="eval").body)
-    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, TypeError):
-        return None
-    return round(float(value), 6)
+    value = _arithmetic(steps[-1])
+    return None if value is None else round(value, 6)
 
 
 def render_symbolic(plan: str) -> str | None:
@@ -79,9 +77,8 @@ def render_symbolic(plan: str) -> str | None:
         if any(used not in values for used in _NAME.findall(expression)):
             return None
         numeric = _NAME.sub(lambda m: values[m.group(0)], expression)
-        try:
-            value = _evaluate(ast.parse(numeric, mode="eval").body)
-        except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, TypeError):
+        value = _arithmetic(numeric)
+        if value is None:
             return None
         values[name] = _number(value)
         steps.append(f"{number}. Compute {numeric}.")
@@ -92,6 +89,16 @@ def _number(value: float) -> str:
     """``24`` for 24.0, ``0.5``, ``3.333333`` for 10/3: as a person would write it."""
     rounded = round(float(value), 6)
     return str(int(rounded)) if rounded.is_integer() else f"{rounded:.6f}".rstrip("0")
+
+
+def _arithmetic(expression: str) -> float | None:
+    """``expression``'s value as a float; ``None`` when it is not arithmetic or not a finite
+    float (a division by zero, a number too large)."""
+    try:
+        value = float(_evaluate(ast.parse(expression, mode="eval").body))
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, TypeError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _evaluate(node: ast.AST) -> float:

@@ -28,6 +28,8 @@ def test_the_last_compute_step_is_evaluated(plan, value):
         "1. Compute 4+4.\n2. Compute the total.",  # the last step is words
         "1. Compute __import__('os').getcwd().",  # never executed
         "1. Compute 10**10**10.",  # an exponent that would hang
+        "1. Compute 10**60*10**60*10**60*10**60*10**60*10**60.",  # beyond any float
+        "1. Compute 1e308*10.",
         "1. Compute 5/0.",
         "1. Compute $1,200*2.",
         "",
@@ -63,6 +65,7 @@ def test_a_symbolic_plan_renders_as_the_numeric_plan_with_earlier_results_filled
         "1. A = 4+4\n2. Add A to the total",  # a line that is not a step
         "1. A = four plus four",
         "1. A = 4/0",
+        "1. A = 10**60*10**60*10**60*10**60*10**60*10**60",
         "",
     ],
 )
