@@ -56,7 +56,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     import gcop
     from gcop.evaluate import evaluate_all
     from gcop.lm.convert import resolve_lm
-    from gcop.report import write_report
+    from gcop.report import row_models, write_report
     from gcop.signatures import MathGuide, MathSolve
     from gcop.tasks import gsm8k
     from gcop.tasks.gsm8k_plan_value import plan_value, render_symbolic
@@ -125,7 +125,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
             "Advisor": (artifacts.get("advisor") or {}).get("history", []),
         },
         comparisons=paired_comparisons(results),
-        provenance={"preset": preset, "config": exectune_config, "models": _models(programs)},
+        provenance={"preset": preset, "config": exectune_config, "models": row_models(programs)},
     )
 
 
@@ -145,19 +145,6 @@ def _skipped_phases(artifacts: dict[str, Any]) -> dict[str, str]:
     if not skipped:
         return {}
     return {"SFT": f"skipped ({skipped}): the SFT row runs the untrained guide"}
-
-
-def _models(programs: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """The guide and core model strings each row ran on."""
-    models = {}
-    for name, program in programs.items():
-        guide = getattr(program, "guide", None)
-        guided = guide is not None and getattr(program, "guided", False)
-        models[name] = {
-            "core": str(program.core.lm.model),
-            "guide": str(guide.lm.model) if guided else "",
-        }
-    return models
 
 
 def _train(preset, policy, trainset, teacher, config, out: Path):

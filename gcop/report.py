@@ -208,6 +208,20 @@ def plot_training_curves(histories: dict[str, list[dict[str, Any]]], path: Path)
     return path
 
 
+def row_models(programs: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The guide and core model strings each row ran on (the guide is ``""`` for a row that ran
+    the core alone): the ``models`` entry of a report's provenance."""
+    models = {}
+    for name, program in programs.items():
+        guide = getattr(program, "guide", None)
+        guided = guide is not None and getattr(program, "guided", False)
+        models[name] = {
+            "core": str(program.core.lm.model),
+            "guide": str(guide.lm.model) if guided else "",
+        }
+    return models
+
+
 def _provenance(provenance: dict[str, Any] | None) -> dict[str, Any]:
     """``provenance`` with pydantic models dumped, after the installed versions (a ``versions``
     entry it holds wins: a report rebuilt from ``results.json`` keeps the run's versions)."""

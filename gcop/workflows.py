@@ -16,7 +16,7 @@ from typing import Any
 from gcop.cost import CostSummary
 from gcop.evaluate import EvaluationResult
 from gcop.paired import PairedTest
-from gcop.report import RESULTS_FILE, write_report
+from gcop.report import RESULTS_FILE, row_models, write_report
 
 
 class RunFailed(RuntimeError):
@@ -106,8 +106,7 @@ def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
             f"every example failed, so no report was written (first error: {first}); "
             "check that the core is reachable and its API key is set"
         )
-    guide = policy.guide.lm.model if policy.guided else ""
-    models = {name: {"core": str(policy.core.lm.model), "guide": str(guide)}}  # as the demo's
+    models = row_models({name: policy})
     provenance = {"policy": args.policy, "split": args.split, "models": models}
     write_report(args.out, [result], title=f"gcop evaluation: {args.task}", provenance=provenance)
     return result.to_dict()
