@@ -6,7 +6,8 @@ arithmetic to write, and :func:`gcop.tasks.gsm8k_plan_value.render_symbolic` tur
 numeric plan this core executes. Phases, each resumable:
 
     train   SFT of the evidence preset's LoRA guide on the symbolic plans of the problems the
-            numeric acceptance run accepted (run folder ``--acceptance``), saved to ``<out>/guide``
+            numeric acceptance run accepted among the first ``--n-train`` (run folder
+            ``--acceptance``; it decides any not yet decided), saved to ``<out>/guide``
     sample  ``--samples`` plans per question (the first greedy), to ``<out>/plans.jsonl``
     vote    how often the rendered plan computes the gold answer (no model calls)
     core    the core alone and with the rendered plans (alone where none renders),
@@ -39,9 +40,10 @@ from gcop.tasks.gsm8k_plan_value import plan_value, render_symbolic
 from gcop.tasks.gsm8k_planner import plan_from_reference, register
 
 
-def accepted_examples(acceptance_run: Path) -> list:
-    """The training problems whose numeric reference plan the evidence preset's acceptance run
-    accepted, read back from its records (no new calls)."""
+def accepted_examples(acceptance_run: Path, n_train: int) -> list:
+    """The first ``n_train`` training problems whose numeric reference plan the evidence preset's
+    acceptance run accepted, read back from its records (core trials only for problems it has not
+    decided yet)."""
     policy = gcop.GuideCorePolicy(
         guide=gcop.Guide(MathGuide, lm=resolve_lm(EVIDENCE.guide, "guide"), token_budget=96),
         core=core_program(),
@@ -53,7 +55,7 @@ def accepted_examples(acceptance_run: Path) -> list:
         config=config,
         run_dir=acceptance_run,
     )
-    trainset = gsm8k.load("train", n=EVIDENCE.n_train, seed=0)
+    trainset = gsm8k.load("train", n=n_train, seed=0)
     return [item.example for item in optimizer._accept(policy, trainset, optimizer.teacher)]
 
 
@@ -67,7 +69,7 @@ def core_program() -> gcop.Core:
     )
 
 
-def train(out: Path, acceptance: Path) -> None:
+def train(out: Path, acceptance: Path, n_train: int) -> None:
     from gcop.optimizers.sft import train_sft
 
     folder = out / "guide"
@@ -75,7 +77,7 @@ def train(out: Path, acceptance: Path) -> None:
         return
     pairs = [
         ({"question": ex.question}, plan_from_reference(ex.answer, style="symbolic"))
-        for ex in accepted_examples(acceptance)
+        for ex in accepted_examples(acceptance, n_train)
     ]
     print(f"SFT on {len(pairs)} symbolic plans")
     guide = gcop.Guide(MathGuide, lm=resolve_lm(EVIDENCE.guide, "guide"), token_budget=96)
@@ -192,6 +194,12 @@ def main() -> None:
     parser.add_argument(
         "--min-agreement", type=float, nargs="*", default=[], help="consensus rows for 'core'"
     )
+    parser.add_argument(
+        "--n-train",
+        type=int,
+        default=EVIDENCE.n_train,
+        help="training problems offered to acceptance",
+    )
     parser.add_argument("--acceptance", type=Path, default=Path("runs/study/consensus/train"))
     parser.add_argument("--out", type=Path, default=Path("runs/study/symbolic-guide"))
     args = parser.parse_args()
@@ -199,7 +207,7 @@ def main() -> None:
     logging.getLogger("gcop").setLevel(logging.INFO)
     args.out.mkdir(parents=True, exist_ok=True)
     if "train" in args.phases:
-        train(args.out, args.acceptance)
+        train(args.out, args.acceptance, args.n_train)
     if "sample" in args.phases:
         sample(args.out, args.split, args.n, args.samples, args.temperature)
     if "vote" in args.phases:
