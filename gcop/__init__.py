@@ -13,6 +13,7 @@ _EXPORTS = {
     "Guide": "gcop.modules.guide",
     "Core": "gcop.modules.core",
     "GuideCorePolicy": "gcop.modules.policy",
+    "register_strategy_function": "gcop.modules.strategy_functions",
     "LocalLM": "gcop.lm.local",
     "CostLedger": "gcop.cost",
     "net_utility": "gcop.cost",

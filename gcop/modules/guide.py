@@ -106,19 +106,19 @@ class Guide(dspy.Module):
             )
         self.lm = as_lm(lm, ledger=ledger, role="guide", **{**settings, **lm_kwargs})
 
-    def with_lm(self, lm: LMLike) -> Guide:
+    def with_lm(self, lm: LMLike, **changes: Any) -> Guide:
         """A guide with this one's signature, budget, ledger, consensus and sampling settings,
-        serving ``lm`` (e.g. the trained model)."""
-        return Guide(
-            self.signature,
-            lm,
-            token_budget=self.token_budget,
-            ledger=self.lm.ledger,
-            samples=self.samples,
-            consensus=self.consensus,
-            min_agreement=self.min_agreement,
+        serving ``lm`` (e.g. the trained model); ``changes`` replace any of them by the name
+        :class:`Guide` takes."""
+        settings = {
+            "token_budget": self.token_budget,
+            "ledger": self.lm.ledger,
+            "samples": self.samples,
+            "consensus": self.consensus,
+            "min_agreement": self.min_agreement,
             **dict(self.lm.kwargs),
-        )
+        }
+        return Guide(self.signature, lm, **(settings | changes))
 
     def messages(self, **inputs: Any) -> list[dict]:
         return guide_messages(self.signature, inputs)

@@ -15,6 +15,7 @@ from gcop.cost import CostLedger, attach_cost, cost_scope, summarize
 from gcop.lm.convert import LMLike
 from gcop.modules.core import Core
 from gcop.modules.guide import Guide
+from gcop.modules.inference_settings import inference_settings, restore_inference
 from gcop.modules.policy_file import (
     CORE_STATE_FILE,
     FORMAT_VERSION,
@@ -22,7 +23,6 @@ from gcop.modules.policy_file import (
     SavedPolicy,
     file_hashes,
     fingerprint,
-    inference_settings,
     model_identity,
     public_settings,
     read_policy_folder,
@@ -180,7 +180,10 @@ class GuideCorePolicy(dspy.Module):
         """Restore what :meth:`save` wrote into this policy (same signatures), and return it.
 
         ``keep_core_lm=True`` keeps this policy's core LM instead of the saved one (the core
-        program's state is still loaded): the saved guide then steers another core. The folder
+        program's state is still loaded): the saved guide then steers another core. How the
+        saved policy turned strategies into answers (the core's format and ``render``, the
+        guide's sampling and consensus) is restored too
+        (:mod:`~gcop.modules.inference_settings`). The folder
         is checked (schema, paths, guide weights) and every part is rebuilt before any is
         swapped in: on an error this policy is left as it was.
         """
@@ -188,7 +191,7 @@ class GuideCorePolicy(dspy.Module):
         saved = read_policy_folder(folder)
         core = self._saved_core(folder, saved, keep_lm=keep_core_lm)
         guide = self._saved_guide(folder, saved)
-        _warn_on_other_inference(folder, saved, inference_settings(guide, core))
+        guide, core = restore_inference(saved.inference, guide, core, folder=folder)
         self.core, self.guide = core, guide
         self.guided = saved.guided and guide is not None
         self.strict = saved.strict
@@ -221,21 +224,3 @@ class GuideCorePolicy(dspy.Module):
                 f"{folder / saved.guide_local_lm} holds no loadable guide ({error})"
             ) from error
         return self.guide.with_lm(local)
-
-
-def _warn_on_other_inference(folder: Path, saved: SavedPolicy, mine: dict[str, Any]) -> None:
-    """Functions cannot be restored from a file: say so when the policy loading a saved one
-    reads strategies differently from the policy that was saved (e.g. without its calculator)."""
-    differ = {
-        key: (value, mine.get(key))
-        for key, value in saved.inference.items()
-        if key in mine and mine[key] != value
-    }
-    if differ:
-        listed = "; ".join(f"{key}: saved {a!r}, here {b!r}" for key, (a, b) in differ.items())
-        logger.warning(
-            "%s was saved with other inference settings than this policy has (%s): build the "
-            "policy with the saved ones to reproduce its results",
-            folder,
-            listed,
-        )

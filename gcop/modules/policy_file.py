@@ -59,28 +59,9 @@ class SavedPolicy(BaseModel):
     models: dict[str, dict[str, Any]] = {}  # role -> identity (see model_identity)
     training_config: dict[str, Any] | None = None
     artifacts: dict[str, Any] = {}
-    # how the policy reads strategies at inference (see inference_settings); not restorable
-    # from a file, so a loading policy is warned when its own differ
+    # how the policy turns strategies into answers, restored on load
+    # (see gcop.modules.inference_settings)
     inference: dict[str, Any] = {}
-
-
-def inference_settings(guide: Any, core: Any) -> dict[str, Any]:
-    """The settings outside the weights that decide what a policy does with a strategy: the
-    core's ``render`` and the guide's sampling and consensus (functions by qualified name)."""
-    settings: dict[str, Any] = {"core_render": _qualified_name(core.render)}
-    if guide is not None:
-        settings.update(
-            guide_samples=guide.samples,
-            guide_consensus=_qualified_name(guide.consensus),
-            guide_min_agreement=guide.min_agreement,
-        )
-    return settings
-
-
-def _qualified_name(function: Any) -> str | None:
-    if function is None:
-        return None
-    return f"{function.__module__}.{getattr(function, '__qualname__', repr(function))}"
 
 
 def is_secret_name(name: str) -> bool:

@@ -19,6 +19,8 @@ import math
 import operator
 import re
 
+from gcop.modules.strategy_functions import register_strategy_function
+
 _SYMBOLIC_STEP = re.compile(r"^\s*\d+[.)]\s*([A-Z]\d*)\s*=\s*(.+?)\s*\.?\s*$")
 _NAME = re.compile(r"\b[A-Z]\d*\b")
 _STEP = re.compile(r"^\s*\d+[.)]\s*Compute\s+(.+?)\s*\.?\s*$", re.IGNORECASE | re.MULTILINE)
@@ -34,6 +36,7 @@ _OPERATORS = {
 _MAX_EXPONENT = 64  # 10**10**10 would hang; no GSM8K calculation needs more
 
 
+@register_strategy_function
 def plan_value(plan: str) -> float | None:
     """The value of the plan's last ``Compute`` step, rounded to 6 decimals (so plans that reach
     the same number by different routes agree); ``None`` when the plan has no such step or its
@@ -55,6 +58,7 @@ def plan_value(plan: str) -> float | None:
     return None if value is None else round(value, 6)
 
 
+@register_strategy_function
 def render_symbolic(plan: str) -> str | None:
     """The numeric plan a symbolic one stands for: each step's letters replaced by the values
     of the steps that named them. ``None`` when a line is not ``<n>. <letter> = <arithmetic>``

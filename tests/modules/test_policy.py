@@ -426,30 +426,50 @@ def test_a_core_render_hands_the_core_the_rendered_strategy_or_none(scripted_lm)
     assert gcop.GuideCorePolicy(guide=None, core=core).stats()["unrendered"] == 1
 
 
-def test_loading_a_policy_saved_with_a_calculator_into_one_without_warns(
-    scripted_lm, tmp_path, caplog
-):
-    """A render function and a consensus cannot be restored from policy.json: a policy that
-    loads one saved with them, but has none itself, is told which settings differ."""
+def test_loading_a_policy_saved_with_a_calculator_restores_it(scripted_lm, tmp_path, caplog):
+    """A policy loaded with the defaults gets back the saved core format, render tool and guide
+    consensus (registered functions by name), so a saved policy is evaluated as it was trained."""
     from gcop.tasks.gsm8k_plan_value import plan_value, render_symbolic
 
     guide_lm, core_lm = scripted_lm(["<strategy>1. A = 2+2</strategy>"]), scripted_lm(core_reply)
-    saved = gcop.GuideCorePolicy(
-        guide=gcop.Guide(MathGuide, lm=guide_lm.model_string, samples=3, consensus=plan_value),
-        core=gcop.Core(MathSolve, lm=core_lm.model_string, render=render_symbolic),
+    guide = gcop.Guide(
+        MathGuide, lm=guide_lm.model_string, samples=3, consensus=plan_value, token_budget=64
     )
-    saved.save(tmp_path / "policy")
+    core = gcop.Core(MathSolve, lm=core_lm.model_string, adapter="plain", render=render_symbolic)
+    gcop.GuideCorePolicy(guide=guide, core=core).save(tmp_path / "policy")
     stored = json.loads((tmp_path / "policy" / "policy.json").read_text())["inference"]
     assert stored["core_render"] == "gcop.tasks.gsm8k_plan_value.render_symbolic"
-    assert stored["guide_samples"] == 3
+    assert stored["guide_consensus"] == "gcop.tasks.gsm8k_plan_value.plan_value"
+    assert stored["guide_samples"] == 3 and stored["core_adapter"] == "plain"
     plain, _, _ = make_policy(scripted_lm)
-    with caplog.at_level("WARNING", logger="gcop.modules.policy"):
+    ledger = plain.ledger
+    with caplog.at_level("INFO", logger="gcop.modules.inference_settings"):
         plain.load(tmp_path / "policy")
-    assert "core_render: saved 'gcop.tasks.gsm8k_plan_value.render_symbolic', here None" in (
-        caplog.text
-    )
-    assert "guide_samples: saved 3, here 1" in caplog.text
-    caplog.clear()
-    with caplog.at_level("WARNING", logger="gcop.modules.policy"):
-        saved.load(tmp_path / "policy")
-    assert "other inference settings" not in caplog.text
+    assert plain.core.render is render_symbolic and plain.core.adapter == "plain"
+    assert plain.guide.consensus is plan_value and plain.guide.samples == 3
+    assert plain.guide.token_budget == 64 and plain.guide.lm.ledger is ledger
+    assert "restored core_adapter='plain'" in caplog.text
+    assert "WARNING" not in caplog.text
+
+
+def _double(strategy: str) -> str:
+    return strategy + strategy
+
+
+def test_a_saved_function_restores_only_when_registered(scripted_lm, tmp_path, caplog):
+    """A render function is restored by name only once registered (a name read from a file is
+    never imported on its own); until then the loading policy keeps its own, with a warning."""
+    from gcop.modules.strategy_functions import qualified_name
+
+    core_lm = scripted_lm(core_reply)
+    core = gcop.Core(MathSolve, lm=core_lm.model_string, render=_double)
+    gcop.GuideCorePolicy(guide=None, core=core).save(tmp_path / "policy")
+    fresh = gcop.GuideCorePolicy(guide=None, core=gcop.Core(MathSolve, lm=core_lm.model_string))
+    with caplog.at_level("WARNING", logger="gcop.modules.inference_settings"):
+        fresh.load(tmp_path / "policy")
+    assert fresh.core.render is None
+    name = qualified_name(_double)
+    assert f"core_render={name!r}, which cannot be restored" in caplog.text
+    gcop.register_strategy_function(_double)
+    fresh.load(tmp_path / "policy")
+    assert fresh.core.render is _double
