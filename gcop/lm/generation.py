@@ -1,5 +1,7 @@
 """One left-padded ``generate`` call for many chat requests, each with its own sampling settings.
 
+The prompt prefix all rows share is prefilled once (:mod:`gcop.lm.shared_prefix`).
+
 Every row carries its own temperature, top-p, token budget, stop strings and random stream, so
 requests with different settings share a batch and a seeded request samples the same text whatever
 else is in its batch. Sampling is Gumbel-max on top of greedy decoding: adding Gumbel noise from a
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gcop.lm.provider import ChatCompletion
+from gcop.lm.shared_prefix import shared_prefix_cache, shared_prefix_length
 
 DEFAULT_MAX_TOKENS = 1024  # when a caller gives no max_tokens (still capped by the context)
 END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>")
@@ -105,16 +108,18 @@ class BatchStats:
     rows: int = 0
     row_steps: int = 0  # rows × decoding steps, summed over batches
     tokens: int = 0  # tokens kept in replies
+    shared_prefill: int = 0  # prompt tokens not prefilled again thanks to a shared prefix
 
     @property
     def waste(self) -> float:
         return 1.0 - self.tokens / self.row_steps if self.row_steps else 0.0
 
-    def add(self, rows: int, steps: int, tokens: int) -> None:
+    def add(self, rows: int, steps: int, tokens: int, *, shared_prefill: int = 0) -> None:
         self.batches += 1
         self.rows += rows
         self.row_steps += rows * steps
         self.tokens += tokens
+        self.shared_prefill += shared_prefill
 
 
 def token_chunks(requests: Sequence[GenRequest], budget: int) -> list[list[int]]:
@@ -154,19 +159,29 @@ def generate_batch(
     *,
     eos_ids: Sequence[int],
     stats: BatchStats | None = None,
+    share_prefix: bool = True,
 ) -> list[ChatCompletion]:
-    """Serve ``requests`` with a single ``model.generate`` call (totals added to ``stats``)."""
+    """Serve ``requests`` with a single ``model.generate`` call (totals added to ``stats``); the
+    prompt prefix all rows share is prefilled once unless ``share_prefix`` is off."""
     import torch
     from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
     rows = [(request, i) for request in requests for i in range(request.rows)]
-    width = max(len(request.prompt_ids) for request, _ in rows)
+    prompts = [request.prompt_ids for request, _ in rows]
+    width = max(len(prompt) for prompt in prompts)
+    shared = shared_prefix_length(prompts) if share_prefix else 0
+    cache = shared_prefix_cache(model, prompts[0][:shared], len(rows)) if shared else None
+    if cache is None:
+        shared = 0
+    # [shared prefix][padding][the row's own tokens]: without a shared prefix, plain left padding
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
     input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
     attention = torch.zeros((len(rows), width), dtype=torch.long)
-    for r, (request, _) in enumerate(rows):
-        start = width - len(request.prompt_ids)
-        input_ids[r, start:] = torch.tensor(request.prompt_ids, dtype=torch.long)
+    for r, prompt in enumerate(prompts):
+        input_ids[r, :shared] = torch.tensor(prompt[:shared], dtype=torch.long)
+        attention[r, :shared] = 1
+        start = width - (len(prompt) - shared)
+        input_ids[r, start:] = torch.tensor(prompt[shared:], dtype=torch.long)
         attention[r, start:] = 1
 
     stopper = _RowStopper(tokenizer, [request for request, _ in rows], width, eos_ids)
@@ -187,6 +202,7 @@ def generate_batch(
             generation_config=config,
             logits_processor=processors,
             stopping_criteria=StoppingCriteriaList([stopper]),
+            **({"cache": cache} if cache is not None else {}),
         )
     new_tokens = output[:, width:].cpu().tolist()
     lengths = [
@@ -194,7 +210,8 @@ def generate_batch(
         for r, (request, _) in enumerate(rows)
     ]
     if stats is not None:
-        stats.add(len(rows), max(len(tokens) for tokens in new_tokens), sum(lengths))
+        steps = max(len(tokens) for tokens in new_tokens)
+        stats.add(len(rows), steps, sum(lengths), shared_prefill=shared * (len(rows) - 1))
 
     results, r = [], 0
     for request in requests:

@@ -45,6 +45,8 @@ class LocalLM:
     until the matrix units are busy (32 rows measured best for a 0.5B model on 2 cores).
     ``max_batch_tokens`` caps rows × (longest prompt + new tokens) per call; a batch over it runs
     as several calls grouped by prompt length (wide prompts beside short ones exhausted 24 GB).
+    ``share_prefix`` prefills the prompt prefix all rows of a call share once (see
+    :mod:`gcop.lm.shared_prefix`); turn it off only to measure what it saves.
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class LocalLM:
         base: str | None = None,
         device: str | None = None,
         dtype: str = "auto",
+        share_prefix: bool = True,
     ) -> None:
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
@@ -98,6 +101,7 @@ class LocalLM:
         self.device = device
         self.dtype = dtype
         self.max_batch_tokens = max_batch_tokens
+        self.share_prefix = share_prefix
         self._load_lock = threading.RLock()
         self._tokenizer_lock = threading.Lock()  # fast tokenizers are not safe across threads
         self._eos_ids: list[int] | None = None
@@ -298,6 +302,7 @@ class LocalLM:
                     [requests[i] for i in chunk],
                     eos_ids=self._eos_ids,
                     stats=self.stats,
+                    share_prefix=self.share_prefix,
                 )
                 for i, result in zip(chunk, done, strict=True):
                     results[i] = result

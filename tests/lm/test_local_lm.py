@@ -334,3 +334,23 @@ def test_wide_batches_run_in_token_capped_chunks_with_the_same_replies(unique_na
     assert lm.batches_run - 4 <= 2 and lm.stats.batches - calls_before >= 2  # one batch, split
     with pytest.raises(ValueError, match="max_batch_tokens"):
         LocalLM("tiny", name=f"{unique_name}-bad", max_batch_tokens=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_rows_sharing_a_long_prefix_prefill_it_once_with_the_same_replies(unique_name, dtype):
+    """An ICL-style batch (a long system prompt before each question) prefills the shared
+    tokens once; greedy and seeded replies are those each request gets alone."""
+    lm = LocalLM("tiny", name=unique_name, dtype=dtype, batch_wait_s=0.5)
+    system = {"role": "system", "content": "Solve it. Worked example: 2+2 is 4. " * 3}
+
+    def asked(i: int) -> list[dict[str, str]]:
+        return [system, *ask(i * 37)]
+
+    settings = [{"max_tokens": 10}, {"max_tokens": 10, "temperature": 0.9, "seed": 3}]
+    alone = [lm.complete(asked(i), **settings[i % 2]) for i in range(6)]
+    assert lm.stats.shared_prefill == 0  # one row at a time: nothing to share
+    with ThreadPoolExecutor(6) as pool:
+        together = list(pool.map(lambda i: lm.complete(asked(i), **settings[i % 2]), range(6)))
+    assert together == alone
+    prefix = len(lm.tokenizer(lm.chat_prompt([system]))["input_ids"])
+    assert lm.stats.shared_prefill >= prefix * 4  # rows after the first in each of <= 2 batches
