@@ -4,19 +4,17 @@ The prompt prefix all rows share is prefilled once (:mod:`gcop.lm.shared_prefix`
 
 Every row carries its own temperature, top-p, token budget, stop strings and random stream, so
 requests with different settings share a batch and a seeded request samples the same text whatever
-else is in its batch. Sampling is Gumbel-max on top of greedy decoding: adding Gumbel noise from a
-per-row ``torch.Generator`` to the (temperature-scaled, top-p-filtered) logits and taking the argmax
-draws exactly from the softmax.
+else is in its batch (sampling: :mod:`gcop.lm.row_sampling`).
 """
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gcop.lm.provider import ChatCompletion
+from gcop.lm.row_sampling import RowSampler
 from gcop.lm.shared_prefix import shared_prefix_cache, shared_prefix_length
 
 DEFAULT_MAX_TOKENS = 1024  # when a caller gives no max_tokens (still capped by the context)
@@ -187,7 +185,7 @@ def generate_batch(
     stopper = _RowStopper(tokenizer, [request for request, _ in rows], width, eos_ids)
     processors = LogitsProcessorList()
     if any(not request.greedy for request in requests):
-        processors.append(_RowSampler(rows))
+        processors.append(RowSampler(rows))
     config = GenerationConfig(
         do_sample=False,
         max_new_tokens=max(request.max_tokens for request in requests),
@@ -270,46 +268,3 @@ class _RowStopper:
         window = row[-min(steps, self.tail[r]) :].tolist()
         text = self.tokenizer.decode(window, skip_special_tokens=True)
         return any(stop in text for stop in self.requests[r].stop)
-
-
-class _RowSampler:
-    """Turns greedy decoding into sampling for the rows with ``temperature > 0`` (Gumbel-max)."""
-
-    def __init__(self, rows: list[tuple[GenRequest, int]]) -> None:
-        import torch
-
-        self.index = [r for r, (request, _) in enumerate(rows) if not request.greedy]
-        self.temperature = torch.tensor([rows[r][0].temperature for r in self.index])
-        self.top_p = torch.tensor([rows[r][0].top_p for r in self.index])
-        self.generators = []
-        for r in self.index:
-            request, sample = rows[r]
-            seed = secrets.randbits(62) if request.seed is None else request.seed
-            stream = (seed * 1_000_003 + sample) % (1 << 63)
-            self.generators.append(torch.Generator().manual_seed(stream))
-
-    def __call__(self, input_ids, scores):
-        import torch
-
-        index = torch.tensor(self.index, device=scores.device)
-        logits = scores[index].float() / self.temperature.to(scores.device)[:, None]
-        if bool((self.top_p < 1).any()):
-            logits = _top_p(logits, self.top_p.to(scores.device))
-        noise = torch.stack(
-            [torch.rand(scores.shape[-1], generator=g) for g in self.generators]
-        ).to(scores.device)
-        gumbel = -torch.log(-torch.log(noise.clamp(1e-20, 1.0 - 1e-7)))
-        scores = scores.clone().float()
-        scores[index] = logits + gumbel
-        return scores
-
-
-def _top_p(logits, top_p):
-    """Keep the smallest set of tokens whose probability reaches ``top_p`` (per row)."""
-    import torch
-
-    ordered, order = logits.sort(dim=-1, descending=True)
-    cumulative = ordered.softmax(dim=-1).cumsum(dim=-1)
-    drop = cumulative - ordered.softmax(dim=-1) >= top_p[:, None]  # mass before this token
-    ordered = ordered.masked_fill(drop, float("-inf"))
-    return torch.full_like(logits, float("-inf")).scatter(-1, order, ordered)
