@@ -42,7 +42,7 @@ def shared_prefix_cache(model: Any, prefix: Sequence[int], rows: int) -> Any | N
     device = next(model.parameters()).device
     with torch.no_grad():
         output = model(input_ids=torch.tensor([list(prefix)], device=device), use_cache=True)
-    cache = getattr(output, "past_key_values", None)
+    cache = getattr(output, "cache", None)
     if not hasattr(cache, "batch_repeat_interleave"):
         return None
     cache.batch_repeat_interleave(rows)

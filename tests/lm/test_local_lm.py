@@ -354,3 +354,23 @@ def test_rows_sharing_a_long_prefix_prefill_it_once_with_the_same_replies(unique
     assert together == alone
     prefix = len(lm.tokenizer(lm.chat_prompt([system]))["input_ids"])
     assert lm.stats.shared_prefill >= prefix * 4  # rows after the first in each of <= 2 batches
+
+
+def test_a_lora_guide_replies_the_same_with_and_without_prefix_sharing(unique_name):
+    """The shared prefix's cache goes through peft's generate too (unmerged LoRA guides)."""
+    from peft import LoraConfig, get_peft_model
+
+    model, tokenizer = tiny_model(seed=0)
+    lora = LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False)
+    model = get_peft_model(model, lora)
+    system = {"role": "system", "content": "Plan it. Worked example: 2+2 is 4. " * 3}
+    replies = {}
+    for share in (False, True):
+        name = f"{unique_name}-{share}"
+        lm = LocalLM(model, tokenizer=tokenizer, name=name, share_prefix=share, batch_wait_s=0.5)
+        with ThreadPoolExecutor(4) as pool:
+            asked = [pool.submit(lm.complete, [system, *ask(i)], max_tokens=10) for i in range(4)]
+            replies[share] = [call.result() for call in asked]
+        assert (lm.stats.shared_prefill > 0) == share
+        lm.close()
+    assert replies[True] == replies[False]
