@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
-from gcop.modules.core import Core
+from gcop.modules.core import Core, CoreFormat
 from gcop.modules.guide import Guide
 from gcop.modules.strategy_functions import qualified_name, registered_strategy_function
 
@@ -58,6 +58,8 @@ def restore_inference(
     }
     lost = [key for key, function in functions.items() if function is False]
     if "core_adapter" in differ:
+        if differ["core_adapter"] not in get_args(CoreFormat):
+            raise ValueError(f"{folder}: unknown core format {differ['core_adapter']!r}")
         core.adapter = differ["core_adapter"]
     if "core_render" in differ and "core_render" not in lost:
         core.render = functions["core_render"]

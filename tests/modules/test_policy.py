@@ -473,3 +473,11 @@ def test_a_saved_function_restores_only_when_registered(scripted_lm, tmp_path, c
     gcop.register_strategy_function(_double)
     fresh.load(tmp_path / "policy")
     assert fresh.core.render is _double
+
+    policy_file = tmp_path / "policy" / "policy.json"
+    edited = json.loads(policy_file.read_text())
+    edited["inference"]["core_adapter"] = "telepathy"
+    policy_file.write_text(json.dumps(edited))
+    with pytest.raises(ValueError, match="unknown core format 'telepathy'"):
+        fresh.load(tmp_path / "policy")
+    assert fresh.core.adapter == "chat"  # left as it was
