@@ -13,7 +13,7 @@ import dspy
 from gcop import __version__
 from gcop.cost import CostLedger, attach_cost, cost_scope, summarize
 from gcop.lm.convert import LMLike
-from gcop.modules.core import Core
+from gcop.modules.core import SERVER_SETTINGS, Core
 from gcop.modules.guide import Guide
 from gcop.modules.inference_settings import inference_settings, restore_inference
 from gcop.modules.policy_file import (
@@ -180,7 +180,9 @@ class GuideCorePolicy(dspy.Module):
         """Restore what :meth:`save` wrote into this policy (same signatures), and return it.
 
         ``keep_core_lm=True`` keeps this policy's core LM instead of the saved one (the core
-        program's state is still loaded): the saved guide then steers another core. How the
+        program's state is still loaded): the saved guide then steers another core. On the
+        saved core model the saved sampling settings (token budget, temperature) apply either
+        way, with this policy's server settings (address, key, timeout). How the
         saved policy turned strategies into answers (the core's format and ``render``, the
         guide's sampling and consensus) is restored too
         (:mod:`~gcop.modules.inference_settings`). The folder
@@ -208,8 +210,11 @@ class GuideCorePolicy(dspy.Module):
                 f"{state_file} does not fit this policy's core program ({error}); load it into a "
                 "policy built with the signature or program it was saved from"
             ) from error
-        if not keep_lm and core.lm.model != saved.core_model:
-            core = core.with_lm(saved.core_model, **saved.core_lm_kwargs)
+        if core.lm.model != saved.core_model:
+            return core if keep_lm else core.with_lm(saved.core_model, **saved.core_lm_kwargs)
+        # the same model: its saved sampling settings, this policy's server (address, key)
+        sampling = {k: v for k, v in saved.core_lm_kwargs.items() if k not in SERVER_SETTINGS}
+        core.lm = core.lm.copy(**sampling)
         return core
 
     def _saved_guide(self, folder: Path, saved: SavedPolicy) -> Guide | None:

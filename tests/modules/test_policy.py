@@ -481,3 +481,19 @@ def test_a_saved_function_restores_only_when_registered(scripted_lm, tmp_path, c
     with pytest.raises(ValueError, match="unknown core format 'telepathy'"):
         fresh.load(tmp_path / "policy")
     assert fresh.core.adapter == "chat"  # left as it was
+
+
+def test_loading_restores_the_saved_core_sampling_settings_on_the_same_model(scripted_lm, tmp_path):
+    """The same core model loaded back runs with the saved token budget and temperature, not
+    the loading policy's defaults; the loading policy's own server settings stay."""
+    core_lm = scripted_lm(core_reply)
+    saved_core = gcop.Core(MathSolve, lm=core_lm.model_string, max_tokens=320, temperature=0.0)
+    gcop.GuideCorePolicy(guide=None, core=saved_core).save(tmp_path / "policy")
+    for keep_core_lm in (False, True):  # gcop evaluate --policy keeps its --core
+        core = gcop.Core(MathSolve, lm=core_lm.model_string, max_tokens=50, timeout=7)
+        fresh = gcop.GuideCorePolicy(guide=None, core=core)
+        fresh.load(tmp_path / "policy", keep_core_lm=keep_core_lm)
+        assert fresh.core.lm.kwargs["max_tokens"] == 320
+        assert fresh.core.lm.kwargs["temperature"] == 0.0
+        assert fresh.core.lm.kwargs["timeout"] == 7
+        assert fresh.core.ledger is core.ledger and core.lm.kwargs["max_tokens"] == 50
