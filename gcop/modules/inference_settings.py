@@ -53,28 +53,27 @@ def restore_inference(
     differ = {key: value for key, value in saved.items() if key in mine and mine[key] != value}
     if not differ:
         return guide, core
-    functions = {
-        key: _function(differ[key]) for key in ("core_render", "guide_consensus") if key in differ
+    functions = {  # None: a name that is not registered
+        key: registered_strategy_function(differ[key])
+        for key in ("core_render", "guide_consensus")
+        if differ.get(key) is not None
     }
-    lost = [key for key, function in functions.items() if function is False]
-    if "core_adapter" in differ:
-        if differ["core_adapter"] not in get_args(CoreFormat):
-            raise ValueError(f"{folder}: unknown core format {differ['core_adapter']!r}")
-        core.adapter = differ["core_adapter"]
-    if "core_render" in differ and "core_render" not in lost:
-        core.render = functions["core_render"]
-    if guide is not None and "guide_consensus" not in lost:
-        changes = {arg: differ[key] for key, arg in _GUIDE_KEYS.items() if key in differ}
-        if "guide_consensus" in differ:
-            changes["consensus"] = functions["guide_consensus"]
-        if changes:
-            lm = guide.local_lm if guide.local_lm is not None else guide.lm
-            guide = guide.with_lm(lm, **changes)
-    elif "guide_consensus" in lost:
+    lost = [key for key, function in functions.items() if function is None]
+    if "guide_consensus" in lost:  # the guide's sampling settings only make sense together
         lost += [key for key in _GUIDE_KEYS if key in differ and key != "guide_consensus"]
-    restored = [key for key in differ if key not in lost]
-    if restored:
-        logger.info("%s: restored %s", folder, ", ".join(f"{k}={differ[k]!r}" for k in restored))
+    values = {key: functions.get(key, value) for key, value in differ.items() if key not in lost}
+    if "core_adapter" in values:
+        if values["core_adapter"] not in get_args(CoreFormat):
+            raise ValueError(f"{folder}: unknown core format {values['core_adapter']!r}")
+        core.adapter = values["core_adapter"]
+    if "core_render" in values:
+        core.render = values["core_render"]
+    changes = {arg: values[key] for key, arg in _GUIDE_KEYS.items() if key in values}
+    if changes:  # guide keys are only compared when there is a guide
+        lm = guide.local_lm if guide.local_lm is not None else guide.lm
+        guide = guide.with_lm(lm, **changes)
+    if values:
+        logger.info("%s: restored %s", folder, ", ".join(f"{k}={differ[k]!r}" for k in values))
     if lost:
         logger.warning(
             "%s was saved with %s, which cannot be restored: register the function with "
@@ -84,11 +83,3 @@ def restore_inference(
             ", ".join(f"{key}={mine[key]!r}" for key in lost),
         )
     return guide, core
-
-
-def _function(name: str | None) -> Any:
-    """The registered function ``name`` (``None`` for no function), ``False`` when unknown."""
-    if name is None:
-        return None
-    function = registered_strategy_function(name)
-    return False if function is None else function
