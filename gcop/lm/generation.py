@@ -175,9 +175,9 @@ def generate_batch(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
     input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
     attention = torch.zeros((len(rows), width), dtype=torch.long)
+    input_ids[:, :shared] = torch.tensor(prompts[0][:shared], dtype=torch.long)
+    attention[:, :shared] = 1
     for r, prompt in enumerate(prompts):
-        input_ids[r, :shared] = torch.tensor(prompt[:shared], dtype=torch.long)
-        attention[r, :shared] = 1
         start = width - (len(prompt) - shared)
         input_ids[r, start:] = torch.tensor(prompt[shared:], dtype=torch.long)
         attention[r, start:] = 1
