@@ -144,6 +144,7 @@ def evaluate(
                     logger.warning("example %d failed %d times: %s", index, attempts, failure)
                     error = f"{failure} (after {attempts} attempts)"
             except AdapterParseError as exc:  # the model's reply is its own failure
+                prediction = dspy.Prediction(**getattr(exc, "plan", {}))
                 output = f"(unparseable reply) {getattr(exc, 'lm_response', '') or exc}"[:2000]
             except Exception as exc:  # a failing example must not sink the whole evaluation
                 logger.warning("example %d failed: %s", index, exc)

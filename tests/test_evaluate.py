@@ -157,6 +157,37 @@ def test_an_unparseable_reply_is_a_wrong_answer_not_an_error():
     assert result.results[0].output == "(unparseable reply) blah blah"
 
 
+def test_a_core_reply_that_cannot_be_parsed_counts_against_the_strategy_it_followed(scripted_lm):
+    """The record keeps the plan the core failed on, and the failure counts in executability
+    (it used to vanish from both: strategy '' and the example left out as unguided)."""
+    guide = gcop.Guide(MathGuide, lm=scripted_lm(["<strategy>copy it</strategy>"]).model_string)
+    core_lm = scripted_lm(["no field markers here"])
+    core = gcop.Core(dspy.Predict(MathSolve), core_lm.model_string)  # strict parse
+    policy = gcop.GuideCorePolicy(guide=guide, core=core)
+    result = evaluate(policy, dataset(2), metric, num_threads=1, progress=False)
+    assert [r.strategy for r in result.results] == ["copy it", "copy it"]
+    assert [r.valid for r in result.results] == [True, True]
+    assert (result.valid_rate, result.executability, result.errors) == (1.0, 0.0, 0)
+    assert result.results[0].output.startswith("(unparseable reply) no field markers")
+
+
+def test_the_reference_ceiling_records_its_plan_when_the_core_reply_cannot_be_parsed(
+    scripted_lm,
+):
+    from gcop.tasks.gsm8k_oracle import ReferencePlanPolicy
+
+    examples = [
+        dspy.Example(question="q", answer="<<2*3=6>>6 <<6+1=7>>7\n#### 7", gold="7").with_inputs(
+            "question"
+        )
+    ]
+    core = gcop.Core(dspy.Predict(MathSolve), scripted_lm(["garbled"]).model_string)
+    ceiling = ReferencePlanPolicy(core, examples, style="symbolic")
+    result = evaluate(ceiling, examples, metric, progress=False)
+    assert result.results[0].strategy == "1. A = 2*3\n2. B = A+1"
+    assert (result.accuracy, result.executability) == (0.0, 0.0)
+
+
 def test_icl_retrieves_the_nearest_pairs_and_shows_them(scripted_lm):
     train = [
         dspy.Example(question="apples and pears in a basket", answer="#### 5"),

@@ -30,6 +30,7 @@ from gcop.modules.policy_file import (
     training_config,
     write_policy_file,
 )
+from gcop.modules.strategy_adapter import plan_kept_on_parse_failure
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,8 @@ class GuideCorePolicy(dspy.Module):
         ``strategy``, ``valid``, ``reason`` and ``cost`` (a :class:`gcop.cost.CostSummary`)."""
         with cost_scope() as calls:
             plan = self.guide(**inputs) if self.guided else None
-            prediction = self.core(strategy=self._core_strategy(plan), **inputs)
+            with plan_kept_on_parse_failure(self._plan_fields(plan)):
+                prediction = self.core(strategy=self._core_strategy(plan), **inputs)
         return self._prediction(prediction, plan, calls)
 
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
@@ -87,7 +89,8 @@ class GuideCorePolicy(dspy.Module):
         the usual case) runs in a worker thread; the core takes DSPy's async LM path."""
         with cost_scope() as calls:
             plan = await asyncio.to_thread(self.guide, **inputs) if self.guided else None
-            prediction = await self.core.acall(strategy=self._core_strategy(plan), **inputs)
+            with plan_kept_on_parse_failure(self._plan_fields(plan)):
+                prediction = await self.core.acall(strategy=self._core_strategy(plan), **inputs)
         return self._prediction(prediction, plan, calls)
 
     def _core_strategy(self, plan: dspy.Prediction | None) -> str | None:
@@ -102,13 +105,15 @@ class GuideCorePolicy(dspy.Module):
     def _prediction(
         self, prediction: dspy.Prediction, plan: dspy.Prediction | None, calls: list
     ) -> dspy.Prediction:
-        fields = dict(prediction.items())
-        if plan is None:
-            fields.update(strategy="", valid=False, reason="unguided")
-        else:
-            strategy = self._core_strategy(plan) or plan.strategy
-            fields.update(strategy=strategy, valid=plan.valid, reason=plan.reason)
+        fields = {**prediction, **self._plan_fields(plan)}
         return attach_cost(dspy.Prediction(**fields), summarize(calls))
+
+    def _plan_fields(self, plan: dspy.Prediction | None) -> dict[str, Any]:
+        """The ``strategy``, ``valid`` and ``reason`` a prediction reports about the guide."""
+        if plan is None:
+            return {"strategy": "", "valid": False, "reason": "unguided"}
+        strategy = self._core_strategy(plan) or plan.strategy
+        return {"strategy": strategy, "valid": plan.valid, "reason": plan.reason}
 
     def stats(self) -> dict[str, int]:
         """Counts to report beside accuracy (costs are in :attr:`ledger`): ``lenient_rescues``,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dspy
@@ -44,3 +46,16 @@ class StrategyAdapter(dspy.ChatAdapter):
             parsed = {name: "" for name, _ in fields}
             parsed[fields[-1][0]] = completion.strip()
             return parsed
+
+
+@contextmanager
+def plan_kept_on_parse_failure(plan: dict[str, Any]) -> Iterator[None]:
+    """Leave ``plan`` (the ``strategy``, ``valid`` and ``reason`` a policy reports) on the
+    ``AdapterParseError`` of a core reply that cannot be parsed, as ``error.plan``: the
+    evaluation then records which strategy the core failed on, and counts the failure
+    against it."""
+    try:
+        yield
+    except AdapterParseError as error:
+        error.plan = plan
+        raise

@@ -13,6 +13,7 @@ from typing import Any
 import dspy
 
 from gcop.cost import attach_cost, cost_scope, summarize
+from gcop.modules.strategy_adapter import plan_kept_on_parse_failure
 from gcop.tasks.gsm8k_planner import PlanStyle, plan_from_reference
 
 
@@ -30,9 +31,7 @@ class ReferencePlanPolicy(dspy.Module):
     def forward(self, question: str) -> dspy.Prediction:
         if question not in self._plans:
             raise ValueError("ReferencePlanPolicy only answers the questions it was built with")
-        strategy = self._plans[question]
-        with cost_scope() as calls:
-            prediction = self.core(strategy=strategy, question=question)
-        fields = dict(prediction.items())
-        fields.update(strategy=strategy, valid=True, reason="reference")
-        return attach_cost(dspy.Prediction(**fields), summarize(calls))
+        plan = {"strategy": self._plans[question], "valid": True, "reason": "reference"}
+        with cost_scope() as calls, plan_kept_on_parse_failure(plan):
+            prediction = self.core(strategy=plan["strategy"], question=question)
+        return attach_cost(dspy.Prediction(**{**prediction, **plan}), summarize(calls))
