@@ -87,25 +87,31 @@ def train(out: Path, acceptance: Path, n_train: int) -> None:
 
 
 def sample(out: Path, split: str, n: int, samples: int, temperature: float) -> None:
+    """``samples`` plans per question (the first greedy, then seeds 1, 2, ...); a plan file
+    with fewer samples per question is extended with the missing seeds only."""
     path = out / "plans.jsonl"
-    if path.exists():
-        return
     examples = gsm8k.load(split, n=n, seed=0)
+    rows = [json.loads(line) for line in path.open()] if path.exists() else []
+    have = len(rows[0]["plans"]) if rows else 0
+    if have >= samples:
+        return
     guide = gcop.Guide(MathGuide, lm=gcop.LocalLM.load(out / "guide"), token_budget=96)
-    jobs = [(example, seed) for example in examples for seed in range(samples)]
+    jobs = [(example, seed) for example in examples for seed in range(have, samples)]
 
     def plan(job):
         example, seed = job
         settings = {"temperature": 0.0} if seed == 0 else {"seed": seed, "temperature": temperature}
-        return guide(question=example.question, lm_kwargs=settings)
+        prediction = guide(question=example.question, lm_kwargs=settings)
+        return prediction.strategy if prediction.valid else ""
 
     start = time.time()
     with ThreadPoolExecutor(32) as pool:
         flat = list(pool.map(plan, jobs))
+    new = samples - have
     with path.open("w") as file:
         for number, example in enumerate(examples):
-            predictions = flat[number * samples : (number + 1) * samples]
-            plans = [p.strategy if p.valid else "" for p in predictions]
+            old = rows[number]["plans"] if rows else []
+            plans = old + flat[number * new : (number + 1) * new]
             rendered = [render_symbolic(p) if p else None for p in plans]
             row = {
                 "question": example.question,
@@ -116,7 +122,7 @@ def sample(out: Path, split: str, n: int, samples: int, temperature: float) -> N
                 "values": [plan_value(r) if r else None for r in rendered],
             }
             file.write(json.dumps(row) + "\n")
-    print(f"{len(examples)} questions x {samples} plans in {time.time() - start:.0f}s")
+    print(f"{len(examples)} questions x {new} more plans in {time.time() - start:.0f}s")
 
 
 def vote(out: Path) -> None:
