@@ -56,7 +56,7 @@ def accepted_examples(acceptance_run: Path, n_train: int) -> list:
         run_dir=acceptance_run,
     )
     trainset = gsm8k.load("train", n=n_train, seed=0)
-    return [item.example for item in optimizer._accept(policy, trainset, optimizer.teacher)]
+    return [item.example for item in optimizer.accept(policy, trainset=trainset)]
 
 
 def core_program() -> gcop.Core:

@@ -12,6 +12,7 @@ import dspy
 
 from gcop.lm.convert import LMLike, as_lm, resolve_lm
 from gcop.modules.policy import GuideCorePolicy
+from gcop.optimizers.acceptance.records import AcceptedStrategy
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.guide_training import require_trainable
 from gcop.optimizers.validation import check_examples, pick_checkpoint
@@ -77,7 +78,7 @@ class ExecTune(dspy.teleprompt.Teleprompter):
         program = copy.deepcopy(student)
         checkpoints = []
         if self.config.sft:
-            accepted = self._accept(program, trainset, teacher)
+            accepted = self._run_acceptance(program, trainset, teacher)
             program = self._sft(program, accepted)
             self.sft_program_ = copy.deepcopy(program)
             checkpoints.append(("sft", self.sft_program_))
@@ -90,7 +91,23 @@ class ExecTune(dspy.teleprompt.Teleprompter):
             checkpoints, valset, self.metric, num_threads=self.config.concurrency
         )
 
-    def _accept(self, student: GuideCorePolicy, trainset: list, teacher: LMLike):
+    def accept(
+        self,
+        student: GuideCorePolicy,
+        *,
+        trainset: Sequence[dspy.Example],
+        teacher: LMLike | None = None,
+    ) -> list[AcceptedStrategy]:
+        """Phase 1 alone: the (task, strategy) pairs the core executes well enough, i.e. the
+        SFT data :meth:`compile` would train on. Decisions are kept in ``run_dir``, so a later
+        compile with the same ``run_dir`` reuses them; ``student`` is left unchanged."""
+        teacher = _teacher_lm(teacher) if teacher is not None else self.teacher
+        trainset, _ = self._check_inputs(student, trainset, None, teacher)
+        return self._run_acceptance(copy.deepcopy(student), trainset, teacher)
+
+    def _run_acceptance(
+        self, student: GuideCorePolicy, trainset: list, teacher: LMLike
+    ) -> list[AcceptedStrategy]:
         """Phase 1: teacher proposals, k core trials each, accept or refine; certificate."""
         from gcop.optimizers.acceptance.run import run_acceptance
 

@@ -160,7 +160,7 @@ def make_policy(core_model: str, guide_model: str, **core_kwargs) -> gcop.GuideC
 
 
 def teacher_for(policy: gcop.GuideCorePolicy, model: str, **kwargs):
-    """The teacher as ``ExecTune._accept`` builds it: metered into the policy's ledger."""
+    """The teacher as ``ExecTune.accept`` builds it: metered into the policy's ledger."""
     from gcop.lm.convert import as_lm
 
     kwargs.setdefault("num_retries", 0)

@@ -7,6 +7,7 @@ import inspect
 import dspy
 import pytest
 import torch
+from fakes import last_user_text
 from training_fakes import (
     QUESTIONS,
     exact_metric,
@@ -169,3 +170,29 @@ def test_compile_returns_a_new_program_scored_on_the_valset_and_leaves_the_stude
     else:
         assert "-grpo-" in compiled.guide.local_lm.name
     assert compiled.artifacts["sft"]["steps"] == 2 and compiled.artifacts["grpo"]["steps"] == 1
+
+
+def test_accept_returns_the_sft_data_and_keeps_its_decisions_in_the_run_dir(scripted_lm, tmp_path):
+    core, core_lm = keyword_core(scripted_lm)
+    student = gcop.GuideCorePolicy(guide=tiny_guide(), core=core)
+
+    def teacher_reply(messages):  # the keyword plan for tasks 0 and 2 only
+        even = any(f"Tom has {i} apples" in last_user_text(messages) for i in (0, 2))
+        return f"<strategy>{'add them' if even else 'guess'}</strategy>"
+
+    teacher = scripted_lm(teacher_reply)
+    optimizer = gcop.ExecTune(
+        exact_metric, teacher=teacher.model_string, config=one_pass_config(), run_dir=tmp_path
+    )
+
+    accepted = optimizer.accept(student, trainset=examples())
+
+    assert [(item.example.question, item.strategy) for item in accepted] == [
+        (QUESTIONS[0], "add them"),
+        (QUESTIONS[2], "add them"),
+    ]
+    assert student.artifacts == {}
+    core_calls, teacher_calls = len(core_lm.calls), len(teacher.calls)
+    again = optimizer.accept(student, trainset=examples())
+    assert [item.strategy for item in again] == ["add them", "add them"]
+    assert (len(core_lm.calls), len(teacher.calls)) == (core_calls, teacher_calls)
