@@ -1,19 +1,26 @@
-"""LoRA SFT step time of the guide: float32 (the old configuration) against bfloat16 weights with
-bf16 autocast (the default where the CPU computes bfloat16 natively), same pairs, same settings.
+"""LoRA SFT step time and peak memory of the guide: float32 at batch 8 (the old configuration),
+bfloat16 weights with bf16 autocast at batch 8, and the default, which also takes the batch of 8 in
+micro-batches of 2 (gradient accumulation); same pairs, same settings. Each configuration trains
+in a fresh process, so its peak resident memory is its own.
 
     .venv/bin/python benchmarks/training_step.py                 # qwen2.5-coder-0.5b, 4 steps each
     .venv/bin/python benchmarks/training_step.py --model tiny    # seconds, a smoke run
 
 Pairs are GSM8K training questions with their numeric reference plans; LoRA r = 16 on all linear
-layers, batch 8, as the presets train. Times include TRL's set-up, the same for both.
+layers, 8 examples a step, as the presets train. Times include TRL's set-up, the same for all.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+import psutil
 
 import gcop
 from gcop.optimizers.config import ExecTuneConfig
@@ -23,18 +30,47 @@ from gcop.tasks import gsm8k
 from gcop.tasks.gsm8k_planner import plan_from_reference
 
 CONFIGS = {
-    "before (float32)": {"dtype": "float32", "bf16": False},
-    "after (bfloat16 + autocast)": {"dtype": "bfloat16", "bf16": True},
+    "before (float32, batch 8)": {"dtype": "float32", "bf16": False, "micro": 8},
+    "bfloat16 + autocast, batch 8": {"dtype": "bfloat16", "bf16": True, "micro": 8},
+    "default (bfloat16, micro-batches of 2)": {"dtype": "bfloat16", "bf16": True, "micro": 2},
 }
 
 
-def step_times(model: str, dtype: str, bf16: bool, pairs: list, steps: int) -> dict:
-    """Train ``steps`` SFT steps; returns the training wall time and the losses."""
+def step_times(model: str, dtype: str, bf16: bool, micro: int, pairs: list, steps: int) -> dict:
+    """Train ``steps`` SFT steps; returns the training wall time, the losses and the process's
+    peak resident memory while training."""
+    peak = PeakMemory()
     lm = gcop.LocalLM(model, name=f"train-bench-{dtype}", dtype=dtype)
     guide = gcop.Guide(MathGuide, lm=lm, token_budget=96)
-    config = ExecTuneConfig(sft_batch_size=8, sft_args={"max_steps": steps, "bf16": bf16})
+    config = ExecTuneConfig(
+        sft_batch_size=8,
+        sft_micro_batch_size=micro,
+        sft_args={"max_steps": steps, "bf16": bf16},
+    )
     _, summary = train_sft(guide, pairs, config)
-    return {"train_time_s": summary["train_time_s"], "losses": summary["loss_history"]}
+    return {
+        "train_time_s": summary["train_time_s"],
+        "losses": summary["loss_history"],
+        "peak_rss_mb": peak.stop(),
+    }
+
+
+class PeakMemory:
+    """Polls this process's resident memory every 0.2 s until :meth:`stop`."""
+
+    def __init__(self) -> None:
+        self.peak, self._done = 0, threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._done.wait(0.2):
+            self.peak = max(self.peak, psutil.Process().memory_info().rss)
+
+    def stop(self) -> int:
+        self._done.set()
+        self._thread.join()
+        return self.peak // 2**20
 
 
 def main() -> None:
@@ -47,11 +83,15 @@ def main() -> None:
     examples = gsm8k.load("train", n=8 * args.steps, seed=0)
     pairs = [({"question": ex.question}, plan_from_reference(ex.answer)) for ex in examples]
     results = {}
+    spawn = multiprocessing.get_context("spawn")
     for label, settings in CONFIGS.items():
-        results[label] = step_times(args.model, pairs=pairs, steps=args.steps, **settings)
+        with ProcessPoolExecutor(1, mp_context=spawn) as fresh:
+            job = fresh.submit(step_times, args.model, pairs=pairs, steps=args.steps, **settings)
+            results[label] = job.result()
         per_step = results[label]["train_time_s"] / args.steps
-        print(f"{label:30s} {per_step:6.1f} s/step  losses {results[label]['losses']}")
-    before, after = (results[label]["train_time_s"] for label in CONFIGS)
+        peak = results[label]["peak_rss_mb"]
+        print(f"{label:40s} {per_step:6.1f} s/step  peak {peak} MB  {results[label]['losses']}")
+    before, *_, after = (results[label]["train_time_s"] for label in CONFIGS)
     print(f"speed-up {before / after:.2f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record = {"model": args.model, "steps": args.steps, "date": time.strftime("%Y-%m-%d")}

@@ -52,7 +52,13 @@ class ExecTuneConfig(BaseModel):
     sft: bool = Field(True, description="run the SFT phase")
     sft_epochs: float = Field(3.0, gt=0, description="SFT epochs over the accepted pairs, §A.7")
     sft_learning_rate: float = Field(2e-4, gt=0, description="SFT learning rate (LoRA), §A.7")
-    sft_batch_size: int = Field(4, ge=1, description="SFT per-device batch size")
+    sft_batch_size: int = Field(4, ge=1, description="SFT examples per optimizer step")
+    sft_micro_batch_size: int = Field(
+        2,
+        ge=1,
+        description="SFT examples per forward pass, at most: sft_batch_size is reached by "
+        "gradient accumulation (the same updates, less padding and memory)",
+    )
     lora: bool = Field(True, description="train LoRA adapters (False: full fine-tune)")
     lora_r: int = Field(16, ge=1, description="LoRA rank")
     lora_alpha: int = Field(32, ge=1, description="LoRA alpha")

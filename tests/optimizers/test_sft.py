@@ -145,3 +145,23 @@ def test_trl_and_peft_settings_pass_through_and_the_guide_saves_as_an_adapter(tm
     assert fresh.guide.local_lm.complete(messages, max_tokens=24) == trained.local_lm.complete(
         messages, max_tokens=24
     )
+
+
+def test_micro_batches_accumulate_to_the_same_update_as_one_batch():
+    """sft_batch_size examples per step, in forward passes of sft_micro_batch_size: one step
+    over 8 pairs of different lengths moves the weights as one batch of 8 does."""
+    pairs = [({"question": q}, "1. add" + " then add" * i) for i, q in enumerate(QUESTIONS * 2)]
+    config = small_config(sft_args={"max_steps": 1, "optim": "sgd"})  # the update is lr × grad
+    whole, one_pass = train_sft(
+        tiny_guide(), pairs, config.model_copy(update={"sft_micro_batch_size": 8})
+    )
+    parts, summary = train_sft(tiny_guide(), pairs, config)  # default: 4 passes of 2
+    assert summary["steps"] == 1
+    assert summary["final_loss"] == pytest.approx(one_pass["final_loss"], rel=1e-4)
+    one, four = snapshot(whole), snapshot(parts)
+    adapter = [key for key in one if "lora_B" in key]  # B starts at 0: its value is the update
+    update = torch.cat([one[key].flatten() for key in adapter])
+    difference = torch.cat([(four[key] - one[key]).flatten() for key in adapter])
+    assert update.norm() > 0
+    # bf16 autocast on this CPU leaves ~0.2%; one micro-batch alone would differ by ~100%
+    assert difference.norm() / update.norm() < 0.01
