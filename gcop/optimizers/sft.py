@@ -83,9 +83,9 @@ def sft_trainer(
 def micro_batches(batch_size: int, most: int) -> dict[str, int]:
     """TRL settings that take ``batch_size`` examples per optimizer step in forward passes of
     at most ``most`` examples: the largest divisor of ``batch_size`` that fits, accumulated.
-    Measured on the 0.5B guide (docs/evidence.md §4): 2 × 4 instead of 8 at once trains with the
-    same losses in 58% of the time and 54% of the memory, because short rows no longer pad to
-    the longest of 8.
+    Measured on the 0.5B guide (docs/engine.md, Training): 4 × 2 instead of 8 at once trains
+    with the same losses in two thirds of the time and about half the peak memory, since short
+    rows no longer pad to the longest of 8.
 
     >>> micro_batches(8, 2)
     {'per_device_train_batch_size': 2, 'gradient_accumulation_steps': 4}
