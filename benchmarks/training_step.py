@@ -1,9 +1,14 @@
-"""LoRA SFT step time and peak memory of the guide: float32 at batch 8 (the old configuration),
-bfloat16 weights with bf16 autocast at batch 8, and the default, which also takes the batch of 8 in
-micro-batches of 2 (gradient accumulation); same pairs, same settings. Each configuration trains
-in a fresh process, so its peak resident memory is its own.
+"""LoRA training step time and peak memory of the guide, the old configuration against the default.
+
+SFT: float32 at batch 8 (the old configuration), bfloat16 weights with bf16 autocast at batch 8,
+and the default, which also takes the batch of 8 in micro-batches of 2 (gradient accumulation).
+GRPO (``--phase grpo``): float32 against bfloat16 with autocast, the evidence preset's group
+settings (8 completions a step, 4 per question, up to 192 tokens) and a constant reward, so the
+time is the guide's own (generation and update), not the core's. Each configuration trains in a
+fresh process, so its peak resident memory is its own.
 
     .venv/bin/python benchmarks/training_step.py                 # qwen2.5-coder-0.5b, 4 steps each
+    .venv/bin/python benchmarks/training_step.py --phase grpo --steps 3
     .venv/bin/python benchmarks/training_step.py --model tiny    # seconds, a smoke run
 
 Pairs are GSM8K training questions with their numeric reference plans; LoRA r = 16 on all linear
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -30,29 +36,69 @@ from gcop.tasks import gsm8k
 from gcop.tasks.gsm8k_planner import plan_from_reference
 
 CONFIGS = {
-    "before (float32, batch 8)": {"dtype": "float32", "bf16": False, "micro": 8},
-    "bfloat16 + autocast, batch 8": {"dtype": "bfloat16", "bf16": True, "micro": 8},
-    "default (bfloat16, micro-batches of 2)": {"dtype": "bfloat16", "bf16": True, "micro": 2},
+    "sft": {
+        "before (float32, batch 8)": {"dtype": "float32", "bf16": False, "micro": 8},
+        "bfloat16 + autocast, batch 8": {"dtype": "bfloat16", "bf16": True, "micro": 8},
+        "default (bfloat16, micro-batches of 2)": {"dtype": "bfloat16", "bf16": True, "micro": 2},
+    },
+    "grpo": {
+        "before (float32)": {"dtype": "float32", "bf16": False},
+        "default (bfloat16 + autocast)": {"dtype": "bfloat16", "bf16": True},
+    },
 }
 
 
-def step_times(model: str, dtype: str, bf16: bool, micro: int, pairs: list, steps: int) -> dict:
-    """Train ``steps`` SFT steps; returns the training wall time, the losses and the process's
-    peak resident memory while training."""
+def step_times(
+    phase: str, model: str, dtype: str, bf16: bool, pairs: list, steps: int, micro: int = 8
+) -> dict:
+    """Train ``steps`` steps of ``phase``; returns the training wall time, the losses and the
+    process's peak resident memory while training."""
     peak = PeakMemory()
     lm = gcop.LocalLM(model, name=f"train-bench-{dtype}", dtype=dtype)
     guide = gcop.Guide(MathGuide, lm=lm, token_budget=96)
-    config = ExecTuneConfig(
-        sft_batch_size=8,
-        sft_micro_batch_size=micro,
-        sft_args={"max_steps": steps, "bf16": bf16},
-    )
-    _, summary = train_sft(guide, pairs, config)
+    start = time.perf_counter()
+    if phase == "sft":
+        config = ExecTuneConfig(
+            sft_batch_size=8,
+            sft_micro_batch_size=micro,
+            sft_args={"max_steps": steps, "bf16": bf16},
+        )
+        _, summary = train_sft(guide, pairs, config)
+        losses = summary["loss_history"]
+    else:
+        losses = grpo_losses(guide, pairs, steps, bf16)
     return {
-        "train_time_s": summary["train_time_s"],
-        "losses": summary["loss_history"],
+        "train_time_s": round(time.perf_counter() - start, 3),
+        "losses": losses,
         "peak_rss_mb": peak.stop(),
     }
+
+
+def grpo_losses(guide: gcop.Guide, pairs: list, steps: int, bf16: bool) -> list[float]:
+    """``steps`` GRPO steps of the guide with a constant reward; TRL's logged losses."""
+    import dspy
+
+    from gcop.optimizers.grpo.trainer import grpo_trainer
+    from gcop.optimizers.guide_training import loss_history
+
+    config = ExecTuneConfig(
+        sft=False,
+        grpo_steps=steps,
+        grpo_generations=4,
+        grpo_batch_size=8,
+        max_strategy_tokens=96,
+        lambda_judge=0.0,
+        grpo_args={"bf16": bf16},
+    )
+    trainset = [dspy.Example(**inputs).with_inputs(*inputs) for inputs, _ in pairs]
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = grpo_trainer(guide, trainset, constant_reward, config, folder)
+        trainer.train()
+    return loss_history(trainer)
+
+
+def constant_reward(completions: list, **kwargs) -> list[float]:
+    return [1.0] * len(completions)
 
 
 class PeakMemory:
@@ -75,6 +121,7 @@ class PeakMemory:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phase", choices=list(CONFIGS), default="sft")
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--out", type=Path, default=Path("runs/bench/training_step.json"))
@@ -84,17 +131,25 @@ def main() -> None:
     pairs = [({"question": ex.question}, plan_from_reference(ex.answer)) for ex in examples]
     results = {}
     spawn = multiprocessing.get_context("spawn")
-    for label, settings in CONFIGS.items():
+    configs = CONFIGS[args.phase]
+    for label, settings in configs.items():
         with ProcessPoolExecutor(1, mp_context=spawn) as fresh:
-            job = fresh.submit(step_times, args.model, pairs=pairs, steps=args.steps, **settings)
+            job = fresh.submit(
+                step_times, args.phase, args.model, pairs=pairs, steps=args.steps, **settings
+            )
             results[label] = job.result()
         per_step = results[label]["train_time_s"] / args.steps
         peak = results[label]["peak_rss_mb"]
         print(f"{label:40s} {per_step:6.1f} s/step  peak {peak} MB  {results[label]['losses']}")
-    before, *_, after = (results[label]["train_time_s"] for label in CONFIGS)
+    before, *_, after = (results[label]["train_time_s"] for label in configs)
     print(f"speed-up {before / after:.2f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    record = {"model": args.model, "steps": args.steps, "date": time.strftime("%Y-%m-%d")}
+    record = {
+        "phase": args.phase,
+        "model": args.model,
+        "steps": args.steps,
+        "date": time.strftime("%Y-%m-%d"),
+    }
     args.out.write_text(json.dumps({**record, "results": results}, indent=2))
 
 
