@@ -5,9 +5,10 @@ The numeric study's SFT guide miscalculates as well as misreading: a plan of its
 arithmetic to write, and :func:`gcop.tasks.gsm8k_plan_value.render_symbolic` turns it into the
 numeric plan this core executes. Phases, each resumable:
 
-    train   SFT of the evidence preset's LoRA guide on the symbolic plans of the problems the
-            numeric acceptance run accepted among the first ``--n-train`` (run folder
-            ``--acceptance``; it decides any not yet decided), saved to ``<out>/guide``
+    train   SFT of a LoRA guide (the evidence preset's, or ``--guide``) on the symbolic plans of
+            the problems the numeric acceptance run accepted among the first ``--n-train``
+            (run folder ``--acceptance``; it decides any not yet decided), saved to
+            ``<out>/guide``
     sample  ``--samples`` plans per question (the first greedy), to ``<out>/plans.jsonl``
     vote    how often the rendered plan computes the gold answer (no model calls)
     core    the core alone and with the rendered plans (alone where none renders),
@@ -69,7 +70,7 @@ def core_program() -> gcop.Core:
     )
 
 
-def train(out: Path, acceptance: Path, n_train: int) -> None:
+def train(out: Path, acceptance: Path, n_train: int, guide_model: str) -> None:
     from gcop.optimizers.sft import train_sft
 
     folder = out / "guide"
@@ -80,7 +81,7 @@ def train(out: Path, acceptance: Path, n_train: int) -> None:
         for ex in accepted_examples(acceptance, n_train)
     ]
     print(f"SFT on {len(pairs)} symbolic plans")
-    guide = gcop.Guide(MathGuide, lm=resolve_lm(EVIDENCE.guide, "guide"), token_budget=96)
+    guide = gcop.Guide(MathGuide, lm=resolve_lm(guide_model, "guide"), token_budget=96)
     trained, summary = train_sft(guide, pairs, EVIDENCE.exectune)
     trained.local_lm.save(folder)
     (out / "sft_summary.json").write_text(json.dumps(summary, indent=1))
@@ -206,6 +207,9 @@ def main() -> None:
         default=EVIDENCE.n_train,
         help="training problems offered to acceptance",
     )
+    parser.add_argument(
+        "--guide", default=EVIDENCE.guide, help="the guide's base model (a registry name)"
+    )
     parser.add_argument("--acceptance", type=Path, default=Path("runs/study/consensus/train"))
     parser.add_argument("--out", type=Path, default=Path("runs/study/symbolic-guide"))
     args = parser.parse_args()
@@ -213,7 +217,7 @@ def main() -> None:
     logging.getLogger("gcop").setLevel(logging.INFO)
     args.out.mkdir(parents=True, exist_ok=True)
     if "train" in args.phases:
-        train(args.out, args.acceptance, args.n_train)
+        train(args.out, args.acceptance, args.n_train, args.guide)
     if "sample" in args.phases:
         sample(args.out, args.split, args.n, args.samples, args.temperature)
     if "vote" in args.phases:
