@@ -77,10 +77,12 @@ def run(model: str, config: dict, prompts: list[str], icl_prompts: list[str], ma
     return figures
 
 
-def _answer(lm, prompts: list[str]) -> tuple[float, list]:
+def _answer(lm, prompts: list[str]) -> tuple[float, list[str]]:
+    from gcop.lm.chat import chat
+
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(prompts)) as pool:
-        outputs = list(pool.map(lambda p: lm(messages=[{"role": "user", "content": p}]), prompts))
+        outputs = list(pool.map(lambda p: chat(lm, [{"role": "user", "content": p}]), prompts))
     return time.perf_counter() - start, outputs
 
 
