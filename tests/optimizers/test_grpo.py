@@ -1,7 +1,6 @@
 """GRPO on the tiny guide against a fake core that succeeds when the strategy says "add"."""
 
 import json
-import statistics
 import tempfile
 
 import dspy
@@ -13,6 +12,7 @@ from training_fakes import (
     examples,
     keyword_core,
     keyword_core_reply,
+    keyword_rate,
     same_weights,
     small_config,
     snapshot,
@@ -150,8 +150,9 @@ def test_grpo_raises_the_reward_and_returns_a_new_guide(scripted_lm):
     json.dumps(summary)
     history = summary["history"]
     assert summary["steps"] == len(history) == config.grpo_steps
-    rewards = [row["reward"] for row in history]
-    assert statistics.mean(rewards[-4:]) > statistics.mean(rewards[:4])
+    # the guide now writes the rewarded strategy more often (~0.30 -> ~0.65 over seeds and SFT
+    # batchings); the training rewards themselves are too noisy over 12 steps to compare windows
+    assert keyword_rate(trained) > keyword_rate(start) + 0.15
     for key in ("valid_rate", "judge", "regression_rate", "core_calls", "core_tokens", "loss"):
         assert key in history[0]
     assert summary["core_calls"] > 0 and summary["judge"]["calls"] > 0

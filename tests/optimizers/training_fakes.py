@@ -107,6 +107,20 @@ def valid_rate(guide: gcop.Guide, questions=QUESTIONS, n: int = 8) -> float:
     return valid / total
 
 
+def keyword_rate(guide: gcop.Guide, questions=QUESTIONS, n: int = 16) -> float:
+    """Share of sampled completions (temperature 1, seeded) that are valid and say the keyword
+    the keyword core rewards."""
+    hits = total = 0
+    for seed, question in enumerate(questions):
+        messages = guide_messages(guide.signature, {"question": question})
+        result = guide.local_lm.complete(messages, n=n, temperature=1.0, seed=seed, max_tokens=32)
+        for text in result.texts:
+            parsed = parse_strategy(text, token_budget=guide.token_budget)
+            hits += parsed.valid and KEYWORD in parsed.strategy
+            total += 1
+    return hits / total
+
+
 def tiny_guide_bf16(seed: int = 0) -> gcop.Guide:
     """A Guide on a tiny model held in bfloat16, as LocalLM serves models on bf16 CPUs."""
     guide = tiny_guide(seed)
