@@ -80,18 +80,20 @@ class GuideCorePolicy(dspy.Module):
         ``strategy``, ``valid``, ``reason`` and ``cost`` (a :class:`gcop.cost.CostSummary`)."""
         with cost_scope() as calls:
             plan = self.guide(**inputs) if self.guided else None
-            with plan_kept_on_parse_failure(self._plan_fields(plan)):
+            fields = self._plan_fields(plan)
+            with plan_kept_on_parse_failure(fields):
                 prediction = self.core(strategy=self._core_strategy(plan), **inputs)
-        return self._prediction(prediction, plan, calls)
+        return attach_cost(dspy.Prediction(**{**prediction, **fields}), summarize(calls))
 
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
         """Async :meth:`forward`, for ``await policy.acall(...)``. The guide (a local model, in
         the usual case) runs in a worker thread; the core takes DSPy's async LM path."""
         with cost_scope() as calls:
             plan = await asyncio.to_thread(self.guide, **inputs) if self.guided else None
-            with plan_kept_on_parse_failure(self._plan_fields(plan)):
+            fields = self._plan_fields(plan)
+            with plan_kept_on_parse_failure(fields):
                 prediction = await self.core.acall(strategy=self._core_strategy(plan), **inputs)
-        return self._prediction(prediction, plan, calls)
+        return attach_cost(dspy.Prediction(**{**prediction, **fields}), summarize(calls))
 
     def _core_strategy(self, plan: dspy.Prediction | None) -> str | None:
         """What the core is handed: a valid strategy; ``None`` (run unguided) for no plan or, in
@@ -101,12 +103,6 @@ class GuideCorePolicy(dspy.Module):
         if plan.valid:
             return plan.strategy
         return None if self.strict else plan.completion.strip()
-
-    def _prediction(
-        self, prediction: dspy.Prediction, plan: dspy.Prediction | None, calls: list
-    ) -> dspy.Prediction:
-        fields = {**prediction, **self._plan_fields(plan)}
-        return attach_cost(dspy.Prediction(**fields), summarize(calls))
 
     def _plan_fields(self, plan: dspy.Prediction | None) -> dict[str, Any]:
         """The ``strategy``, ``valid`` and ``reason`` a prediction reports about the guide."""
