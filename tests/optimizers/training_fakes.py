@@ -93,32 +93,29 @@ def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-def valid_rate(guide: gcop.Guide, questions=QUESTIONS, n: int = 8) -> float:
-    """Share of sampled completions (temperature 0.6, seeded) the parser accepts."""
-    valid = total = 0
+def sampled_strategies(guide: gcop.Guide, temperature: float, questions=QUESTIONS, n: int = 8):
+    """``n`` seeded completions per question, parsed as strategies."""
+    parsed = []
     for seed, question in enumerate(questions):
         messages = guide_messages(guide.signature, {"question": question})
         result = guide.local_lm.complete(
-            messages, n=n, temperature=0.6, seed=seed, max_tokens=2 * 16
+            messages, n=n, temperature=temperature, seed=seed, max_tokens=2 * 16
         )
-        for text in result.texts:
-            valid += parse_strategy(text, token_budget=guide.token_budget).valid
-            total += 1
-    return valid / total
+        parsed += [parse_strategy(text, token_budget=guide.token_budget) for text in result.texts]
+    return parsed
+
+
+def valid_rate(guide: gcop.Guide, questions=QUESTIONS, n: int = 8) -> float:
+    """Share of sampled completions (temperature 0.6, seeded) the parser accepts."""
+    parsed = sampled_strategies(guide, 0.6, questions, n)
+    return sum(p.valid for p in parsed) / len(parsed)
 
 
 def keyword_rate(guide: gcop.Guide, questions=QUESTIONS, n: int = 16) -> float:
     """Share of sampled completions (temperature 1, seeded) that are valid and say the keyword
     the keyword core rewards."""
-    hits = total = 0
-    for seed, question in enumerate(questions):
-        messages = guide_messages(guide.signature, {"question": question})
-        result = guide.local_lm.complete(messages, n=n, temperature=1.0, seed=seed, max_tokens=32)
-        for text in result.texts:
-            parsed = parse_strategy(text, token_budget=guide.token_budget)
-            hits += parsed.valid and KEYWORD in parsed.strategy
-            total += 1
-    return hits / total
+    parsed = sampled_strategies(guide, 1.0, questions, n)
+    return sum(p.valid and KEYWORD in p.strategy for p in parsed) / len(parsed)
 
 
 def tiny_guide_bf16(seed: int = 0) -> gcop.Guide:
