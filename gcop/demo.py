@@ -7,13 +7,16 @@ examples: a smoke run), ``quick`` (the real offline models on a CPU, under an ho
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gcop.modules.policy_file import POLICY_FILE
 from gcop.presets import PRESETS, RECIPES, DemoPreset
 from gcop.tasks.gsm8k_planner import TEACHER_STYLES
 
@@ -21,7 +24,9 @@ logger = logging.getLogger(__name__)
 
 
 TRAINED = ("SFT", "Advisor", "ExecTune")
+POLICY_FOLDERS = {name: f"{name.lower()}_policy" for name in TRAINED}  # in the output folder
 CEILING = "reference-plan ceiling"
+SETTINGS_FILE = "preset.json"  # in the partial folder: what an interrupted run was started with
 EXAMPLES_FILE = "examples.jsonl"  # one line per (recipe, example): for paired tests across runs
 PLANNERS = tuple(TEACHER_STYLES)  # offline privileged teachers (GSM8K)
 
@@ -31,8 +36,10 @@ def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) ->
 
     ``overrides`` replace preset fields (``n_train=8``, ``core="openai/gpt-4.1-mini"`` ...).
     The run works in ``<out_dir>.partial`` and moves it to ``out_dir`` when done. A failed or
-    interrupted run leaves that folder behind, and a rerun with the same settings resumes from
-    its acceptance-sampling records instead of repeating teacher and core calls.
+    interrupted run leaves that folder behind, and a rerun with the same settings resumes: from
+    its acceptance-sampling records instead of repeating teacher and core calls, and from each
+    trained guide it saved instead of training it again (evaluation calls already made come from
+    DSPy's cache). A rerun with other settings is refused until that folder is removed.
     """
     if isinstance(preset, str) and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}: choose one of {sorted(PRESETS)}")
@@ -43,13 +50,32 @@ def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) ->
     if out.exists() and not out.is_dir():
         raise ValueError(f"output directory {out} is a file: pass a folder path")
     partial = out.with_name(out.name + ".partial")
-    if partial.exists():
-        logger.info("resuming from %s", partial)
+    _claim(partial, config)
     report = _run(config, partial)
     if out.exists():
         shutil.rmtree(out)
     partial.rename(out)
     return out / report.name
+
+
+def _claim(partial: Path, config: DemoPreset) -> None:
+    """Start ``partial`` for a run with ``config``, or resume it if an earlier run with the same
+    settings left it; raises ``ValueError`` if that run had other settings."""
+    settings = partial / SETTINGS_FILE
+    wanted = config.model_dump(mode="json")
+    if settings.is_file():
+        earlier = json.loads(settings.read_text())
+        changed = sorted(key for key in {*earlier, *wanted} if earlier.get(key) != wanted.get(key))
+        if changed:
+            raise ValueError(
+                f"{partial} holds an interrupted run with other settings ({', '.join(changed)}): "
+                "rerun with the same settings to resume it, or delete the folder to start over"
+            )
+        logger.info("resuming from %s", partial)
+    elif partial.exists():
+        logger.info("resuming from %s (a run that did not record its settings)", partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    settings.write_text(json.dumps(wanted, indent=2))
 
 
 def _run(preset: DemoPreset, out: Path) -> Path:
@@ -62,7 +88,6 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     from gcop.tasks.gsm8k_plan_value import plan_value, render_symbolic
 
     started = time.time()
-    out.mkdir(parents=True, exist_ok=True)  # rows without training would not create it
     trainset = gsm8k.load("train", n=preset.n_train, seed=0)
     evalset = gsm8k.load(preset.eval_split, n=preset.n_test, seed=0)
     guide_lm = resolve_lm(preset.guide, "guide")
@@ -165,22 +190,45 @@ def _train(preset, policy, trainset, teacher, config, out: Path):
     if "None (untrained guide)" in wanted:
         programs["None (untrained guide)"] = policy
     if wanted & {"SFT", "ExecTune"}:
-        run_config = config.model_copy(update={"grpo": config.grpo and "ExecTune" in wanted})
-        logger.info("ExecTune: acceptance sampling, SFT, GRPO on %d examples", len(trainset))
-        optimizer = gcop.ExecTune(metric, teacher=teacher, config=run_config, run_dir=out)
-        exectuned = optimizer.compile(policy, trainset=trainset)
-        artifacts.update(exectuned.artifacts)
-        if "SFT" in wanted:
-            programs["SFT"] = optimizer.sft_program_ or exectuned
-        if "ExecTune" in wanted:
-            programs["ExecTune"] = exectuned
-            exectuned.save(out / "exectune_policy")
+        names = [name for name in ("SFT", "ExecTune") if name in wanted]
+
+        def exectune() -> dict[str, Any]:
+            run_config = config.model_copy(update={"grpo": "ExecTune" in wanted})
+            logger.info("ExecTune: acceptance sampling, SFT, GRPO on %d examples", len(trainset))
+            optimizer = gcop.ExecTune(metric, teacher=teacher, config=run_config, run_dir=out)
+            exectuned = optimizer.compile(policy, trainset=trainset)
+            return {"SFT": optimizer.sft_program_ or exectuned, "ExecTune": exectuned}
+
+        programs.update(trained_once(out, policy, names, exectune))
+        artifacts.update(programs[names[-1]].artifacts)
     if "Advisor" in wanted:
-        logger.info("Advisor baseline: GRPO on the task reward only")
-        advisor = Advisor(metric, config=config).compile(policy, trainset=trainset)
-        artifacts["advisor"] = advisor.artifacts.get("advisor")
-        programs["Advisor"] = advisor
+
+        def advisor() -> dict[str, Any]:
+            logger.info("Advisor baseline: GRPO on the task reward only")
+            return {"Advisor": Advisor(metric, config=config).compile(policy, trainset=trainset)}
+
+        programs.update(trained_once(out, policy, ["Advisor"], advisor))
+        artifacts["advisor"] = programs["Advisor"].artifacts.get("advisor")
     return {name: programs[name] for name in RECIPES if name in programs}, artifacts
+
+
+def trained_once(
+    out: Path, policy: Any, names: list[str], train: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """The programs ``names`` as an earlier run into ``out`` saved them, else ``train()``'s,
+    saved there (``<out>/<name>_policy``) so that an interrupted run does not train them again."""
+    folders = {name: out / POLICY_FOLDERS[name] for name in names}
+    if all((folder / POLICY_FILE).is_file() for folder in folders.values()):
+        logger.info("resuming: %s trained by an earlier run", " and ".join(names))
+        return {name: copy.deepcopy(policy).load(folder) for name, folder in folders.items()}
+    trained = train()
+    for name, folder in folders.items():
+        unfinished = folder.with_name(folder.name + ".saving")
+        shutil.rmtree(unfinished, ignore_errors=True)
+        trained[name].save(unfinished)
+        shutil.rmtree(folder, ignore_errors=True)
+        unfinished.rename(folder)  # a kill while saving leaves no folder that looks finished
+    return {name: trained[name] for name in names}
 
 
 def _references(preset, policy, evalset) -> dict[str, Any]:

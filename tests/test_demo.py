@@ -139,6 +139,47 @@ def test_interrupted_demo_resumes_without_repeating_acceptance(tmp_path, monkeyp
     assert not (tmp_path / "demo.partial").exists()
 
 
+def test_interrupted_demo_reuses_the_guides_it_trained(tmp_path, monkeypatch):
+    from gcop.baselines.advisor import Advisor
+    from gcop.demo import run_demo
+    from gcop.optimizers.exectune import ExecTune
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C once ExecTune's guides are trained, during Advisor
+
+    out = tmp_path / "demo"
+    recipes = ("SFT", "Advisor", "ExecTune")
+    monkeypatch.setattr(Advisor, "compile", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_demo("tiny", out, recipes=recipes)
+    partial = tmp_path / "demo.partial"
+    assert (partial / "exectune_policy" / "policy.json").is_file()
+    assert (partial / "sft_policy" / "policy.json").is_file()
+    trained = json.loads((partial / "exectune_policy" / "policy.json").read_text())
+
+    monkeypatch.undo()
+    monkeypatch.setattr(ExecTune, "compile", interrupted)  # must not be needed again
+    run_demo("tiny", out, recipes=recipes)
+    data = json.loads((out / "results.json").read_text())
+    assert [row["name"] for row in data["results"]] == list(recipes)
+    history = data["training"]["grpo"]["history"]
+    assert len(history) == trained["artifacts"]["grpo"]["steps"] > 0  # the first run's training
+    assert data["training"]["advisor"]["steps"] > 0
+    exectune = json.loads((out / "exectune_policy" / "policy.json").read_text())
+    assert exectune["guide_files"] == trained["guide_files"]  # the same weights, not retrained
+
+
+def test_a_rerun_with_other_settings_does_not_resume_an_interrupted_run(tmp_path):
+    from gcop.demo import run_demo
+
+    partial = tmp_path / "demo.partial"
+    partial.mkdir()
+    (partial / "preset.json").write_text(json.dumps({"n_train": 999}))
+    with pytest.raises(ValueError, match="other settings .*n_train.* delete the folder"):
+        run_demo("tiny", tmp_path / "demo")
+    assert json.loads((partial / "preset.json").read_text()) == {"n_train": 999}
+
+
 def test_paired_comparisons_leave_out_examples_that_errored():
     from gcop.cost import CostSummary
     from gcop.demo import paired_comparisons
