@@ -2,13 +2,15 @@
 
 SFT: float32 at batch 8 (the old configuration), bfloat16 weights with bf16 autocast at batch 8,
 and the default, which also takes the batch of 8 in micro-batches of 2 (gradient accumulation).
-GRPO (``--phase grpo``): float32 against bfloat16 with autocast, the evidence preset's group
-settings (8 completions a step, 4 per question, up to 192 tokens) and a constant reward, so the
-time is the guide's own (generation and update), not the core's. Each configuration trains in a
-fresh process, so its peak resident memory is its own.
+GRPO (``--phase grpo``): the same three configurations with the evidence preset's group
+settings (8 completions a step, sampled together, 4 per question, up to 192 tokens) and a
+constant reward, so the time is the guide's own (generation and update), not the core's. Each
+configuration trains in a fresh process, so its peak resident memory is its own; ``--only``
+runs some of them.
 
     .venv/bin/python benchmarks/training_step.py                 # qwen2.5-coder-0.5b, 4 steps each
     .venv/bin/python benchmarks/training_step.py --phase grpo --steps 3
+    .venv/bin/python benchmarks/training_step.py --phase grpo --only default
     .venv/bin/python benchmarks/training_step.py --model tiny    # seconds, a smoke run
 
 Pairs are GSM8K training questions with their numeric reference plans; LoRA r = 16 on all linear
@@ -41,11 +43,8 @@ CONFIGS = {
         "bfloat16 + autocast, batch 8": {"dtype": "bfloat16", "bf16": True, "micro": 8},
         "default (bfloat16, micro-batches of 2)": {"dtype": "bfloat16", "bf16": True, "micro": 2},
     },
-    "grpo": {
-        "before (float32)": {"dtype": "float32", "bf16": False},
-        "default (bfloat16 + autocast)": {"dtype": "bfloat16", "bf16": True},
-    },
 }
+CONFIGS["grpo"] = CONFIGS["sft"]
 
 
 def step_times(
@@ -66,7 +65,7 @@ def step_times(
         _, summary = train_sft(guide, pairs, config)
         losses = summary["loss_history"]
     else:
-        losses = grpo_losses(guide, pairs, steps, bf16)
+        losses = grpo_losses(guide, pairs, steps, bf16, micro)
     return {
         "train_time_s": round(time.perf_counter() - start, 3),
         "losses": losses,
@@ -74,7 +73,7 @@ def step_times(
     }
 
 
-def grpo_losses(guide: gcop.Guide, pairs: list, steps: int, bf16: bool) -> list[float]:
+def grpo_losses(guide: gcop.Guide, pairs: list, steps: int, bf16: bool, micro: int) -> list[float]:
     """``steps`` GRPO steps of the guide with a constant reward; TRL's logged losses."""
     import dspy
 
@@ -86,6 +85,7 @@ def grpo_losses(guide: gcop.Guide, pairs: list, steps: int, bf16: bool) -> list[
         grpo_steps=steps,
         grpo_generations=4,
         grpo_batch_size=8,
+        grpo_micro_batch_size=micro,
         max_strategy_tokens=96,
         lambda_judge=0.0,
         grpo_args={"bf16": bf16},
@@ -125,13 +125,20 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--out", type=Path, default=Path("runs/bench/training_step.json"))
+    parser.add_argument(
+        "--only", nargs="+", metavar="WORD", help="run the configurations whose label starts so"
+    )
     args = parser.parse_args()
 
     examples = gsm8k.load("train", n=8 * args.steps, seed=0)
     pairs = [({"question": ex.question}, plan_from_reference(ex.answer)) for ex in examples]
     results = {}
     spawn = multiprocessing.get_context("spawn")
-    configs = CONFIGS[args.phase]
+    configs = {
+        label: settings
+        for label, settings in CONFIGS[args.phase].items()
+        if not args.only or any(label.startswith(word) for word in args.only)
+    }
     for label, settings in configs.items():
         with ProcessPoolExecutor(1, mp_context=spawn) as fresh:
             job = fresh.submit(
@@ -141,8 +148,9 @@ def main() -> None:
         per_step = results[label]["train_time_s"] / args.steps
         peak = results[label]["peak_rss_mb"]
         print(f"{label:40s} {per_step:6.1f} s/step  peak {peak} MB  {results[label]['losses']}")
-    before, *_, after = (results[label]["train_time_s"] for label in configs)
-    print(f"speed-up {before / after:.2f}x")
+    if len(results) > 1:
+        before, *_, after = (results[label]["train_time_s"] for label in configs)
+        print(f"speed-up {before / after:.2f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "phase": args.phase,

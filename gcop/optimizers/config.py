@@ -57,7 +57,8 @@ class ExecTuneConfig(BaseModel):
         2,
         ge=1,
         description="SFT examples per forward pass, at most: sft_batch_size is reached by "
-        "gradient accumulation (the same updates, less padding and memory)",
+        "gradient accumulation (the same updates, less padding and memory); unused where sft_args "
+        "sets per_device_train_batch_size or gradient_accumulation_steps",
     )
     lora: bool = Field(True, description="train LoRA adapters (False: full fine-tune)")
     lora_r: int = Field(16, ge=1, description="LoRA rank")
@@ -68,6 +69,13 @@ class ExecTuneConfig(BaseModel):
     grpo_steps: int = Field(200, ge=1, description="GRPO optimizer steps, §A.8")
     grpo_generations: int = Field(4, ge=2, description="strategies sampled per task (group G)")
     grpo_batch_size: int = Field(4, ge=1, description="completions per device step")
+    grpo_micro_batch_size: int = Field(
+        2,
+        ge=1,
+        description="GRPO completions per forward pass, at most: the step's completions are "
+        "sampled together and their gradients accumulated (the same update, less padding); unused "
+        "where grpo_args sets per_device_train_batch_size or gradient_accumulation_steps",
+    )
     grpo_learning_rate: float = Field(1e-5, gt=0, description="GRPO learning rate, §A.8")
     grpo_temperature: float = Field(1.0, gt=0, description="guide sampling temperature in GRPO")
     alpha_fmt: float = Field(0.1, ge=0, description="format bonus α_fmt, §A.8")

@@ -102,6 +102,28 @@ def lora_config(config: ExecTuneConfig) -> Any:
     return LoraConfig(**{**settings, **config.lora_args})
 
 
+def micro_batches(batch_size: int, most: int, trl_args: dict[str, Any]) -> dict[str, int]:
+    """TRL settings that take ``batch_size`` examples per optimizer step in forward passes of
+    at most ``most`` examples: the largest divisor of ``batch_size`` that fits, accumulated.
+    Measured on the 0.5B guide's SFT (docs/engine.md, Training): 4 × 2 instead of 8 at once
+    trains with the same losses in two thirds of the time and about half the peak memory, since
+    short rows no longer pad to the longest of 8. Where the user's ``trl_args`` set either TRL
+    setting, they keep TRL's meaning over a batch of ``batch_size`` per pass.
+
+    >>> micro_batches(8, 2, {})
+    {'per_device_train_batch_size': 2, 'gradient_accumulation_steps': 4}
+    >>> micro_batches(6, 4, {})
+    {'per_device_train_batch_size': 3, 'gradient_accumulation_steps': 2}
+    >>> micro_batches(8, 2, {"gradient_accumulation_steps": 2})
+    {'per_device_train_batch_size': 8, 'gradient_accumulation_steps': 1}
+    """
+    if {"per_device_train_batch_size", "gradient_accumulation_steps"} & set(trl_args):
+        return {"per_device_train_batch_size": batch_size, "gradient_accumulation_steps": 1}
+    micro = max(size for size in range(1, min(batch_size, most) + 1) if batch_size % size == 0)
+    steps = batch_size // micro
+    return {"per_device_train_batch_size": micro, "gradient_accumulation_steps": steps}
+
+
 def shared_trainer_args(model: Any, config: ExecTuneConfig, output_dir: str) -> dict[str, Any]:
     """Settings every TRL config here shares: no saving, no reports, seeded, quiet logs; bf16
     autocast where the hardware computes bfloat16 natively (see :mod:`gcop.lm.precision`).

@@ -18,6 +18,7 @@ from gcop.modules.guide import Guide, guide_messages
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.guide_training import (
     loss_history,
+    micro_batches,
     new_adapter,
     quiet_progress,
     set_seed,
@@ -64,7 +65,7 @@ def sft_trainer(
         shared_trainer_args(model, config, output_dir),
         num_train_epochs=config.sft_epochs,
         learning_rate=config.sft_learning_rate,
-        **micro_batches(config.sft_batch_size, config.sft_micro_batch_size),
+        **micro_batches(config.sft_batch_size, config.sft_micro_batch_size, config.sft_args),
         completion_only_loss=True,
         max_length=None,
         dataset_num_proc=None,
@@ -78,23 +79,6 @@ def sft_trainer(
         peft_config=new_adapter(model, config),
     )
     return quiet_progress(trainer)
-
-
-def micro_batches(batch_size: int, most: int) -> dict[str, int]:
-    """TRL settings that take ``batch_size`` examples per optimizer step in forward passes of
-    at most ``most`` examples: the largest divisor of ``batch_size`` that fits, accumulated.
-    Measured on the 0.5B guide (docs/engine.md, Training): 4 × 2 instead of 8 at once trains
-    with the same losses in two thirds of the time and about half the peak memory, since short
-    rows no longer pad to the longest of 8.
-
-    >>> micro_batches(8, 2)
-    {'per_device_train_batch_size': 2, 'gradient_accumulation_steps': 4}
-    >>> micro_batches(6, 4)
-    {'per_device_train_batch_size': 3, 'gradient_accumulation_steps': 2}
-    """
-    micro = max(size for size in range(1, min(batch_size, most) + 1) if batch_size % size == 0)
-    steps = batch_size // micro
-    return {"per_device_train_batch_size": micro, "gradient_accumulation_steps": steps}
 
 
 def train_sft(

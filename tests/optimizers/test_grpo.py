@@ -261,6 +261,31 @@ def test_trl_and_peft_settings_pass_through_to_the_grpo_trainer(scripted_lm):
     assert (lora.r, lora.lora_dropout, lora.lora_alpha) == (4, 0.1, config.lora_alpha)
 
 
+def test_micro_batches_accumulate_to_the_same_grpo_update_as_one_batch():
+    """A step's completions are sampled together and trained in forward passes of
+    grpo_micro_batch_size: one SGD step moves the adapter as one pass over them does."""
+
+    def longer_is_better(completions, **kwargs):  # differs within every group: no zero advantage
+        return [float(len(str(completion))) for completion in completions]
+
+    config = small_config(grpo_steps=1, grpo_args={"optim": "sgd"})
+    updates = {}
+    for micro in (8, 2):
+        guide = tiny_guide()
+        settings = config.model_copy(update={"grpo_micro_batch_size": micro})
+        with tempfile.TemporaryDirectory() as folder:
+            trainer = grpo_trainer(guide, examples(), longer_is_better, settings, folder)
+            args = trainer.args
+            assert args.per_device_train_batch_size * args.gradient_accumulation_steps == 8
+            assert args.generation_batch_size == 8  # sampled as one batch either way
+            trainer.train()
+        weights = trainer.model.state_dict()  # lora_B starts at 0: its value is the update
+        updates[micro] = torch.cat([weights[k].flatten() for k in weights if "lora_B" in k])
+    assert updates[8].norm() > 0
+    difference = (updates[2] - updates[8]).norm() / updates[8].norm()
+    assert difference < 0.01  # bf16 autocast rounds a little; a lost micro-batch would be ~50%
+
+
 def test_the_judge_is_metered_once_into_the_cores_ledger(scripted_lm):
     from gcop.cost import CostLedger
     from gcop.lm.metered import MeteredLM

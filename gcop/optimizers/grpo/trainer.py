@@ -24,6 +24,7 @@ from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.grpo.guide_reward import GuideReward, core_inputs
 from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.optimizers.guide_training import (
+    micro_batches,
     new_adapter,
     quiet_progress,
     set_seed,
@@ -85,7 +86,8 @@ def train_grpo(
         "steps": int(trainer.state.global_step),
         "n_examples": len(trainset),
         "generations": config.grpo_generations,
-        "batch_size": trainer.args.per_device_train_batch_size,
+        "batch_size": trainer.args.per_device_train_batch_size
+        * trainer.args.gradient_accumulation_steps,
         "lora": config.lora,
         "vllm": bool(trainer.args.use_vllm),
         "train_time_s": round(time.perf_counter() - start, 3),
@@ -195,7 +197,9 @@ def grpo_args(model: Any, config: ExecTuneConfig, output_dir: str) -> Any:
         shared_trainer_args(model, config, output_dir),
         max_steps=config.grpo_steps,
         learning_rate=config.grpo_learning_rate,
-        per_device_train_batch_size=batch,
+        **micro_batches(
+            batch, config.grpo_micro_batch_size, config.grpo_args
+        ),  # TRL samples the whole batch
         num_generations=group,
         max_completion_length=2 * config.max_strategy_tokens,
         temperature=config.grpo_temperature,
