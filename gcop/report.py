@@ -1,4 +1,5 @@
-"""Markdown report with the baseline table, the acceptance certificate, and PNG plots."""
+"""Markdown report with the baseline table, the acceptance certificate, and the plots
+(:mod:`gcop.report_plots`)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from typing import Any
 
 from gcop.evaluate import EvaluationResult
 from gcop.paired import PairedTest, comparisons_table
+from gcop.report_plots import plot_accuracy_vs_cost, plot_executability, plot_training_curves
 
 REPORT_FILE = "report.md"
 RESULTS_FILE = "results.json"
-CURVE_KEYS = ("step", "reward", "valid_rate")  # what the GRPO plot reads from each history row
 VERSIONED = ("gcop", "dspy", "trl", "transformers", "torch", "litellm")  # recorded in every report
 
 
@@ -28,12 +29,6 @@ def _num(value: float | None, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{value:,.{digits}f}"
-
-
-def _sizes(results: Sequence[EvaluationResult]) -> str:
-    """``n = 40``, or ``n = 20–40`` when recipes ran on different numbers of examples."""
-    sizes = sorted({r.n for r in results})
-    return f"n = {sizes[0]}" if len(sizes) == 1 else f"n = {sizes[0]}–{sizes[-1]}"
 
 
 def _versions() -> dict[str, str]:
@@ -113,99 +108,6 @@ def _table_notes(results: Sequence[EvaluationResult]) -> list[str]:
             "them): they count as 0 tokens, and dollars are unknown."
         )
     return notes
-
-
-def plot_accuracy_vs_cost(results: Sequence[EvaluationResult], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    markers = "osD^vP*Xhp"
-    for i, r in enumerate(r for r in results if r.scored):
-        ax.errorbar(
-            r.mean_cost,
-            r.accuracy,
-            yerr=[[r.accuracy - r.ci_low], [r.ci_high - r.accuracy]],
-            fmt=markers[i % len(markers)],
-            capsize=3,
-            label=r.name,
-        )
-    ax.set_xlabel(f"mean cost per task ({results[0].cost_unit})")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"Accuracy vs cost per recipe ({_sizes(results)}, 95% CI)")
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))  # labels never overlap
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def plot_executability(results: Sequence[EvaluationResult], path: Path) -> Path | None:
-    guided = [r for r in results if r.executability is not None]
-    if not guided:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    bars = ax.bar(range(len(guided)), [r.executability for r in guided])
-    ax.bar_label(bars, labels=[f"{r.executability:.0%}" for r in guided])  # a 0% bar stays visible
-    ax.set_xticks(range(len(guided)), [r.name for r in guided], rotation=20, ha="right")
-    ax.set_ylabel("η (executability)")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"Executability of guide strategies per recipe ({_sizes(guided)})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def training_curves(histories: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, list]]:
-    """Per trained recipe, its GRPO steps with the mean reward and valid rate of each, read from
-    the rows :func:`gcop.optimizers.grpo.trainer.train_grpo` writes (``step``, ``reward``,
-    ``valid_rate``).
-
-    >>> training_curves({"ExecTune": [{"step": 1, "reward": 0.2, "valid_rate": 0.5}], "SFT": []})
-    {'ExecTune': {'step': [1], 'reward': [0.2], 'valid_rate': [0.5]}}
-    """
-    return {
-        name: {key: [row.get(key, math.nan) for row in rows] for key in CURVE_KEYS}
-        for name, rows in histories.items()
-        if rows
-    }
-
-
-def plot_training_curves(histories: dict[str, list[dict[str, Any]]], path: Path) -> Path | None:
-    """GRPO mean reward and valid rate per step, one line per trained recipe."""
-    curves = training_curves(histories)
-    if not curves:
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5), sharex=True)
-    for name, curve in curves.items():
-        top.plot(curve["step"], curve["reward"], marker="o", label=name)
-        bottom.plot(curve["step"], curve["valid_rate"], marker="o")
-    top.set_ylabel("mean reward")
-    top.set_title("GRPO training: mean reward and valid-strategy rate per step")
-    bottom.set_ylabel("valid rate")
-    bottom.set_ylim(0, 1)
-    bottom.set_xlabel("GRPO step")
-    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
-    top.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def row_models(programs: dict[str, Any]) -> dict[str, dict[str, str]]:

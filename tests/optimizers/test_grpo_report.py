@@ -5,7 +5,7 @@ import math
 from training_fakes import exact_metric, examples, keyword_core, small_config, tiny_guide
 
 from gcop.optimizers.grpo.trainer import train_grpo
-from gcop.report import plot_training_curves, training_curves
+from gcop.report_plots import plot_training_curves, training_curves
 
 
 def test_grpo_curves_plot_the_rewards_train_grpo_recorded(scripted_lm, tmp_path):
