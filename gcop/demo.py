@@ -90,8 +90,8 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     started = time.time()
     trainset = gsm8k.load("train", n=preset.n_train, seed=0)
     evalset = gsm8k.load(preset.eval_split, n=preset.n_test, seed=0)
-    guide_lm = resolve_lm(preset.guide, "guide")
-    core_lm = resolve_lm(preset.core, "core")
+    guide_lm = resolve_lm(preset.guide, "guide", **preset.local_lm)
+    core_lm = resolve_lm(preset.core, "core", **preset.local_lm)
     planner = preset.teacher in PLANNERS
     teacher = resolve_lm(preset.teacher, "teacher")
     judge = preset.judge or getattr(core_lm, "model_string", core_lm)
@@ -242,7 +242,7 @@ def _references(preset, policy, evalset) -> dict[str, Any]:
         style = TEACHER_STYLES.get(preset.teacher, "numeric")
         rows[CEILING] = ReferencePlanPolicy(policy.core, evalset, style=style)
     for model in preset.reference_cores:
-        core = policy.core.with_lm(resolve_lm(model, "core"))
+        core = policy.core.with_lm(resolve_lm(model, "core", **preset.local_lm))
         rows[f"{model} alone"] = gcop.GuideCorePolicy(guide=None, core=core)
     return rows
 

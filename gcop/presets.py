@@ -7,13 +7,21 @@ on dev chose (docs/evidence.md); ``full`` is sized for a GPU or an API core.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gcop.optimizers.config import ExecTuneConfig
 
 RECIPES = ("core-only", "core + ICL", "None (untrained guide)", "SFT", "Advisor", "ExecTune")
+LOCAL_LM_SETTINGS = (  # what a preset may set on gcop.LocalLM
+    "dtype",
+    "device",
+    "max_batch_size",
+    "max_batch_tokens",
+    "batch_wait_s",
+    "share_prefix",
+)
 
 
 class DemoPreset(BaseModel):
@@ -57,6 +65,11 @@ class DemoPreset(BaseModel):
     reference_cores: tuple[str, ...] = Field(
         (), description="other cores evaluated alone on the same slice, e.g. a bigger model"
     )
+    local_lm: dict[str, Any] = Field(
+        default_factory=dict,
+        description="settings of the models served in-process (gcop.LocalLM arguments), e.g. "
+        "{'dtype': 'float32', 'max_batch_size': 8}",
+    )
     exectune: ExecTuneConfig
 
     @model_validator(mode="after")
@@ -64,6 +77,11 @@ class DemoPreset(BaseModel):
         unknown = set(self.recipes) - set(RECIPES)
         if unknown:
             raise ValueError(f"unknown recipe(s) {sorted(unknown)}: choose from {list(RECIPES)}")
+        unknown = set(self.local_lm) - set(LOCAL_LM_SETTINGS)
+        if unknown:
+            raise ValueError(
+                f"local_lm: unknown setting(s) {sorted(unknown)}: choose from {LOCAL_LM_SETTINGS}"
+            )
         return self
 
 

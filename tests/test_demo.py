@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from gcop.cli import main
+from gcop.presets import PRESETS
+
+PRESET_TINY = PRESETS["tiny"]
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ["core-only", "core + ICL", "None (untrained guide)", "SFT", "Advisor", "ExecTune"]
@@ -178,6 +181,29 @@ def test_a_rerun_with_other_settings_does_not_resume_an_interrupted_run(tmp_path
     with pytest.raises(ValueError, match="other settings .*n_train.* delete the folder"):
         run_demo("tiny", tmp_path / "demo")
     assert json.loads((partial / "preset.json").read_text()) == {"n_train": 999}
+
+
+def test_a_preset_sets_how_local_models_are_served(tmp_path, monkeypatch):
+    from gcop.demo import run_demo
+    from gcop.lm import convert
+    from gcop.lm.local import LocalLM
+    from gcop.presets import DemoPreset
+
+    served = []
+    real = convert.resolve_lm
+
+    def recording(lm, role, **settings):
+        resolved = real(lm, role, **settings)
+        if isinstance(resolved, LocalLM):
+            served.append((role, resolved.dtype, resolved._batcher.max_batch_size))
+        return resolved
+
+    monkeypatch.setattr(convert, "resolve_lm", recording)
+    settings = {"dtype": "float32", "max_batch_size": 2}
+    run_demo("tiny", tmp_path / "demo", recipes=("core-only",), local_lm=settings)
+    assert set(served) == {("core", "float32", 2), ("guide", "float32", 2)}
+    with pytest.raises(ValueError, match="unknown setting.*'threads'"):
+        DemoPreset.model_validate({**PRESET_TINY.model_dump(), "local_lm": {"threads": 2}})
 
 
 def test_paired_comparisons_leave_out_examples_that_errored():
