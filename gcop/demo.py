@@ -39,7 +39,7 @@ def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) ->
     interrupted run leaves that folder behind, and a rerun with the same settings resumes: from
     its acceptance-sampling records instead of repeating teacher and core calls, and from each
     trained guide it saved instead of training it again (evaluation calls already made come from
-    DSPy's cache). A rerun with other settings is refused until that folder is removed.
+    DSPy's cache). A rerun with other settings is refused while that folder holds trained guides.
     """
     if isinstance(preset, str) and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}: choose one of {sorted(PRESETS)}")
@@ -59,21 +59,22 @@ def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) ->
 
 
 def _claim(partial: Path, config: DemoPreset) -> None:
-    """Start ``partial`` for a run with ``config``, or resume it if an earlier run with the same
-    settings left it; raises ``ValueError`` if that run had other settings."""
+    """Start ``partial`` for a run with ``config``, or resume what an earlier run left there.
+    Raises ``ValueError`` if that run trained guides under other settings (they would be reused);
+    acceptance records carry their own settings, so a folder holding only those is reused."""
     settings = partial / SETTINGS_FILE
     wanted = config.model_dump(mode="json")
-    if settings.is_file():
-        earlier = json.loads(settings.read_text())
-        changed = sorted(key for key in {*earlier, *wanted} if earlier.get(key) != wanted.get(key))
-        if changed:
-            raise ValueError(
-                f"{partial} holds an interrupted run with other settings ({', '.join(changed)}): "
-                "rerun with the same settings to resume it, or delete the folder to start over"
-            )
+    earlier = json.loads(settings.read_text()) if settings.is_file() else wanted
+    changed = sorted(key for key in {*earlier, *wanted} if earlier.get(key) != wanted.get(key))
+    trained = [name for name in POLICY_FOLDERS.values() if (partial / name).exists()]
+    if changed and trained:
+        raise ValueError(
+            f"{partial} holds guides ({', '.join(trained)}) an interrupted run trained with other "
+            f"settings ({', '.join(changed)}): rerun with the same settings to resume it, or "
+            "delete the folder to start over"
+        )
+    if partial.exists():
         logger.info("resuming from %s", partial)
-    elif partial.exists():
-        logger.info("resuming from %s (a run that did not record its settings)", partial)
     partial.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps(wanted, indent=2))
 

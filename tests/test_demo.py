@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -172,15 +173,19 @@ def test_interrupted_demo_reuses_the_guides_it_trained(tmp_path, monkeypatch):
     assert exectune["guide_files"] == trained["guide_files"]  # the same weights, not retrained
 
 
-def test_a_rerun_with_other_settings_does_not_resume_an_interrupted_run(tmp_path):
+def test_a_rerun_with_other_settings_does_not_reuse_guides_trained_with_the_old(tmp_path):
     from gcop.demo import run_demo
 
     partial = tmp_path / "demo.partial"
-    partial.mkdir()
+    (partial / "exectune_policy").mkdir(parents=True)
     (partial / "preset.json").write_text(json.dumps({"n_train": 999}))
-    with pytest.raises(ValueError, match="other settings .*n_train.* delete the folder"):
+    with pytest.raises(ValueError, match="exectune_policy.*other settings .*n_train.* delete"):
         run_demo("tiny", tmp_path / "demo")
     assert json.loads((partial / "preset.json").read_text()) == {"n_train": 999}
+
+    shutil.rmtree(partial / "exectune_policy")  # nothing trained left: the run starts over there
+    run_demo("tiny", tmp_path / "demo", recipes=("core-only",))
+    assert (tmp_path / "demo" / "report.md").exists() and not partial.exists()
 
 
 def test_a_preset_sets_how_local_models_are_served(tmp_path, monkeypatch):
