@@ -86,7 +86,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     from gcop.report import row_models, write_report
     from gcop.signatures import MathGuide, MathSolve
     from gcop.tasks import gsm8k
-    from gcop.tasks.gsm8k_plan_value import plan_value, render_symbolic
+    from gcop.tasks.gsm8k_plan_value import answer_value, plan_value, render_symbolic
 
     started = time.time()
     trainset = gsm8k.load("train", n=preset.n_train, seed=0)
@@ -118,7 +118,9 @@ def _run(preset: DemoPreset, out: Path) -> Path:
         max_tokens=preset.core_max_tokens,
         render=render_symbolic if preset.calculator else None,
     )
-    policy = gcop.GuideCorePolicy(guide=guide, core=core)
+    policy = gcop.GuideCorePolicy(
+        guide=guide, core=core, answer_key=answer_value if preset.keep_core_answer else None
+    )
     programs, artifacts = _train(preset, policy, trainset, teacher, exectune_config, out)
     programs.update(_references(preset, policy, evalset))
     results = list(
@@ -159,9 +161,10 @@ def _consensus_note(preset: DemoPreset) -> str:
     """How the guide picks its plan, when it samples several."""
     if preset.guide_samples == 1:
         return ""
+    kept = "; the core's own answer stands where one of them computes it" * preset.keep_core_answer
     return (
         f" ({preset.guide_samples} plans sampled per task; one kept where at least "
-        f"{preset.min_agreement:.0%} compute the same number, none otherwise)"
+        f"{preset.min_agreement:.0%} compute the same number, none otherwise{kept})"
     )
 
 

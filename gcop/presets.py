@@ -44,6 +44,11 @@ class DemoPreset(BaseModel):
         "abstains otherwise",
     )
     min_agreement: float = Field(0.5, gt=0, le=1)
+    keep_core_answer: bool = Field(
+        False,
+        description="the core first answers alone, and its answer stands where one of the "
+        "guide's samples computes it (GuideCorePolicy answer_key); needs guide_samples > 1",
+    )
     calculator: bool = Field(
         False,
         description="symbolic plans reach the core with their numbers worked out "
@@ -77,6 +82,11 @@ class DemoPreset(BaseModel):
         unknown = set(self.recipes) - set(RECIPES)
         if unknown:
             raise ValueError(f"unknown recipe(s) {sorted(unknown)}: choose from {list(RECIPES)}")
+        if self.keep_core_answer and self.guide_samples == 1:
+            raise ValueError(
+                "keep_core_answer compares the core's answer with the guide's "
+                "samples: set guide_samples above 1"
+            )
         unknown = set(self.local_lm) - set(LOCAL_LM_SETTINGS)
         if unknown:
             raise ValueError(
@@ -85,9 +95,10 @@ class DemoPreset(BaseModel):
         return self
 
 
-# The configuration the study on dev chose (docs/evidence.md §1–§3d): a LoRA guide writes symbolic
-# plans, a calculator works out their numbers for the core, and the guide keeps a plan only where
-# all five samples compute the same answer. Estimated from measured phase times (not yet run end
+# The configuration the study on dev chose (docs/evidence.md §1–§3d, §3h): a LoRA guide writes
+# symbolic plans, a calculator works out their numbers for the core, the guide keeps a plan only
+# where all five samples compute the same answer, and the core's own answer stands where one of
+# the five computes it. Estimated from measured phase times (not yet run end
 # to end): ~2.7 hours on 2 cores, of which ~70 minutes are the four guided rows' 1,600 plans.
 EVIDENCE = DemoPreset(
     guide="qwen2.5-coder-0.5b",  # a LoRA on the core's own base model: no bigger than the core
@@ -96,6 +107,7 @@ EVIDENCE = DemoPreset(
     calculator=True,
     guide_samples=5,
     min_agreement=1.0,
+    keep_core_answer=True,
     n_train=240,
     n_test=80,
     core_format="plain",
@@ -148,6 +160,7 @@ PRESETS: dict[str, DemoPreset] = {
             "teacher": "reference-planner",
             "calculator": False,
             "guide_samples": 1,
+            "keep_core_answer": False,
             "n_train": 64,
             "n_test": 40,
             "exectune": EVIDENCE.exectune.model_copy(update={"sft_epochs": 4, "grpo_steps": 4}),

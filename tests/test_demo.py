@@ -211,6 +211,20 @@ def test_a_preset_sets_how_local_models_are_served(tmp_path, monkeypatch):
         DemoPreset.model_validate({**PRESET_TINY.model_dump(), "local_lm": {"threads": 2}})
 
 
+def test_a_demo_can_keep_the_cores_answer_where_a_sampled_plan_backs_it(tmp_path):
+    from gcop.demo import run_demo
+
+    out = tmp_path / "demo"
+    settings = {"guide_samples": 2, "min_agreement": 0.5, "keep_core_answer": True}
+    run_demo("tiny", out, recipes=("core-only", "None (untrained guide)"), **settings)
+    report = (out / "report.md").read_text()
+    assert "the core's own answer stands where one of them computes it" in report
+    rows = [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
+    assert len([row for row in rows if row["recipe"] == "None (untrained guide)"]) == 4
+    with pytest.raises(ValueError, match="set guide_samples above 1"):
+        run_demo("tiny", tmp_path / "other", keep_core_answer=True)
+
+
 def test_paired_comparisons_leave_out_examples_that_errored():
     from gcop.cost import CostSummary
     from gcop.demo import paired_comparisons

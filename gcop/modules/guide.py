@@ -140,13 +140,16 @@ class Guide(dspy.Module):
 
     def forward(self, *, lm_kwargs: dict | None = None, **inputs: Any) -> dspy.Prediction:
         """Return ``strategy`` (the block text, empty when invalid or abstaining), ``valid``,
-        ``reason``, the raw ``completion`` and ``agreement`` (the share of samples behind the
-        strategy; 1.0 for a single valid sample)."""
+        ``reason``, the raw ``completion``, ``agreement`` (the share of samples behind the
+        strategy; 1.0 for a single valid sample) and ``sample_keys``, the ``consensus`` key of every
+        sample (``None`` for an invalid one; empty without ``consensus``)."""
         task = {name: inputs[name] for name in self.signature.input_fields if name in inputs}
         messages = self.messages(**task)
         if self.samples == 1:
             completion = chat(self.lm, messages, **(lm_kwargs or {}))
-            return self._prediction(completion, self.parse(completion))
+            parsed = self.parse(completion)
+            keys = [self._key(parsed)] if self.consensus is not None else []
+            return self._prediction(completion, parsed, sample_keys=keys)
         with ThreadPoolExecutor(self.samples) as pool:
             futures = [  # each in a copy of this context: DSPy settings and cost scopes go along
                 pool.submit(contextvars.copy_context().run, self._sample, messages, i, lm_kwargs)
@@ -173,22 +176,34 @@ class Guide(dspy.Module):
         keyed = []
         for completion in completions:
             parsed = self.parse(completion)
-            key = self.consensus(parsed.strategy) if parsed.valid else None
-            keyed.append((key, completion, parsed))
-        counts = Counter(key for key, _, _ in keyed if key is not None)
+            keyed.append((self._key(parsed), completion, parsed))
+        keys = [key for key, _, _ in keyed]
+        counts = Counter(key for key in keys if key is not None)
         top, count = counts.most_common(1)[0] if counts else (None, 0)
         agreement = count / len(completions)
         if top is None or agreement < self.min_agreement:
             reason = f"abstained: {count} of {len(completions)} strategies agree"
             return dspy.Prediction(
-                strategy="", valid=False, reason=reason, completion="", agreement=agreement
+                strategy="",
+                valid=False,
+                reason=reason,
+                completion="",
+                agreement=agreement,
+                sample_keys=keys,
             )
         completion, parsed = next((c, p) for key, c, p in keyed if key == top)
-        return self._prediction(completion, parsed, agreement=agreement)
+        return self._prediction(completion, parsed, agreement=agreement, sample_keys=keys)
+
+    def _key(self, parsed: StrategyParse) -> Hashable | None:
+        """The consensus key of a parsed sample; ``None`` for an invalid one."""
+        return self.consensus(parsed.strategy) if parsed.valid else None
 
     @staticmethod
     def _prediction(
-        completion: str, parsed: StrategyParse, agreement: float | None = None
+        completion: str,
+        parsed: StrategyParse,
+        agreement: float | None = None,
+        sample_keys: list[Hashable | None] | None = None,
     ) -> dspy.Prediction:
         if agreement is None:
             agreement = 1.0 if parsed.valid else 0.0
@@ -198,4 +213,5 @@ class Guide(dspy.Module):
             reason=parsed.reason,
             completion=completion,
             agreement=agreement,
+            sample_keys=sample_keys or [],
         )

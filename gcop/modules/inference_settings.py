@@ -1,16 +1,17 @@
 """How a policy turns a strategy into the core's answer, beyond the weights: saved and restored.
 
-The core's prompt format (``adapter``) and ``render`` tool, and the guide's ``samples``,
-``consensus``, ``min_agreement`` and ``token_budget`` decide what a trained guide's strategies
-do. ``policy.json`` records them under ``inference`` and loading restores them, so a saved policy
-is evaluated as it was trained. Functions are recorded by name and restored only when registered
-(:mod:`gcop.modules.strategy_functions`); one that is not keeps the loading policy's own, with a
-warning.
+The core's prompt format (``adapter``) and ``render`` tool, the guide's ``samples``,
+``consensus``, ``min_agreement`` and ``token_budget``, and the policy's ``answer_key`` decide
+what a trained guide's strategies do. ``policy.json`` records them under ``inference`` and
+loading restores them, so a saved policy is evaluated as it was trained. Functions are recorded
+by name and restored only when registered (:mod:`gcop.modules.strategy_functions`); one that is
+not keeps the loading policy's own, with a warning.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
 
@@ -28,11 +29,14 @@ _GUIDE_KEYS = {  # policy.json key -> Guide argument
 }
 
 
-def inference_settings(guide: Guide | None, core: Core) -> dict[str, Any]:
+def inference_settings(
+    guide: Guide | None, core: Core, answer_key: Callable[..., Any] | None = None
+) -> dict[str, Any]:
     """The settings :func:`restore_inference` puts back, functions by qualified name."""
     settings: dict[str, Any] = {
         "core_adapter": core.adapter,
         "core_render": qualified_name(core.render),
+        "answer_key": qualified_name(answer_key),
     }
     if guide is not None:
         settings.update(
@@ -45,17 +49,23 @@ def inference_settings(guide: Guide | None, core: Core) -> dict[str, Any]:
 
 
 def restore_inference(
-    saved: dict[str, Any], guide: Guide | None, core: Core, *, folder: Path
-) -> tuple[Guide | None, Core]:
-    """``guide`` and ``core`` with the ``saved`` settings (``core`` is changed in place, the
-    guide rebuilt). Keys missing from ``saved`` (older files) keep what the policy has."""
-    mine = inference_settings(guide, core)
+    saved: dict[str, Any],
+    guide: Guide | None,
+    core: Core,
+    answer_key: Callable[..., Any] | None = None,
+    *,
+    folder: Path,
+) -> tuple[Guide | None, Core, Callable[..., Any] | None]:
+    """``guide``, ``core`` and ``answer_key`` with the ``saved`` settings (``core`` is changed in
+    place, the guide rebuilt). Keys missing from ``saved`` (older files) keep what the policy
+    has."""
+    mine = inference_settings(guide, core, answer_key)
     differ = {key: value for key, value in saved.items() if key in mine and mine[key] != value}
     if not differ:
-        return guide, core
+        return guide, core, answer_key
     functions = {  # None: a name that is not registered
         key: registered_strategy_function(differ[key])
-        for key in ("core_render", "guide_consensus")
+        for key in ("core_render", "guide_consensus", "answer_key")
         if differ.get(key) is not None
     }
     lost = [key for key, function in functions.items() if function is None]
@@ -68,6 +78,8 @@ def restore_inference(
         core.adapter = values["core_adapter"]
     if "core_render" in values:
         core.render = values["core_render"]
+    if "answer_key" in values:
+        answer_key = values["answer_key"]
     changes = {arg: values[key] for key, arg in _GUIDE_KEYS.items() if key in values}
     if changes:  # guide keys are only compared when there is a guide
         lm = guide.local_lm if guide.local_lm is not None else guide.lm
@@ -82,4 +94,4 @@ def restore_inference(
             ", ".join(f"{key}={differ[key]!r}" for key in lost),
             ", ".join(f"{key}={mine[key]!r}" for key in lost),
         )
-    return guide, core
+    return guide, core, answer_key

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
 import dspy
+from dspy.utils.exceptions import AdapterParseError
 
 from gcop import __version__
 from gcop.cost import CostLedger, attach_cost, cost_scope, summarize
@@ -48,6 +50,11 @@ class GuideCorePolicy(dspy.Module):
         strict: ``True`` (ExecTune) sends only a parsed, valid strategy block to the core and runs
             it unguided otherwise; ``False`` (the Advisor baseline, trained without a format
             gate) sends an unparsable completion to the core as it is.
+        answer_key: ``prediction -> key`` of the core's answer, on the scale of the guide's
+            ``consensus`` keys (e.g. :func:`gcop.tasks.gsm8k_plan_value.answer_value`). Given,
+            the core first answers alone, and where one of the guide's sampled strategies leads
+            to that same answer it is kept and no strategy is sent: the guide steers only where
+            none of its plans backs the core's own answer.
     """
 
     def __init__(
@@ -58,16 +65,23 @@ class GuideCorePolicy(dspy.Module):
         core_lm: LMLike | None = None,
         guided: bool = True,
         strict: bool = True,
+        answer_key: Callable[[dspy.Prediction], Hashable | None] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(core, Core):
             if core_lm is None:
                 raise ValueError("wrapping a DSPy program as the core needs core_lm=<model>")
             core = Core(core, core_lm)
+        if answer_key is not None and getattr(guide, "consensus", None) is None:
+            raise ValueError(
+                "answer_key compares the core's answer with where the guide's strategies lead: "
+                "it needs a guide with consensus=<function strategy -> key>"
+            )
         self.guide = guide
         self.core = core
         self.guided = guided and guide is not None
         self.strict = strict
+        self.answer_key = answer_key
         self.ledger: CostLedger = core.ledger
         if guide is not None:
             guide.lm.ledger = self.ledger
@@ -80,9 +94,18 @@ class GuideCorePolicy(dspy.Module):
         ``strategy``, ``valid``, ``reason`` and ``cost`` (a :class:`gcop.cost.CostSummary`)."""
         with cost_scope() as calls:
             plan = self.guide(**inputs) if self.guided else None
-            fields = self._plan_fields(plan)
-            with plan_kept_on_parse_failure(fields):
-                prediction = self.core(strategy=self._core_strategy(plan), **inputs)
+            kept = None
+            if plan is not None and self.answer_key is not None:
+                try:
+                    kept = self._kept_answer(plan, self.core(strategy=None, **inputs))
+                except AdapterParseError:  # no answer to compare: the plan decides alone
+                    pass
+            if kept is not None:
+                prediction, fields = kept
+            else:
+                fields = self._plan_fields(plan)
+                with plan_kept_on_parse_failure(fields):
+                    prediction = self.core(strategy=self._core_strategy(plan), **inputs)
         return attach_cost(dspy.Prediction(**{**prediction, **fields}), summarize(calls))
 
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
@@ -90,10 +113,36 @@ class GuideCorePolicy(dspy.Module):
         the usual case) runs in a worker thread; the core takes DSPy's async LM path."""
         with cost_scope() as calls:
             plan = await asyncio.to_thread(self.guide, **inputs) if self.guided else None
-            fields = self._plan_fields(plan)
-            with plan_kept_on_parse_failure(fields):
-                prediction = await self.core.acall(strategy=self._core_strategy(plan), **inputs)
+            kept = None
+            if plan is not None and self.answer_key is not None:
+                try:
+                    kept = self._kept_answer(plan, await self.core.acall(strategy=None, **inputs))
+                except AdapterParseError:  # no answer to compare: the plan decides alone
+                    pass
+            if kept is not None:
+                prediction, fields = kept
+            else:
+                fields = self._plan_fields(plan)
+                with plan_kept_on_parse_failure(fields):
+                    prediction = await self.core.acall(strategy=self._core_strategy(plan), **inputs)
         return attach_cost(dspy.Prediction(**{**prediction, **fields}), summarize(calls))
+
+    def _kept_answer(
+        self, plan: dspy.Prediction, alone: dspy.Prediction
+    ) -> tuple[dspy.Prediction, dict[str, Any]] | None:
+        """``(alone, the fields to report)`` where the core's own answer stands: the guide sends
+        nothing, or one of its sampled strategies leads to that answer; ``None`` otherwise."""
+        if self._core_strategy(plan) is None:
+            return alone, self._plan_fields(plan)
+        key = self.answer_key(alone)
+        if key is None or key not in plan.sample_keys:
+            return None
+        backing = f"{plan.sample_keys.count(key)} of {len(plan.sample_keys)} strategies lead to it"
+        return alone, {
+            "strategy": "",
+            "valid": False,
+            "reason": f"kept the core's answer: {backing}",
+        }
 
     def _core_strategy(self, plan: dspy.Prediction | None) -> str | None:
         """What the core is handed: a valid strategy; ``None`` (run unguided) for no plan or, in
@@ -172,7 +221,7 @@ class GuideCorePolicy(dspy.Module):
             models=models,
             training_config=scrub(training_config(self.artifacts)),
             artifacts=scrub(self.artifacts),
-            inference=inference_settings(self.guide, self.core),
+            inference=inference_settings(self.guide, self.core, self.answer_key),
         )
         write_policy_file(folder, saved)
         return folder
@@ -194,8 +243,12 @@ class GuideCorePolicy(dspy.Module):
         saved = read_policy_folder(folder)
         core = self._saved_core(folder, saved, keep_lm=keep_core_lm)
         guide = self._saved_guide(folder, saved)
-        guide, core = restore_inference(saved.inference, guide, core, folder=folder)
-        self.core, self.guide = core, guide
+        guide, core, answer_key = restore_inference(
+            saved.inference, guide, core, self.answer_key, folder=folder
+        )
+        if answer_key is not None and getattr(guide, "consensus", None) is None:
+            answer_key = None  # saved with a guide whose consensus could not be restored
+        self.core, self.guide, self.answer_key = core, guide, answer_key
         self.guided = saved.guided and guide is not None
         self.strict = saved.strict
         self.artifacts = saved.artifacts

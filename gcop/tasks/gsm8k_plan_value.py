@@ -2,7 +2,8 @@
 
 A numeric plan (``1. Compute 48/2.`` / ``2. Compute 48+24.``) spells out every calculation with
 numbers, so what it leads to can be worked out without a model (:func:`plan_value`); guides that
-sample several plans use it to see whether they agree (:class:`gcop.Guide`'s ``consensus``).
+sample several plans use it to see whether they agree (:class:`gcop.Guide`'s ``consensus``), and
+a policy compares it with the core's own answer (:func:`answer_value`).
 
 A symbolic plan (``1. A = 48/2`` / ``2. B = 48+A``) names earlier results by letter, so writing
 one takes no arithmetic; this core cannot carry such plans out, but it carries out numeric ones.
@@ -18,6 +19,7 @@ import ast
 import math
 import operator
 import re
+from typing import Any
 
 from gcop.modules.strategy_functions import register_strategy_function
 
@@ -55,6 +57,24 @@ def plan_value(plan: str) -> float | None:
     if not steps:
         return None
     value = _arithmetic(steps[-1])
+    return None if value is None else round(value, 6)
+
+
+@register_strategy_function
+def answer_value(prediction: Any) -> float | None:
+    """The number a core's GSM8K answer ends with, on :func:`plan_value`'s scale (rounded to 6
+    decimals), so a policy can see whether one of its guide's plans leads to it
+    (``GuideCorePolicy(answer_key=answer_value)``); ``None`` when the answer has no number.
+
+    >>> import dspy
+    >>> answer_value(dspy.Prediction(answer="48 + 24 = 72. The answer is 72."))
+    72.0
+    >>> answer_value(dspy.Prediction(answer="I cannot tell.")) is None
+    True
+    """
+    from gcop.tasks.gsm8k import extract_number
+
+    value = extract_number(str(getattr(prediction, "answer", None) or ""))
     return None if value is None else round(value, 6)
 
 

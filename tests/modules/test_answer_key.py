@@ -1,0 +1,90 @@
+"""GuideCorePolicy(answer_key=...): the core's own answer stands where one of the guide's sampled
+plans leads to it; the agreed plan is sent only where none does."""
+
+import asyncio
+from collections import Counter
+
+import pytest
+from fakes import last_user_text
+
+import gcop
+from gcop.signatures import MathGuide, MathSolve
+from gcop.tasks.gsm8k_plan_value import answer_value, plan_value
+
+QUESTION = "Tom has 2 apples and buys 2 more. How many apples?"
+SAMPLES = [  # two agree on 4, one says 5, one is invalid
+    "<strategy>1. Compute 2+2.</strategy>",
+    "<strategy>1. Compute 2+2.</strategy>",
+    "<strategy>1. Compute 2+3.</strategy>",
+    "no block",
+]
+
+
+def policy_with(scripted_lm, alone_answer: str, min_agreement: float = 0.5):
+    """A policy whose guide samples SAMPLES and whose core answers ``alone_answer`` without a
+    plan and 4 with one; the core's LM is returned too, to count its calls."""
+    guide = gcop.Guide(
+        MathGuide,
+        lm=scripted_lm(SAMPLES).model_string,
+        samples=4,
+        consensus=plan_value,
+        min_agreement=min_agreement,
+    )
+    core_lm = scripted_lm(
+        lambda m: "So 2+2 = 4. The answer is 4" if "Compute" in last_user_text(m) else alone_answer
+    )
+    core = gcop.Core(MathSolve, lm=core_lm.model_string, adapter="plain")
+    return gcop.GuideCorePolicy(guide=guide, core=core, answer_key=answer_value), core_lm
+
+
+def test_the_guide_reports_where_each_sample_leads(scripted_lm):
+    policy, _ = policy_with(scripted_lm, "The answer is 5")
+    plan = policy.guide(question=QUESTION)
+    assert Counter(plan.sample_keys) == {4.0: 2, 5.0: 1, None: 1}  # samples run in any order
+    assert plan.strategy == "1. Compute 2+2."
+
+
+def test_an_answer_one_plan_leads_to_is_kept_without_sending_a_plan(scripted_lm):
+    policy, core_lm = policy_with(scripted_lm, "The answer is 5")
+    prediction = policy(question=QUESTION)
+    assert prediction.answer == "The answer is 5"  # a plan leads to 5: no plan is sent
+    assert (prediction.valid, prediction.strategy) == (False, "")
+    assert prediction.reason == "kept the core's answer: 1 of 4 strategies lead to it"
+    assert len(core_lm.calls) == 1 and "Compute" not in last_user_text(core_lm.calls[0]["messages"])
+    assert prediction.cost.calls == 4 + 1
+
+
+def test_an_answer_no_plan_leads_to_gets_the_agreed_plan(scripted_lm):
+    policy, core_lm = policy_with(scripted_lm, "The answer is 7")
+    prediction = policy(question=QUESTION)
+    assert prediction.answer == "So 2+2 = 4. The answer is 4"
+    assert (prediction.valid, prediction.strategy) == (True, "1. Compute 2+2.")
+    assert len(core_lm.calls) == 2 and prediction.cost.calls == 4 + 2
+    again = asyncio.run(policy.acall(question=QUESTION))  # the async path decides the same
+    assert (again.answer, again.strategy) == (prediction.answer, prediction.strategy)
+
+
+def test_where_the_guide_abstains_the_core_answers_once(scripted_lm):
+    policy, core_lm = policy_with(scripted_lm, "The answer is 7", min_agreement=0.75)
+    prediction = policy(question=QUESTION)
+    assert prediction.answer == "The answer is 7"
+    assert prediction.reason == "abstained: 2 of 4 strategies agree"
+    assert len(core_lm.calls) == 1
+
+
+def test_an_answer_key_needs_a_guide_with_consensus(scripted_lm):
+    guide = gcop.Guide(MathGuide, lm=scripted_lm(SAMPLES).model_string)
+    core = gcop.Core(MathSolve, lm=scripted_lm(["The answer is 4"]).model_string)
+    with pytest.raises(ValueError, match="needs a guide with consensus"):
+        gcop.GuideCorePolicy(guide=guide, core=core, answer_key=answer_value)
+
+
+def test_a_saved_policy_restores_its_answer_key(scripted_lm, tmp_path):
+    policy, _ = policy_with(scripted_lm, "The answer is 5")
+    policy.save(tmp_path / "policy")
+    fresh, _ = policy_with(scripted_lm, "The answer is 5")
+    fresh.answer_key = None
+    assert fresh.load(tmp_path / "policy").answer_key is answer_value
+    policy.answer_key = None  # and a policy saved without one loads without one
+    policy.save(tmp_path / "plain")
+    assert fresh.load(tmp_path / "plain").answer_key is None
