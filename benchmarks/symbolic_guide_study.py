@@ -13,6 +13,9 @@ numeric plan this core executes. Phases, each resumable:
     vote    how often the rendered plan computes the gold answer (no model calls)
     core    the core alone and with the rendered plans (alone where none renders),
             with the paired test
+    backed  from ``core``'s scores and the core-only replies (DSPy's cache): each consensus
+            row again with the core's own answer kept where one of the plans computes it
+            (``GuideCorePolicy(answer_key=answer_value)``), no new model call where cached
 
     .venv/bin/python benchmarks/symbolic_guide_study.py train sample vote core --n 100
 
@@ -29,15 +32,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import dspy
+
 import gcop
-from gcop.evaluate import evaluate_all
+from gcop.evaluate import evaluate, evaluate_all
 from gcop.lm.convert import resolve_lm
 from gcop.paired import mcnemar
 from gcop.presets import EVIDENCE
 from gcop.signatures import MathGuide, MathSolve
 from gcop.tasks import gsm8k
 from gcop.tasks.gsm8k_oracle import ReferencePlanPolicy
-from gcop.tasks.gsm8k_plan_value import plan_value, render_symbolic
+from gcop.tasks.gsm8k_plan_value import answer_value, plan_value, render_symbolic
 from gcop.tasks.gsm8k_planner import plan_from_reference, register
 
 
@@ -180,6 +185,36 @@ def core(out: Path, split: str, n: int, min_agreement: list[float]) -> None:
     (out / "core.json").write_text(json.dumps(summary))
 
 
+def backed(out: Path, split: str, n: int) -> None:
+    """Each consensus row of ``core`` with the core's own answer kept where a plan computes it:
+    the core-only score there, the measured guided score elsewhere."""
+    examples = gsm8k.load(split, n=n, seed=0)
+    rows = [json.loads(line) for line in (out / "plans.jsonl").open()]
+    scores = json.loads((out / "core.json").read_text())
+    alone = evaluate(
+        gcop.GuideCorePolicy(guide=None, core=core_program()),
+        examples,
+        gsm8k.exact_match,
+        num_threads=32,
+    )
+    answers = [answer_value(dspy.Prediction(answer=item.output)) for item in alone.results]
+    base = [item.score for item in alone.results]
+    cached = f"{alone.cost.cache_hits} of {alone.cost.calls} calls cached"
+    print(f"core-only {sum(base):.0f}/{len(base)} ({cached})")
+    for name in [name for name in scores if name.startswith("agreed plan")]:
+        samples = len(rows[0]["values"])  # the row's name rounds the share: 14/16 is "0.88"
+        needed = round(float(name.split(">= ")[1].split(")")[0]) * samples) / samples
+        kept = [
+            agreed(row, needed) is not None
+            and answers[i] is not None
+            and answers[i] in row["values"]
+            for i, row in enumerate(rows)
+        ]
+        mixed = [base[i] if kept[i] else scores[name][i] for i in range(len(rows))]
+        test = mcnemar(mixed, base, a="backed", b="alone")
+        print(f"{name}: {sum(scores[name]):.0f} -> {sum(mixed):.0f} (kept {sum(kept)})", test)
+
+
 class RenderedPlans(gcop.GuideCorePolicy):
     """The core with a plan rendered earlier for its question (alone where none rendered)."""
 
@@ -193,7 +228,7 @@ class RenderedPlans(gcop.GuideCorePolicy):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("phases", nargs="+", choices=["train", "sample", "vote", "core"])
+    parser.add_argument("phases", nargs="+", choices=["train", "sample", "vote", "core", "backed"])
     parser.add_argument("--split", choices=["dev", "test"], default="dev")
     parser.add_argument("--n", type=int, default=100, help="questions of the split")
     parser.add_argument("--samples", type=int, default=1)
@@ -224,6 +259,8 @@ def main() -> None:
         vote(args.out)
     if "core" in args.phases:
         core(args.out, args.split, args.n, args.min_agreement)
+    if "backed" in args.phases:
+        backed(args.out, args.split, args.n)
 
 
 if __name__ == "__main__":
