@@ -197,7 +197,7 @@ def _train(preset, policy, trainset, teacher, config, out: Path):
         names = [name for name in ("SFT", "ExecTune") if name in wanted]
 
         def exectune() -> dict[str, Any]:
-            run_config = config.model_copy(update={"grpo": "ExecTune" in wanted})
+            run_config = config.model_copy(update={"grpo": config.grpo and "ExecTune" in wanted})
             logger.info("ExecTune: acceptance sampling, SFT, GRPO on %d examples", len(trainset))
             optimizer = gcop.ExecTune(metric, teacher=teacher, config=run_config, run_dir=out)
             exectuned = optimizer.compile(policy, trainset=trainset)
