@@ -225,6 +225,16 @@ def test_a_demo_can_keep_the_cores_answer_where_a_sampled_plan_backs_it(tmp_path
         run_demo("tiny", tmp_path / "other", keep_core_answer=True)
 
 
+def test_a_preset_without_grpo_trains_no_grpo(tmp_path):
+    from gcop.demo import run_demo
+
+    out = tmp_path / "demo"
+    exectune = PRESET_TINY.exectune.model_copy(update={"grpo": False}).model_dump()
+    run_demo("tiny", out, recipes=("ExecTune",), exectune=exectune)
+    training = json.loads((out / "results.json").read_text())["training"]
+    assert training["grpo"] is None and training["acceptance"]["total"] == 4
+
+
 def test_paired_comparisons_leave_out_examples_that_errored():
     from gcop.cost import CostSummary
     from gcop.demo import paired_comparisons
