@@ -94,18 +94,8 @@ class GuideCorePolicy(dspy.Module):
         ``strategy``, ``valid``, ``reason`` and ``cost`` (a :class:`gcop.cost.CostSummary`)."""
         with cost_scope() as calls:
             plan = self.guide(**inputs) if self.guided else None
-            kept = None
-            if plan is not None and self.answer_key is not None:
-                try:
-                    kept = self._kept_answer(plan, self.core(strategy=None, **inputs))
-                except AdapterParseError:  # no answer to compare: the plan decides alone
-                    pass
-            if kept is not None:
-                prediction, fields = kept
-            else:
-                fields = self._plan_fields(plan)
-                with plan_kept_on_parse_failure(fields):
-                    prediction = self.core(strategy=self._core_strategy(plan), **inputs)
+            alone = self._unguided(inputs) if self._checks_answer(plan) else None
+            prediction, fields = self._kept_answer(plan, alone) or self._guided(plan, inputs)
         return attach_cost(dspy.Prediction(**{**prediction, **fields}), summarize(calls))
 
     async def aforward(self, **inputs: Any) -> dspy.Prediction:
@@ -113,25 +103,47 @@ class GuideCorePolicy(dspy.Module):
         the usual case) runs in a worker thread; the core takes DSPy's async LM path."""
         with cost_scope() as calls:
             plan = await asyncio.to_thread(self.guide, **inputs) if self.guided else None
-            kept = None
-            if plan is not None and self.answer_key is not None:
-                try:
-                    kept = self._kept_answer(plan, await self.core.acall(strategy=None, **inputs))
-                except AdapterParseError:  # no answer to compare: the plan decides alone
-                    pass
-            if kept is not None:
-                prediction, fields = kept
-            else:
-                fields = self._plan_fields(plan)
-                with plan_kept_on_parse_failure(fields):
-                    prediction = await self.core.acall(strategy=self._core_strategy(plan), **inputs)
+            alone = await self._aunguided(inputs) if self._checks_answer(plan) else None
+            kept = self._kept_answer(plan, alone)
+            prediction, fields = kept or await self._aguided(plan, inputs)
         return attach_cost(dspy.Prediction(**{**prediction, **fields}), summarize(calls))
 
+    def _guided(self, plan: dspy.Prediction | None, inputs: dict) -> tuple[dspy.Prediction, dict]:
+        """The core's answer with what the plan hands it, and the fields reporting the plan."""
+        fields = self._plan_fields(plan)
+        with plan_kept_on_parse_failure(fields):
+            return self.core(strategy=self._core_strategy(plan), **inputs), fields
+
+    async def _aguided(self, plan: dspy.Prediction | None, inputs: dict) -> tuple:
+        fields = self._plan_fields(plan)
+        with plan_kept_on_parse_failure(fields):
+            return await self.core.acall(strategy=self._core_strategy(plan), **inputs), fields
+
+    def _checks_answer(self, plan: dspy.Prediction | None) -> bool:
+        """Whether the core answers alone first, to be compared with the guide's samples."""
+        return plan is not None and self.answer_key is not None
+
+    def _unguided(self, inputs: dict) -> dspy.Prediction | None:
+        """The core's answer without a plan; ``None`` for a reply that cannot be parsed."""
+        try:
+            return self.core(strategy=None, **inputs)
+        except AdapterParseError:
+            return None
+
+    async def _aunguided(self, inputs: dict) -> dspy.Prediction | None:
+        try:
+            return await self.core.acall(strategy=None, **inputs)
+        except AdapterParseError:
+            return None
+
     def _kept_answer(
-        self, plan: dspy.Prediction, alone: dspy.Prediction
+        self, plan: dspy.Prediction | None, alone: dspy.Prediction | None
     ) -> tuple[dspy.Prediction, dict[str, Any]] | None:
         """``(alone, the fields to report)`` where the core's own answer stands: the guide sends
-        nothing, or one of its sampled strategies leads to that answer; ``None`` otherwise."""
+        nothing, or one of its sampled strategies leads to that answer; ``None`` otherwise (or
+        without an unguided answer)."""
+        if alone is None:
+            return None
         if self._core_strategy(plan) is None:
             return alone, self._plan_fields(plan)
         key = self.answer_key(alone)
