@@ -193,13 +193,13 @@ def grpo_args(model: Any, config: ExecTuneConfig, output_dir: str) -> Any:
             group,
         )
     vllm = use_vllm(model)
+    # the step's completions are sampled in one batch, then trained in micro-batches
+    passes = micro_batches(batch, config.grpo_micro_batch_size, config.grpo_args)
     settings = dict(
         shared_trainer_args(model, config, output_dir),
         max_steps=config.grpo_steps,
         learning_rate=config.grpo_learning_rate,
-        **micro_batches(
-            batch, config.grpo_micro_batch_size, config.grpo_args
-        ),  # TRL samples the whole batch
+        **passes,
         num_generations=group,
         max_completion_length=2 * config.max_strategy_tokens,
         temperature=config.grpo_temperature,
