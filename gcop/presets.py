@@ -98,8 +98,8 @@ class DemoPreset(BaseModel):
 # The configuration the study on dev chose (docs/evidence.md §1–§3d, §3h): a LoRA guide writes
 # symbolic plans, a calculator works out their numbers for the core, the guide keeps a plan only
 # where all five samples compute the same answer, and the core's own answer stands where one of
-# the five computes it. Estimated from measured phase times (not yet run end
-# to end): ~2.7 hours on 2 cores, of which ~70 minutes are the four guided rows' 1,600 plans.
+# the five computes it. About three hours on 2 cores by the phases its runs measured (evidence
+# §5c: training ~40 minutes after acceptance, then the four guided rows' 1,600 plans).
 EVIDENCE = DemoPreset(
     guide="qwen2.5-coder-0.5b",  # a LoRA on the core's own base model: no bigger than the core
     core="qwen2.5-coder-0.5b",
