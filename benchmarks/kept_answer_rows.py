@@ -1,7 +1,7 @@
 """A finished demo's guided rows again, with the core's answer kept where a sampled plan backs it.
 
-Rebuilds the demo's policy from its run folder's ``preset.json`` with
-``GuideCorePolicy(answer_key=answer_value)`` and evaluates the untrained guide and each saved
+Rebuilds the demo's policy (:func:`gcop.demo.demo_policy`) from its run folder's ``preset.json``
+with ``keep_core_answer`` and evaluates the untrained guide and each saved
 trained guide (``<run>/<recipe>_policy``) on the same slice. The guide's samples, the core's
 unguided answer (the core-only row's call) and the guided call are the demo's own calls, so a
 run whose DSPy cache is intact makes no new model call; the cache hits are printed.
@@ -16,36 +16,12 @@ import copy
 import json
 from pathlib import Path
 
-import gcop
-from gcop.demo import POLICY_FOLDERS, SETTINGS_FILE
+from gcop.demo import POLICY_FOLDERS, SETTINGS_FILE, demo_policy
 from gcop.evaluate import evaluate_all
-from gcop.lm.convert import resolve_lm
 from gcop.paired import mcnemar
 from gcop.presets import PRESETS, DemoPreset
-from gcop.signatures import MathGuide, MathSolve
 from gcop.tasks import gsm8k
-from gcop.tasks.gsm8k_plan_value import answer_value, plan_value, render_symbolic
-
-
-def kept_answer_policy(preset: DemoPreset) -> gcop.GuideCorePolicy:
-    """The demo's untrained policy (see :func:`gcop.demo._run`), keeping backed core answers."""
-    guide = gcop.Guide(
-        MathGuide,
-        lm=resolve_lm(preset.guide, "guide", **preset.local_lm),
-        token_budget=preset.exectune.max_strategy_tokens,
-        samples=preset.guide_samples,
-        consensus=plan_value,
-        min_agreement=preset.min_agreement,
-    )
-    core = gcop.Core(
-        MathSolve,
-        lm=resolve_lm(preset.core, "core", **preset.local_lm),
-        adapter=preset.core_format,
-        temperature=0.0,
-        max_tokens=preset.core_max_tokens,
-        render=render_symbolic if preset.calculator else None,
-    )
-    return gcop.GuideCorePolicy(guide=guide, core=core, answer_key=answer_value)
+from gcop.tasks.gsm8k_plan_value import answer_value
 
 
 def main() -> None:
@@ -62,7 +38,7 @@ def main() -> None:
         raise SystemExit(f"{settings} is missing: name the run's preset with --preset")
     if preset.guide_samples == 1:
         raise SystemExit("the run's guide sampled one plan: there is no sample to back an answer")
-    policy = kept_answer_policy(preset)
+    policy = demo_policy(preset.model_copy(update={"keep_core_answer": True}))
     programs = {"None (untrained guide)": policy}
     for recipe, folder in POLICY_FOLDERS.items():
         if (args.run / folder).is_dir():

@@ -79,47 +79,53 @@ def _claim(partial: Path, config: DemoPreset) -> None:
     settings.write_text(json.dumps(wanted, indent=2))
 
 
-def _run(preset: DemoPreset, out: Path) -> Path:
+def demo_policy(preset: DemoPreset) -> Any:
+    """The untrained guide–core policy a run with ``preset`` starts from: the guide and core
+    models, the core's format and calculator, the guide's sampling and consensus, and whether
+    the core's own answer stands where a plan backs it."""
     import gcop
-    from gcop.evaluate import evaluate_all
     from gcop.lm.convert import resolve_lm
-    from gcop.report import row_models, write_report
     from gcop.signatures import MathGuide, MathSolve
-    from gcop.tasks import gsm8k
     from gcop.tasks.gsm8k_plan_value import answer_value, plan_value, render_symbolic
 
-    started = time.time()
-    trainset = gsm8k.load("train", n=preset.n_train, seed=0)
-    evalset = gsm8k.load(preset.eval_split, n=preset.n_test, seed=0)
-    guide_lm = resolve_lm(preset.guide, "guide", **preset.local_lm)
-    core_lm = resolve_lm(preset.core, "core", **preset.local_lm)
-    planner = preset.teacher in PLANNERS
-    teacher = resolve_lm(preset.teacher, "teacher")
-    judge = preset.judge or getattr(core_lm, "model_string", core_lm)
-    exectune_config = preset.exectune.model_copy(
-        update={
-            "privileged_teacher": planner,
-            "judge": judge,
-        }
-    )
     guide = gcop.Guide(
         MathGuide,
-        lm=guide_lm,
-        token_budget=exectune_config.max_strategy_tokens,
+        lm=resolve_lm(preset.guide, "guide", **preset.local_lm),
+        token_budget=preset.exectune.max_strategy_tokens,
         samples=preset.guide_samples,
         consensus=plan_value if preset.guide_samples > 1 else None,
         min_agreement=preset.min_agreement,
     )
     core = gcop.Core(
         MathSolve,
-        lm=core_lm,
+        lm=resolve_lm(preset.core, "core", **preset.local_lm),
         adapter=preset.core_format,
         temperature=0.0,
         max_tokens=preset.core_max_tokens,
         render=render_symbolic if preset.calculator else None,
     )
-    policy = gcop.GuideCorePolicy(
-        guide=guide, core=core, answer_key=answer_value if preset.keep_core_answer else None
+    answer_key = answer_value if preset.keep_core_answer else None
+    return gcop.GuideCorePolicy(guide=guide, core=core, answer_key=answer_key)
+
+
+def _run(preset: DemoPreset, out: Path) -> Path:
+    from gcop.evaluate import evaluate_all
+    from gcop.lm.convert import resolve_lm
+    from gcop.report import row_models, write_report
+    from gcop.tasks import gsm8k
+
+    started = time.time()
+    trainset = gsm8k.load("train", n=preset.n_train, seed=0)
+    evalset = gsm8k.load(preset.eval_split, n=preset.n_test, seed=0)
+    policy = demo_policy(preset)
+    planner = preset.teacher in PLANNERS
+    teacher = resolve_lm(preset.teacher, "teacher")
+    judge = preset.judge or policy.core.lm.model  # the core's LiteLLM model string
+    exectune_config = preset.exectune.model_copy(
+        update={
+            "privileged_teacher": planner,
+            "judge": judge,
+        }
     )
     programs, artifacts = _train(preset, policy, trainset, teacher, exectune_config, out)
     programs.update(_references(preset, policy, evalset))
