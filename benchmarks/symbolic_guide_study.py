@@ -201,8 +201,8 @@ def backed(out: Path, split: str, n: int) -> None:
     base = [item.score for item in alone.results]
     cached = f"{alone.cost.cache_hits} of {alone.cost.calls} calls cached"
     print(f"core-only {sum(base):.0f}/{len(base)} ({cached})")
+    samples = len(rows[0]["values"])  # a row's name rounds its share: 14/16 is "0.88"
     for name in [name for name in scores if name.startswith("agreed plan")]:
-        samples = len(rows[0]["values"])  # the row's name rounds the share: 14/16 is "0.88"
         needed = round(float(name.split(">= ")[1].split(")")[0]) * samples) / samples
         kept = [
             agreed(row, needed) is not None
