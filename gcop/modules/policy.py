@@ -12,26 +12,13 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
-from gcop import __version__
 from gcop.cost import CostLedger, attach_cost, cost_scope, summarize
 from gcop.lm.convert import LMLike
-from gcop.modules.core import SERVER_SETTINGS, Core
+from gcop.modules.core import Core
 from gcop.modules.guide import Guide
-from gcop.modules.inference_settings import inference_settings, restore_inference
-from gcop.modules.policy_file import (
-    CORE_STATE_FILE,
-    FORMAT_VERSION,
-    GUIDE_DIR,
-    SavedPolicy,
-    file_hashes,
-    fingerprint,
-    model_identity,
-    public_settings,
-    read_policy_folder,
-    scrub,
-    training_config,
-    write_policy_file,
-)
+from gcop.modules.inference_settings import restore_inference
+from gcop.modules.policy_file import read_policy_folder
+from gcop.modules.policy_saving import save_policy, saved_core, saved_guide
 from gcop.modules.strategy_adapter import plan_kept_on_parse_failure
 
 logger = logging.getLogger(__name__)
@@ -200,43 +187,7 @@ class GuideCorePolicy(dspy.Module):
         named like a secret): a loaded policy takes its keys from the environment. ``policy.json``
         also records gcop's version, the models' identities and the training configuration.
         """
-        folder = Path(path)
-        if folder.suffix in (".json", ".pkl"):
-            raise ValueError(
-                "a policy is saved to a folder (its guide's weights, the core program's state, "
-                f"policy.json), not to {folder.name}: pass a folder such as "
-                f"{str(folder.with_suffix(''))!r}; for the core program's DSPy state alone, "
-                f"use policy.core.program.save({str(folder)!r})"
-            )
-        if folder.exists() and not folder.is_dir():
-            raise ValueError(f"cannot save the policy to {folder}: it is a file, not a folder")
-        folder.mkdir(parents=True, exist_ok=True)
-        guide_files: dict[str, str] = {}
-        models = {"core": model_identity(self.core.lm.model)}
-        if self.guide is not None:
-            models["guide"] = model_identity(self.guide.lm.model)
-            if self.guide.local_lm is not None:
-                self.guide.local_lm.save(folder / GUIDE_DIR)
-                guide_files = file_hashes(folder, GUIDE_DIR)
-                models["guide"]["weights_fingerprint"] = fingerprint(guide_files)
-        self.core.program.save(str(folder / CORE_STATE_FILE))
-        saved = SavedPolicy(
-            format_version=FORMAT_VERSION,
-            gcop_version=__version__,
-            guided=self.guided,
-            strict=self.strict,
-            core_model=self.core.lm.model,
-            core_lm_kwargs=public_settings(self.core.lm.kwargs),
-            guide_model=self.guide.lm.model if self.guide is not None else None,
-            guide_local_lm=GUIDE_DIR if guide_files else None,
-            guide_files=guide_files,
-            models=models,
-            training_config=scrub(training_config(self.artifacts)),
-            artifacts=scrub(self.artifacts),
-            inference=inference_settings(self.guide, self.core, self.answer_key),
-        )
-        write_policy_file(folder, saved)
-        return folder
+        return save_policy(self, path)
 
     def load(self, path: str | Path, *, keep_core_lm: bool = False) -> GuideCorePolicy:
         """Restore what :meth:`save` wrote into this policy (same signatures), and return it.
@@ -253,8 +204,8 @@ class GuideCorePolicy(dspy.Module):
         """
         folder = Path(path)
         saved = read_policy_folder(folder)
-        core = self._saved_core(folder, saved, keep_lm=keep_core_lm)
-        guide = self._saved_guide(folder, saved)
+        core = saved_core(self.core, folder, saved, keep_lm=keep_core_lm)
+        guide = saved_guide(self.guide, folder, saved)
         guide, core, answer_key = restore_inference(
             saved.inference, guide, core, self.answer_key, folder=folder
         )
@@ -265,33 +216,3 @@ class GuideCorePolicy(dspy.Module):
         self.strict = saved.strict
         self.artifacts = saved.artifacts
         return self
-
-    def _saved_core(self, folder: Path, saved: SavedPolicy, *, keep_lm: bool) -> Core:
-        core = copy.deepcopy(self.core)  # same ledger: a CostLedger is never copied
-        state_file = folder / CORE_STATE_FILE
-        try:
-            core.program.load(str(state_file))
-        except Exception as error:  # DSPy raises many kinds for a state that does not fit
-            raise ValueError(
-                f"{state_file} does not fit this policy's core program ({error}); load it into a "
-                "policy built with the signature or program it was saved from"
-            ) from error
-        if core.lm.model != saved.core_model:
-            return core if keep_lm else core.with_lm(saved.core_model, **saved.core_lm_kwargs)
-        # the same model: its saved sampling settings, this policy's server (address, key)
-        sampling = {k: v for k, v in saved.core_lm_kwargs.items() if k not in SERVER_SETTINGS}
-        core.lm = core.lm.copy(**sampling)
-        return core
-
-    def _saved_guide(self, folder: Path, saved: SavedPolicy) -> Guide | None:
-        if self.guide is None or saved.guide_local_lm is None:
-            return self.guide
-        from gcop.lm.local import LocalLM
-
-        try:
-            local = LocalLM.load(folder / saved.guide_local_lm)
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise ValueError(
-                f"{folder / saved.guide_local_lm} holds no loadable guide ({error})"
-            ) from error
-        return self.guide.with_lm(local)
