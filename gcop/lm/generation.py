@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gcop.lm.hf_import import HF_IMPORT_LOCK
 from gcop.lm.provider import ChatCompletion
 from gcop.lm.row_sampling import RowSampler
 from gcop.lm.shared_prefix import shared_prefix_cache, shared_prefix_length
@@ -162,7 +163,9 @@ def generate_batch(
     """Serve ``requests`` with a single ``model.generate`` call (totals added to ``stats``); the
     prompt prefix all rows share is prefilled once unless ``share_prefix`` is off."""
     import torch
-    from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+
+    with HF_IMPORT_LOCK:
+        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
     rows = [(request, i) for request in requests for i in range(request.rows)]
     prompts = [request.prompt_ids for request, _ in rows]

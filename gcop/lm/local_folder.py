@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gcop.lm.hf_import import HF_IMPORT_LOCK
 from gcop.lm.model_cache import resolve_model
 from gcop.lm.registry import TINY, is_registered
 from gcop.lm.weights import base_fingerprint
@@ -57,7 +58,8 @@ def load_tokenizer(source: str) -> Any:
         from gcop.lm.tiny import tiny_tokenizer
 
         return tiny_tokenizer()
-    from transformers import AutoTokenizer
+    with HF_IMPORT_LOCK:
+        from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(resolve_model(source))
 
@@ -71,7 +73,8 @@ def load_model(source: str, device: str, dtype: Any) -> tuple[Any, Any]:
 
         model, tokenizer = tiny_model(seed=0)
     else:
-        from transformers import AutoModelForCausalLM
+        with HF_IMPORT_LOCK:
+            from transformers import AutoModelForCausalLM
 
         model = AutoModelForCausalLM.from_pretrained(resolve_model(source), dtype=dtype)
     model.to(device=device, dtype=dtype)
@@ -81,7 +84,8 @@ def load_model(source: str, device: str, dtype: Any) -> tuple[Any, Any]:
 def apply_adapter(model: Any, adapter_path: Path, expected: str | None, source: str) -> Any:
     """``model`` under the adapter saved at ``adapter_path``; refuses base weights other than
     those the adapter was trained on (``expected``: their fingerprint, from the save)."""
-    from peft import PeftModel
+    with HF_IMPORT_LOCK:
+        from peft import PeftModel
 
     if expected is not None:
         found = base_fingerprint(model)

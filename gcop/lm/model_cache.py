@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gcop.lm.gguf_fetch import assemble_gguf
+from gcop.lm.hf_import import HF_IMPORT_LOCK
 from gcop.lm.registry import MODELS, TINY, GGUFModel, available_models
 
 logger = logging.getLogger(__name__)
@@ -137,7 +138,9 @@ def _tiny_folder() -> Path:
 def convert_gguf(gguf: Path, dest: Path) -> None:
     """Dequantize ``gguf`` with transformers; save a plain fp32 safetensors folder at ``dest``."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with HF_IMPORT_LOCK:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, dtype=torch.float32

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gcop.lm.hf_import import HF_IMPORT_LOCK
+
 PAD, BOS, EOS, UNK = "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>"
 SPECIAL_TOKENS = (PAD, BOS, EOS)
 TINY_CONTEXT = 4096  # characters: DSPy prompts run to ~1k characters; RoPE makes length free
@@ -33,7 +35,9 @@ def tiny_tokenizer() -> Any:
     Other characters become ``<unk>``, so generated text is always printable.
     """
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+
+    with HF_IMPORT_LOCK:
+        from transformers import PreTrainedTokenizerFast
 
     chars = ["\t", "\n", *(chr(code) for code in range(32, 127))]
     vocab = {token: index for index, token in enumerate([*SPECIAL_TOKENS, UNK, *chars])}
@@ -55,7 +59,9 @@ def tiny_tokenizer() -> Any:
 def tiny_model(seed: int = 0, *, hidden_size: int = 64, num_layers: int = 2) -> tuple[Any, Any]:
     """``(model, tokenizer)``: a random-weight Llama, fully determined by ``seed``."""
     import torch
-    from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    with HF_IMPORT_LOCK:
+        from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
     tokenizer = tiny_tokenizer()
     config = LlamaConfig(
