@@ -258,7 +258,8 @@ def _references(preset, policy, evalset) -> dict[str, Any]:
 
 
 def write_examples(path: Path, results: list) -> None:
-    """Each recipe's per-example outcome (score, error, strategy, reply) as JSON lines."""
+    """Each recipe's per-example outcome (score, error, the guide's strategy and why it was or
+    was not sent, the reply) as JSON lines."""
     with path.open("w") as file:
         for result in results:
             for item in result.results:
@@ -268,6 +269,7 @@ def write_examples(path: Path, results: list) -> None:
                     "score": item.score,
                     "error": item.error,
                     "valid": item.valid,
+                    "reason": item.reason,
                     "strategy": item.strategy,
                     "output": item.output[:1000],
                 }

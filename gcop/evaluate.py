@@ -30,6 +30,7 @@ class ExampleResult:
     output: str
     cost: CostSummary
     error: str | None = None
+    reason: str = ""  # why the guide's strategy was or was not sent (the policy's ``reason``)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ def evaluate(
             output=output,
             cost=cost,
             error=error,
+            reason=str(prediction.get("reason", "") or ""),
         )
 
     bar = tqdm(total=len(dataset), desc=f"evaluate {name}".strip(), disable=not progress)

@@ -40,6 +40,11 @@ def test_tiny_demo_writes_a_report_with_all_six_recipes(tmp_path, capsys):
         mine = [e for e in examples if e["recipe"] == row["name"]]
         scored = [e["score"] for e in mine if e["error"] is None]
         assert len(mine) == 4 and row["accuracy"] == sum(scored) / len(scored)
+    reasons = {e["recipe"]: set() for e in examples}
+    for e in examples:
+        reasons[e["recipe"]].add(e["reason"])
+    assert reasons["core-only"] == {"unguided"}
+    assert all("" not in reasons[r["name"]] for r in guided)  # why each plan was sent or not
     assert (out / "exectune_policy" / "policy.json").exists()
     assert not (tmp_path / "demo.partial").exists()
 
