@@ -11,9 +11,12 @@ reused between them; the converted model folders (a one-time install step) are.
     .venv/bin/python benchmarks/demo_wall_time.py                    # the quick preset, both runs
     .venv/bin/python benchmarks/demo_wall_time.py --only default     # one of them
     .venv/bin/python benchmarks/demo_wall_time.py --preset tiny      # seconds, a smoke run
+    .venv/bin/python benchmarks/demo_wall_time.py --n-train 16 --n-test 16  # smaller data
 
 The quick preset takes most of an hour per run with the default engine on 2 cores, and several
-hours with the old one: start it where nothing else competes for the CPU.
+hours with the old one: start it where nothing else competes for the CPU. ``--n-train`` and
+``--n-test`` shrink the data (every phase still runs, with the preset's step counts) so that
+both runs fit one sitting.
 """
 
 from __future__ import annotations
@@ -80,8 +83,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--only", nargs="+", metavar="WORD", help="engines whose label starts so")
+    parser.add_argument("--n-train", type=int, help="training problems (default: the preset's)")
+    parser.add_argument("--n-test", type=int, help="test problems (default: the preset's)")
     parser.add_argument("--out", type=Path, default=Path("runs/bench/demo_wall_time.json"))
     args = parser.parse_args()
+    sizes = {"n_train": args.n_train, "n_test": args.n_test}
+    sizes = {name: value for name, value in sizes.items() if value is not None}
 
     engines = {
         label: settings
@@ -90,7 +97,7 @@ def main() -> None:
     }
     results = {}
     for label, engine in engines.items():
-        overrides = dict(engine)
+        overrides = {**engine, **sizes}
         if "exectune" in engine:  # changes to the preset's training settings, not a new set
             trained = PRESETS[args.preset].exectune.model_copy(update=engine["exectune"])
             overrides["exectune"] = trained.model_dump(mode="json")
@@ -101,7 +108,12 @@ def main() -> None:
         ratio = results[next(iter(ENGINES))]["wall_time_s"] / results["default"]["wall_time_s"]
         print(f"speed-up {ratio:.2f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    record = {"preset": args.preset, "date": time.strftime("%Y-%m-%d"), "engines": engines}
+    record = {
+        "preset": args.preset,
+        "sizes": sizes,
+        "date": time.strftime("%Y-%m-%d"),
+        "engines": engines,
+    }
     args.out.write_text(json.dumps({**record, "results": results}, indent=2))
 
 
