@@ -83,6 +83,32 @@ def results_table(results: Sequence[EvaluationResult]) -> str:
     return "\n".join(lines)
 
 
+GUIDE_USES = (  # how a guided example used its guide, told by the policy's reason
+    ("plan sent", lambda item: item.valid),
+    ("core's answer kept", lambda item: item.reason.startswith("kept the core's answer")),
+    ("guide abstained", lambda item: item.reason.startswith("abstained")),
+    ("no valid plan", lambda item: True),
+)
+
+
+def guide_use_table(results: Sequence[EvaluationResult]) -> str | None:
+    """Per guided recipe, how many scored examples had the guide's plan sent to the core, kept
+    the core's own answer, saw the guide abstain, or got no valid plan; ``None`` without guided
+    recipes."""
+    guided = [r for r in results if any(item.valid is not None for item in r.results)]
+    if not guided:
+        return None
+    names = [name for name, _ in GUIDE_USES]
+    lines = ["| recipe | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for r in guided:
+        counts = dict.fromkeys(names, 0)
+        for item in r.results:
+            if item.valid is not None and item.error is None:
+                counts[next(name for name, applies in GUIDE_USES if applies(item))] += 1
+        lines.append(f"| {r.name} | " + " | ".join(str(counts[n]) for n in names) + " |")
+    return "\n".join(lines)
+
+
 def _table_notes(results: Sequence[EvaluationResult]) -> list[str]:
     """What the table's numbers count, and warnings a reader must not miss."""
     notes = []
@@ -181,6 +207,9 @@ def write_report(
         lines += ["## Setup", ""] + [f"- **{k}**: {v}" for k, v in setup.items()] + [""]
     lines += ["## Results", "", results_table(results), ""]
     lines += [line for note in _table_notes(results) for line in (note, "")]
+    uses = guide_use_table(results)
+    if uses:
+        lines += ["## How the guide was used", "", uses, ""]
     if comparisons:
         accuracy = {r.name: r.accuracy for r in results}
         lines += ["## Paired tests", "", comparisons_table(comparisons, accuracy), ""]

@@ -4,6 +4,7 @@ plans leads to it; the agreed plan is sent only where none does."""
 import asyncio
 from collections import Counter
 
+import dspy
 import pytest
 from fakes import last_user_text
 
@@ -88,3 +89,27 @@ def test_a_saved_policy_restores_its_answer_key(scripted_lm, tmp_path):
     policy.answer_key = None  # and a policy saved without one loads without one
     policy.save(tmp_path / "plain")
     assert fresh.load(tmp_path / "plain").answer_key is None
+
+
+def test_the_report_counts_how_each_recipe_used_its_guide(scripted_lm, tmp_path):
+    from gcop.evaluate import evaluate
+    from gcop.report import write_report
+
+    examples = [dspy.Example(question=QUESTION).with_inputs("question") for _ in range(2)]
+    runs = {  # the core's answer alone, and the agreement the guide needs
+        "kept": ("The answer is 5", 0.5),
+        "sent": ("The answer is 7", 0.5),
+        "abstained": ("The answer is 7", 0.75),
+    }
+    results = []
+    for name, (alone, needed) in runs.items():
+        policy, _ = policy_with(scripted_lm, alone, min_agreement=needed)
+        # one example at a time: each then draws the four scripted samples in turn
+        run = evaluate(policy, examples, lambda e, p, t=None: True, name=name, num_threads=1)
+        results.append(run)
+    text = write_report(tmp_path, results).read_text()
+    table = text.split("## How the guide was used")[1]
+    assert "| plan sent | core's answer kept | guide abstained | no valid plan |" in table
+    assert "| kept | 0 | 2 | 0 | 0 |" in table
+    assert "| sent | 2 | 0 | 0 | 0 |" in table
+    assert "| abstained | 0 | 0 | 2 | 0 |" in table
