@@ -44,8 +44,8 @@ def _parser() -> argparse.ArgumentParser:
         choices=("tiny", "quick", "evidence", "full"),
         default="quick",
         help="tiny: config-built models, seconds; quick: real offline models on a CPU, "
-        "under 45 minutes; evidence: the study's configuration at 240 train / 80 test problems, "
-        "about 3 hours on a 2-core CPU; full: sizes for a GPU or an API core (default: quick). "
+        "about an hour; evidence: the study's configuration at 240 train / 40 test problems, "
+        "about 2 hours on a 2-core CPU; full: sizes for a GPU or an API core (default: quick). "
         "An interrupted run resumes when rerun with the same settings",
     )
     demo.add_argument(

@@ -98,8 +98,9 @@ class DemoPreset(BaseModel):
 # The configuration the study on dev chose (docs/evidence.md §1–§3d, §3h): a LoRA guide writes
 # symbolic plans, a calculator works out their numbers for the core, the guide keeps a plan only
 # where all five samples compute the same answer, and the core's own answer stands where one of
-# the five computes it. About three hours on 2 cores by the phases its runs measured (evidence
-# §5c: training ~40 minutes after acceptance, then the four guided rows' 1,600 plans).
+# the five computes it. Sized to about two hours on 2 cores by the phases its run at 80 test
+# problems measured (evidence §5c: acceptance ~23 minutes, training ~40, evaluation ~105 for 80
+# questions, so ~55 for 40); `--n-test 80` reproduces that run's table, in about three hours.
 EVIDENCE = DemoPreset(
     guide="qwen2.5-coder-0.5b",  # a LoRA on the core's own base model: no bigger than the core
     core="qwen2.5-coder-0.5b",
@@ -109,7 +110,7 @@ EVIDENCE = DemoPreset(
     min_agreement=1.0,
     keep_core_answer=True,
     n_train=240,
-    n_test=80,
+    n_test=40,
     core_format="plain",
     core_max_tokens=320,
     threads=32,
@@ -154,7 +155,8 @@ PRESETS: dict[str, DemoPreset] = {
         ),
     ),
     # the evidence configuration before §3d (numeric plans, one sample: what the README's table
-    # was measured with), sized for 45 minutes on 2 cores
+    # was measured with): about an hour on 2 cores (48 minutes with DSPy's cache holding its
+    # acceptance trials, evidence §5), more than the 45 its issue asks for
     "quick": EVIDENCE.model_copy(
         update={
             "teacher": "reference-planner",
