@@ -53,6 +53,7 @@ class EvaluationResult:
     cost_unit: str
     lam: float
     errors: int = 0
+    guide_use: dict[str, int] | None = None  # scored guided examples by GUIDE_USES; None unguided
     results: list[ExampleResult] = field(repr=False, default_factory=list)
 
     @property
@@ -190,6 +191,23 @@ def evaluate_all(
         return {name: future.result() for name, future in futures.items()}
 
 
+GUIDE_USES = (  # how a guided example used its guide, told by the policy's reason; first match
+    ("plan sent", lambda item: item.valid),
+    ("core's answer kept", lambda item: item.reason.startswith("kept the core's answer")),
+    ("guide abstained", lambda item: item.reason.startswith("abstained")),
+    ("no valid plan", lambda item: True),
+)
+
+
+def guide_use(guided: list[ExampleResult]) -> dict[str, int]:
+    """How many of ``guided`` had the plan sent to the core, kept the core's own answer, saw the
+    guide abstain, or got no valid plan."""
+    counts = dict.fromkeys((name for name, _ in GUIDE_USES), 0)
+    for item in guided:
+        counts[next(name for name, applies in GUIDE_USES if applies(item))] += 1
+    return counts
+
+
 def _aggregate(
     name: str, results: list[ExampleResult], lam: float, cost_unit: str
 ) -> EvaluationResult:
@@ -210,6 +228,7 @@ def _aggregate(
         cost_unit=cost_unit,
         lam=lam,
         errors=len(results) - len(scored),
+        guide_use=guide_use(guided) if guided else None,
         results=results,
     )
 

@@ -83,29 +83,17 @@ def results_table(results: Sequence[EvaluationResult]) -> str:
     return "\n".join(lines)
 
 
-GUIDE_USES = (  # how a guided example used its guide, told by the policy's reason
-    ("plan sent", lambda item: item.valid),
-    ("core's answer kept", lambda item: item.reason.startswith("kept the core's answer")),
-    ("guide abstained", lambda item: item.reason.startswith("abstained")),
-    ("no valid plan", lambda item: True),
-)
-
-
 def guide_use_table(results: Sequence[EvaluationResult]) -> str | None:
-    """Per guided recipe, how many scored examples had the guide's plan sent to the core, kept
-    the core's own answer, saw the guide abstain, or got no valid plan; ``None`` without guided
-    recipes."""
-    guided = [r for r in results if any(item.valid is not None for item in r.results)]
+    """Per guided recipe, how its scored examples used the guide
+    (:data:`gcop.evaluate.GUIDE_USES`); ``None`` without guided recipes."""
+    guided = [r for r in results if r.guide_use]
     if not guided:
         return None
-    names = [name for name, _ in GUIDE_USES]
+    names = list(guided[0].guide_use)
     lines = ["| recipe | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for r in guided:
-        counts = dict.fromkeys(names, 0)
-        for item in r.results:
-            if item.valid is not None and item.error is None:
-                counts[next(name for name, applies in GUIDE_USES if applies(item))] += 1
-        lines.append(f"| {r.name} | " + " | ".join(str(counts[n]) for n in names) + " |")
+        counts = " | ".join(str(r.guide_use.get(name, 0)) for name in names)
+        lines.append(f"| {r.name} | {counts} |")
     return "\n".join(lines)
 
 

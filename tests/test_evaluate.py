@@ -248,5 +248,5 @@ def test_a_rewritten_report_keeps_its_title_provenance_and_paired_tests(scripted
     report.unlink()
     rewritten = rewrite_report(tmp_path).read_text()
     assert rewritten.startswith("# GSM8K, 3 problems\n") and "- **seed**: 7" in rewritten
-    assert "## Paired tests" in rewritten
+    assert "## Paired tests" in rewritten and "## How the guide was used" in rewritten
     assert rewritten == written
