@@ -4,7 +4,8 @@ SFT: float32 at batch 8 (the old configuration), bfloat16 weights with bf16 auto
 and the default, which also takes the batch of 8 in micro-batches of 2 (gradient accumulation).
 GRPO (``--phase grpo``): the same three configurations with the evidence preset's group
 settings (8 completions a step, sampled together, 4 per question, up to 192 tokens) and a
-constant reward, so the time is the guide's own (generation and update), not the core's. Each
+constant reward, so the time is the guide's own (generation and update), not the core's, and
+a fourth: the default without TRL's gradient checkpointing (on by default in GRPO). Each
 configuration trains in a fresh process, so its peak resident memory is its own; ``--only``
 runs some of them.
 
@@ -44,11 +45,26 @@ CONFIGS = {
         "default (bfloat16, micro-batches of 2)": {"dtype": "bfloat16", "bf16": True, "micro": 2},
     },
 }
-CONFIGS["grpo"] = CONFIGS["sft"]
+CONFIGS["grpo"] = {
+    **CONFIGS["sft"],
+    "default without gradient checkpointing": {
+        "dtype": "bfloat16",
+        "bf16": True,
+        "micro": 2,
+        "checkpointing": False,
+    },
+}
 
 
 def step_times(
-    phase: str, model: str, dtype: str, bf16: bool, pairs: list, steps: int, micro: int = 8
+    phase: str,
+    model: str,
+    dtype: str,
+    bf16: bool,
+    pairs: list,
+    steps: int,
+    micro: int = 8,
+    checkpointing: bool = True,
 ) -> dict:
     """Train ``steps`` steps of ``phase``; returns the training wall time, the losses and the
     process's peak resident memory while training."""
@@ -65,7 +81,7 @@ def step_times(
         _, summary = train_sft(guide, pairs, config)
         losses = summary["loss_history"]
     else:
-        losses = grpo_losses(guide, pairs, steps, bf16, micro)
+        losses = grpo_losses(guide, pairs, steps, bf16, micro, checkpointing)
     return {
         "train_time_s": round(time.perf_counter() - start, 3),
         "losses": losses,
@@ -73,8 +89,11 @@ def step_times(
     }
 
 
-def grpo_losses(guide: gcop.Guide, pairs: list, steps: int, bf16: bool, micro: int) -> list[float]:
-    """``steps`` GRPO steps of the guide with a constant reward; TRL's logged losses."""
+def grpo_losses(
+    guide: gcop.Guide, pairs: list, steps: int, bf16: bool, micro: int, checkpointing: bool
+) -> list[float]:
+    """``steps`` GRPO steps of the guide with a constant reward; TRL's logged losses.
+    ``checkpointing`` is TRL's ``gradient_checkpointing`` (on by default in GRPO)."""
     import dspy
 
     from gcop.optimizers.grpo.trainer import grpo_trainer
@@ -88,7 +107,7 @@ def grpo_losses(guide: gcop.Guide, pairs: list, steps: int, bf16: bool, micro: i
         grpo_micro_batch_size=micro,
         max_strategy_tokens=96,
         lambda_judge=0.0,
-        grpo_args={"bf16": bf16},
+        grpo_args={"bf16": bf16, "gradient_checkpointing": checkpointing},
     )
     trainset = [dspy.Example(**inputs).with_inputs(*inputs) for inputs, _ in pairs]
     with tempfile.TemporaryDirectory() as folder:
