@@ -12,6 +12,8 @@ from typing import Any
 import dspy
 
 from gcop.cost import CostSummary, CostUnit, cost_scope, net_utility, summarize
+from gcop.modules.guide import ABSTAINED
+from gcop.modules.policy import KEPT_ANSWER
 from gcop.optimizers.acceptance.calls import call_with_retries
 
 logger = logging.getLogger(__name__)
@@ -193,8 +195,8 @@ def evaluate_all(
 
 GUIDE_USES = (  # how a guided example used its guide, told by the policy's reason; first match
     ("plan sent", lambda item: item.valid),
-    ("core's answer kept", lambda item: item.reason.startswith("kept the core's answer")),
-    ("guide abstained", lambda item: item.reason.startswith("abstained")),
+    ("core's answer kept", lambda item: item.reason.startswith(KEPT_ANSWER)),
+    ("guide abstained", lambda item: item.reason.startswith(ABSTAINED)),
     ("no valid plan", lambda item: True),
 )
 

@@ -24,6 +24,7 @@ from gcop.strategy import (
 FORMAT_RULE = (
     f"Reply with exactly one {OPEN_TAG}...</strategy> block holding the plan, and nothing else."
 )
+ABSTAINED = "abstained"  # how the reason of a guide that keeps no strategy begins
 
 
 def guide_messages(signature: type[dspy.Signature], inputs: dict[str, Any]) -> list[dict]:
@@ -182,7 +183,7 @@ class Guide(dspy.Module):
         top, count = counts.most_common(1)[0] if counts else (None, 0)
         agreement = count / len(completions)
         if top is None or agreement < self.min_agreement:
-            reason = f"abstained: {count} of {len(completions)} strategies agree"
+            reason = f"{ABSTAINED}: {count} of {len(completions)} strategies agree"
             return dspy.Prediction(
                 strategy="",
                 valid=False,

@@ -23,6 +23,8 @@ from gcop.modules.strategy_adapter import plan_kept_on_parse_failure
 
 logger = logging.getLogger(__name__)
 
+KEPT_ANSWER = "kept the core's answer"  # how the reason of a kept unguided answer begins
+
 
 class GuideCorePolicy(dspy.Module):
     """A guide–core policy (GCoP).
@@ -140,7 +142,7 @@ class GuideCorePolicy(dspy.Module):
         return alone, {
             "strategy": "",
             "valid": False,
-            "reason": f"kept the core's answer: {backing}",
+            "reason": f"{KEPT_ANSWER}: {backing}",
         }
 
     def _core_strategy(self, plan: dspy.Prediction | None) -> str | None:
