@@ -16,11 +16,11 @@ import json
 import time
 from pathlib import Path
 
+from symbolic_guide_study import core_program
+
 import gcop
 from gcop.evaluate import evaluate
-from gcop.lm.convert import resolve_lm
 from gcop.presets import EVIDENCE
-from gcop.signatures import MathSolve
 from gcop.tasks import gsm8k
 
 
@@ -33,13 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     start = time.time()
-    core = gcop.Core(
-        MathSolve,
-        lm=resolve_lm(args.model, "core"),
-        adapter=EVIDENCE.core_format,
-        temperature=0.0,
-        max_tokens=EVIDENCE.core_max_tokens,
-    )
+    core = core_program(args.model)
     evalset = gsm8k.load(args.split, n=args.n, seed=0)
     result = evaluate(
         gcop.GuideCorePolicy(guide=None, core=core),

@@ -33,6 +33,7 @@ from symbolic_guide_study import core_program
 
 from gcop.lm.convert import as_lm
 from gcop.optimizers.config import ExecTuneConfig
+from gcop.optimizers.grpo.groups import zero_advantage_share
 from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.optimizers.grpo.rewards import shaped_reward
 from gcop.strategy import format_strategy
@@ -103,8 +104,9 @@ def score_plans(rows: list[dict], group: int, out: Path) -> list[dict]:
 
 def signal(scored: list[dict], lambda_judge: float, mu: float, alpha_fmt: float) -> dict:
     """What GRPO's advantages would be with these weights, over all groups."""
-    flat = mixed = toward_right = 0
-    for group in scored:
+    indices, all_rewards = [], []
+    mixed = toward_right = 0
+    for number, group in enumerate(scored):
         completions = [format_strategy(p) if p else "" for p in group["plans"]]
         rewards = shaped_reward(
             completions,
@@ -115,8 +117,9 @@ def signal(scored: list[dict], lambda_judge: float, mu: float, alpha_fmt: float)
             lambda_judge=lambda_judge,
             mu=mu,
         )
+        indices += [number] * len(rewards)
+        all_rewards += rewards
         advantage = advantages(rewards)
-        flat += all(a == 0.0 for a in advantage)
         right = [a for a, ok in zip(advantage, group["right"], strict=True) if ok]
         wrong = [a for a, ok in zip(advantage, group["right"], strict=True) if not ok]
         if right and wrong:
@@ -125,7 +128,7 @@ def signal(scored: list[dict], lambda_judge: float, mu: float, alpha_fmt: float)
     return {
         "lambda_judge": lambda_judge,
         "mu": mu,
-        "zero_advantage_groups": flat / len(scored),
+        "zero_advantage_groups": zero_advantage_share(indices, all_rewards),
         "groups_with_right_and_wrong_plans": mixed,
         "of_them_pushed_toward_right": toward_right,
     }

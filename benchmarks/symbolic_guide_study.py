@@ -65,11 +65,12 @@ def accepted_examples(acceptance_run: Path, n_train: int) -> list:
     return [item.example for item in optimizer.accept(policy, trainset=trainset)]
 
 
-def core_program() -> gcop.Core:
+def core_program(model: str = EVIDENCE.core) -> gcop.Core:
+    """The evidence preset's core program (plain prompt, its token budget, greedy) on ``model``."""
     return gcop.Core(
         MathSolve,
-        lm=resolve_lm(EVIDENCE.core, "core"),
-        adapter="plain",
+        lm=resolve_lm(model, "core"),
+        adapter=EVIDENCE.core_format,
         temperature=0.0,
         max_tokens=EVIDENCE.core_max_tokens,
     )
