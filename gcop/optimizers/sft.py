@@ -16,6 +16,7 @@ from typing import Any
 
 from gcop.modules.guide import Guide, guide_messages
 from gcop.optimizers.config import ExecTuneConfig
+from gcop.optimizers.freed_memory import release_freed_memory
 from gcop.optimizers.guide_training import (
     loss_history,
     micro_batches,
@@ -110,4 +111,6 @@ def train_sft(
         "model": new_guide.local_lm.name,
     }
     logger.info("SFT done: %d steps, final loss %s", summary["steps"], summary["final_loss"])
+    del trainer, result
+    release_freed_memory()
     return new_guide, summary

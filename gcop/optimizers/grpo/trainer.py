@@ -21,6 +21,7 @@ from typing import Any, Literal
 from gcop.lm.convert import as_lm
 from gcop.modules.guide import Guide, guide_messages
 from gcop.optimizers.config import ExecTuneConfig
+from gcop.optimizers.freed_memory import release_freed_memory
 from gcop.optimizers.grpo.guide_reward import GuideReward, core_inputs
 from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.optimizers.guide_training import (
@@ -99,6 +100,8 @@ def train_grpo(
         **reward_fn.summary(),
         "history": history,
     }
+    del trainer
+    release_freed_memory()
     return new_guide, summary
 
 
