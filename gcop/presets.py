@@ -98,9 +98,9 @@ class DemoPreset(BaseModel):
 # The configuration the study on dev chose (docs/evidence.md §1–§3d, §3h): a LoRA guide writes
 # symbolic plans, a calculator works out their numbers for the core, the guide keeps a plan only
 # where all five samples compute the same answer, and the core's own answer stands where one of
-# the five computes it. Sized to about two hours on 2 cores by the phases its run at 80 test
-# problems measured (evidence §5c: acceptance ~23 minutes, training ~40, evaluation ~105 for 80
-# questions, so ~55 for 40); `--n-test 80` reproduces that run's table, in about three hours.
+# the five computes it. 40 test problems: cold on 2 cores its training takes 72 minutes
+# (evidence §5d) and evaluation about an hour, so about 2 h 20 min in all; `--n-test 80`
+# reproduces the table of evidence §5c, in about three hours.
 EVIDENCE = DemoPreset(
     guide="qwen2.5-coder-0.5b",  # a LoRA on the core's own base model: no bigger than the core
     core="qwen2.5-coder-0.5b",
