@@ -111,6 +111,7 @@ def train_sft(
         "model": new_guide.local_lm.name,
     }
     logger.info("SFT done: %d steps, final loss %s", summary["steps"], summary["final_loss"])
+    # drop the trainer (its optimizer state and buffers), then hand the freed heap back
     del trainer, result
     release_freed_memory()
     return new_guide, summary

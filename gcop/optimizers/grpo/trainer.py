@@ -100,6 +100,7 @@ def train_grpo(
         **reward_fn.summary(),
         "history": history,
     }
+    # drop the trainer (its optimizer state and buffers), then hand the freed heap back
     del trainer
     release_freed_memory()
     return new_guide, summary
