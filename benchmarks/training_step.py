@@ -11,7 +11,7 @@ runs some of them.
 
     .venv/bin/python benchmarks/training_step.py                 # qwen2.5-coder-0.5b, 4 steps each
     .venv/bin/python benchmarks/training_step.py --phase grpo --steps 3
-    .venv/bin/python benchmarks/training_step.py --phase grpo --only default
+    .venv/bin/python benchmarks/training_step.py --phase grpo --only "default ("   # labels start so
     .venv/bin/python benchmarks/training_step.py --model tiny    # seconds, a smoke run
 
 Pairs are GSM8K training questions with their numeric reference plans; LoRA r = 16 on all linear
