@@ -1,6 +1,7 @@
 """Acceptance sampling against a scripted teacher and core (see ``acceptance_fakes``)."""
 
 import json
+import time
 from collections import Counter
 
 import dspy
@@ -57,9 +58,11 @@ def accepted_questions(result):
 def test_good_strategies_are_accepted_and_bad_ones_refined_within_the_round_limit(backend):
     policy, core, teacher, teacher_lm = setup(backend)
     data = trainset(3) + [example(7, 8, "impossible ")]
+    start = time.perf_counter()
     result = run_acceptance(
         policy, data, teacher_lm=teacher_lm, metric=metric, config=config(max_rounds=2)
     )
+    elapsed = time.perf_counter() - start
     assert accepted_questions(result) == [ex.question for ex in data[:3]]
     for item in result.accepted:
         assert KEYWORD in item.strategy and "<strategy>" not in item.strategy
@@ -78,6 +81,7 @@ def test_good_strategies_are_accepted_and_bad_ones_refined_within_the_round_limi
     assert summary["rounds_used"] == {"1": 3}
     assert summary["cost"]["core"]["calls"] == result.core_calls
     assert summary["certificate"]["m"] == len(result.proposals) == 9
+    assert 0 < summary["wall_time_s"] <= elapsed
     assert result.certificate.n_accepted == 3
 
 

@@ -136,6 +136,7 @@ class AcceptanceResult:
     budget_exhausted: bool = False
     undecided: list[int] = field(default_factory=list)  # example indices without a verdict
     cost: dict[str, dict] = field(default_factory=dict)  # ledger summary per role, this run
+    wall_time_s: float = 0.0  # how long the loop ran, this run
 
     def summary(self) -> dict:
         """Accepted/total, rounds used, calls, calls saved, cost by role and the certificate."""
@@ -157,6 +158,7 @@ class AcceptanceResult:
             "reused_trials": self.reused_trials,
             "reused_proposals": self.reused_proposals,
             "budget_exhausted": self.budget_exhausted,
+            "wall_time_s": self.wall_time_s,
             "cost": self.cost,
             "certificate": self.certificate.to_dict(),
         }
@@ -172,7 +174,7 @@ class AcceptanceResult:
             f"{s['rounds_used'] or '{}'}, {s['core_calls']} core calls "
             f"({s['core_calls_saved']} saved by early stopping, {s['reused_trials']} trials "
             f"reused), {s['teacher_calls']} teacher calls, {s['infra_errors']} infrastructure "
-            f"errors, cost {spent}"
+            f"errors, cost {spent}, {self.wall_time_s:.0f} s"
             + (", stopped by the budget" if self.budget_exhausted else "")
             + f". Certificate: {self.certificate.describe()}"
         )

@@ -13,6 +13,7 @@ The loop itself is in :mod:`~gcop.optimizers.acceptance.sampler`; calls and retr
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +67,10 @@ def run_acceptance(
     """
     config = config or ExecTuneConfig()
     tasks = prepare_tasks(policy, trainset, teacher_lm, metric)
+    start = time.perf_counter()
     with AcceptanceStore(run_dir, fingerprint(policy, teacher_lm, config)) as store:
         result = AcceptanceLoop(policy, tasks, teacher_lm, metric, config, store).run()
+        result.wall_time_s = round(time.perf_counter() - start, 3)
         store.write_summary(result.summary())
     logger.info(result.describe())
     if result.undecided:
