@@ -112,6 +112,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     from gcop.evaluate import evaluate_all
     from gcop.lm.convert import resolve_lm
     from gcop.report import row_models, write_report
+    from gcop.run_usage import local_decoding, peak_memory_gb
     from gcop.tasks import gsm8k
 
     started = time.time()
@@ -129,12 +130,16 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     )
     programs, artifacts = _train(preset, policy, trainset, teacher, exectune_config, out)
     programs.update(_references(preset, policy, evalset))
+    trained = time.time()
     results = list(
         evaluate_all(
             programs, evalset, gsm8k.exact_match, num_threads=preset.threads, lam=preset.lam
         ).values()
     )
     write_examples(out / EXAMPLES_FILE, results)
+    models = row_models(programs)
+    served = [model for row in models.values() for model in row.values() if model]
+    finished = time.time()
 
     setup = {
         "task": f"GSM8K: {len(trainset)} train / {len(evalset)} {preset.eval_split} examples",
@@ -144,7 +149,11 @@ def _run(preset: DemoPreset, out: Path) -> Path:
         "teacher": preset.teacher,
         "judge": judge,
         **_skipped_phases(artifacts),
-        "wall time (s)": round(time.time() - started, 1),
+        "wall time (s)": round(finished - started, 1),
+        "training (s)": round(trained - started, 1),
+        "evaluation (s)": round(finished - trained, 1),
+        "peak memory (GB)": round(peak_memory_gb(), 1),
+        **{f"decoding, {model}": line for model, line in local_decoding(served).items()},
         "date": time.strftime("%Y-%m-%d"),
     }
     return write_report(
@@ -159,7 +168,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
             "Advisor": (artifacts.get("advisor") or {}).get("history", []),
         },
         comparisons=paired_comparisons(results),
-        provenance={"preset": preset, "config": exectune_config, "models": row_models(programs)},
+        provenance={"preset": preset, "config": exectune_config, "models": models},
     )
 
 

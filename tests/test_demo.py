@@ -47,6 +47,13 @@ def test_tiny_demo_writes_a_report_with_all_six_recipes(tmp_path, capsys):
     assert all("" not in reasons[r["name"]] for r in guided)  # why each plan was sent or not
     assert (out / "exectune_policy" / "policy.json").exists()
     assert not (tmp_path / "demo.partial").exists()
+    setup = data["setup"]
+    assert 0 < setup["training (s)"] and 0 < setup["evaluation (s)"]
+    assert setup["training (s)"] + setup["evaluation (s)"] <= setup["wall time (s)"] + 0.2
+    assert setup["peak memory (GB)"] > 0.1
+    core = data["provenance"]["models"]["core-only"]["core"]
+    assert "generate calls" in setup[f"decoding, {core}"]  # the core served every row
+    assert data["training"]["acceptance"]["wall_time_s"] > 0
 
 
 def test_cli_rejects_bad_input_without_leaving_files(tmp_path, capsys):

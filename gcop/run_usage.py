@@ -1,0 +1,40 @@
+"""What a run used of the machine: the process's peak memory and how full its local batches were.
+
+The demo writes both into its report, so a run that nearly exhausted memory, or decoded mostly
+padding, says so without a profiler.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from collections.abc import Iterable
+
+from gcop.lm import provider
+from gcop.lm.generation import BatchStats
+
+
+def peak_memory_gb() -> float:
+    """The most resident memory this process has held so far, in GB (10⁹ bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e9 if sys.platform == "darwin" else peak * 1024 / 1e9  # macOS counts bytes
+
+
+def local_decoding(model_strings: Iterable[str]) -> dict[str, str]:
+    """For each in-process model among ``model_strings`` (``local/<name>``) that has generated:
+    its ``generate`` calls, rows, and the share of decoded row-steps that kept no token (rows
+    that ended early, waiting for the batch's longest)."""
+    lines = {}
+    for model in dict.fromkeys(model_strings):
+        if not model.startswith(f"{provider.PROVIDER}/"):
+            continue
+        try:
+            stats = getattr(provider.get_backend(model), "stats", None)
+        except ValueError:
+            continue  # no longer served
+        if isinstance(stats, BatchStats) and stats.batches:
+            lines[model] = (
+                f"{stats.batches} generate calls, {stats.rows} rows, "
+                f"{stats.waste:.0%} of decoded row-steps kept no token"
+            )
+    return lines

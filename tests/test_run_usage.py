@@ -1,0 +1,36 @@
+"""What a run reports of its machine use: peak memory and the local models' decoding."""
+
+import subprocess
+import sys
+import uuid
+
+from gcop.lm.local import LocalLM
+from gcop.run_usage import local_decoding, peak_memory_gb
+
+
+def test_peak_memory_counts_what_the_process_held():
+    script = (
+        "from gcop.run_usage import peak_memory_gb\n"
+        "before = peak_memory_gb()\n"
+        "block = b'x' * 400_000_000\n"
+        "del block\n"
+        "print(before, peak_memory_gb())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    before, after = map(float, done.stdout.split())
+    assert before < 0.3 and after >= 0.4  # the 400 MB block, freed by now, still counts
+    assert peak_memory_gb() > 0.01
+
+
+def test_local_decoding_reports_the_served_models_that_generated():
+    name = f"test-usage-{uuid.uuid4().hex[:8]}"
+    lm = LocalLM("tiny", name=name, batch_wait_s=0.0)
+    idle = LocalLM("tiny", name=name + "-idle", batch_wait_s=0.0)
+    lm.complete([{"role": "user", "content": "hi"}], max_tokens=6)
+    lines = local_decoding([lm.model_string, lm.model_string, idle.model_string, "openai/x"])
+    assert list(lines) == [lm.model_string]  # once; the idle model and API models left out
+    assert lines[lm.model_string].startswith(f"{lm.stats.batches} generate calls, 1 rows")
+    assert f"{lm.stats.waste:.0%} of decoded row-steps" in lines[lm.model_string]
+    lm.close()
+    assert local_decoding([lm.model_string]) == {}  # no longer served
