@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         default="quick",
         help="tiny: config-built models, seconds; quick: real offline models on a CPU, "
         "about an hour; evidence: the study's configuration at 240 train / 40 test problems, "
-        "about 2 h 20 min on a 2-core CPU; full: sizes for a GPU or an API core (default: quick). "
+        "about two hours on a 2-core CPU; full: sizes for a GPU or an API core (default: quick). "
         "An interrupted run resumes when rerun with the same settings",
     )
     demo.add_argument(
