@@ -23,7 +23,7 @@ def peak_memory_gb() -> float:
 def local_decoding(model_strings: Iterable[str]) -> dict[str, str]:
     """For each in-process model among ``model_strings`` (``local/<name>``) that has generated:
     its ``generate`` calls, rows, and the share of decoded row-steps that kept no token (rows
-    that ended early, waiting for the batch's longest)."""
+    that ended early, waiting for the batch's longest), all counted since the model was created."""
     lines = {}
     for model in dict.fromkeys(model_strings):
         if not model.startswith(f"{provider.PROVIDER}/"):
