@@ -6,8 +6,7 @@ evaluates carries the training's peak into the evaluation. The `evidence` demo t
 guides and then evaluates seven recipes at once in one process; cold, it was killed for memory
 at 24.3 GB, holding ~14 GB when evaluation began (docs/evidence.md §5d); with this, 9.0 GB, and
 the run finished. ``malloc_trim(0)`` returns the free pages at once: 1.45 GB of 4.85 GB after
-three SFT steps of the 0.5B guide. Elsewhere than glibc only Python's collector
-runs.
+three SFT steps of the 0.5B guide. Elsewhere than glibc only Python's collector runs.
 """
 
 from __future__ import annotations
