@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gcop.lm.head_input import contiguous_head_input
 from gcop.lm.hf_import import HF_IMPORT_LOCK
 from gcop.lm.provider import ChatCompletion
 from gcop.lm.row_sampling import RowSampler
@@ -196,6 +197,7 @@ def generate_batch(
         eos_token_id=list(eos_ids),
     )
     device = next(model.parameters()).device
+    contiguous_head_input(model)
     with torch.no_grad():
         output = model.generate(
             input_ids=input_ids.to(device),

@@ -12,6 +12,7 @@ import copy
 import logging
 from typing import Any
 
+from gcop.lm.head_input import contiguous_head_input
 from gcop.lm.local import LocalLM
 from gcop.lm.local_folder import is_peft
 from gcop.lm.weights import weights_digest
@@ -50,6 +51,7 @@ def trainable_copy(guide: Guide, config: ExecTuneConfig) -> tuple[Any, Any]:
     """
     local = _local_lm(guide)
     model = strip_trainer_patches(copy.deepcopy(local.model))
+    contiguous_head_input(model)  # GRPO samples its groups with the frozen base head
     if config.lora and is_peft(model):
         for name, parameter in model.named_parameters():
             parameter.requires_grad_("lora_" in name)
