@@ -155,8 +155,8 @@ PRESETS: dict[str, DemoPreset] = {
         ),
     ),
     # the evidence configuration before §3d (numeric plans, one sample: what the README's table
-    # was measured with): about an hour on 2 cores (48 minutes with DSPy's cache holding its
-    # acceptance trials, evidence §5), more than the 45 its issue asks for
+    # was measured with): 52 minutes on 2 cores cold (evidence §5), more than the 45 its issue
+    # asks for
     "quick": EVIDENCE.model_copy(
         update={
             "teacher": "reference-planner",
