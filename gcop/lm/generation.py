@@ -81,6 +81,11 @@ class GenRequest:
         return self.temperature <= 0
 
     @property
+    def reproducible(self) -> bool:
+        """Whether the request has one answer: greedy, or sampled with a seed."""
+        return self.greedy or self.seed is not None
+
+    @property
     def rows(self) -> int:
         """Rows this request takes in a batch: greedy samples are identical, so one suffices."""
         return 1 if self.greedy else self.n

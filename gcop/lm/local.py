@@ -28,6 +28,7 @@ from gcop.lm.generation import (
 from gcop.lm.local_folder import check_source, default_name, is_peft
 from gcop.lm.precision import DTYPES, pick_dtype
 from gcop.lm.provider import ChatCompletion
+from gcop.lm.shared_requests import SharedRequests
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ class LocalLM:
     as several calls grouped by prompt length (wide prompts beside short ones exhausted 24 GB).
     ``share_prefix`` prefills the prompt prefix all rows of a call share once (see
     :mod:`gcop.lm.shared_prefix`); turn it off only to measure what it saves.
+    A greedy or seeded request identical to one in flight waits for that one's answer
+    (:mod:`gcop.lm.shared_requests`).
     """
 
     def __init__(
@@ -113,6 +116,7 @@ class LocalLM:
             size=lambda request: request.rows,
             name=f"gcop-local-{self._name}",
         )
+        self._requests = SharedRequests(self._batcher.submit)
         provider.register_backend(self._name, self)
 
     # --- identity --------------------------------------------------------------------------
@@ -217,6 +221,7 @@ class LocalLM:
             raise TypeError(f"set_model needs a model with .generate(), got {type(model).__name__}")
         self._load_tokenizer()
         with self._batcher.exclusive():
+            self._requests.forget_all()
             self._model = model
             self._modified = True
             self._eos_ids = None
@@ -263,7 +268,7 @@ class LocalLM:
         """Answer one chat request (blocks; concurrent calls share batched ``generate`` calls)."""
         request = self._request(messages, n, max_tokens, temperature, top_p, stop, seed)
         self._load()
-        return self._batcher(request)
+        return self._requests.submit(request).result()
 
     def _request(self, messages, n, max_tokens, temperature, top_p, stop, seed) -> GenRequest:
         if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
