@@ -2,7 +2,9 @@
 
 import subprocess
 import sys
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from gcop.lm.local import LocalLM
 from gcop.run_usage import local_decoding
@@ -31,5 +33,22 @@ def test_local_decoding_reports_the_served_models_that_generated():
     assert list(lines) == [lm.model_string]  # once; the idle model and API models left out
     assert lines[lm.model_string].startswith(f"{lm.stats.batches} generate calls, 1 rows")
     assert f"{lm.stats.waste:.0%} of decoded row-steps" in lines[lm.model_string]
+    assert "in flight" not in lines[lm.model_string]  # nothing was shared
     lm.close()
     assert local_decoding([lm.model_string]) == {}  # no longer served
+
+
+def test_local_decoding_counts_requests_that_joined_one_in_flight():
+    lm = LocalLM("tiny", name=f"test-usage-{uuid.uuid4().hex[:8]}", batch_wait_s=0.5)
+    barrier = threading.Barrier(3)
+
+    def ask(_: int):
+        barrier.wait()
+        return lm.complete([{"role": "user", "content": "hi"}], max_tokens=6)
+
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(ask, range(3)))
+    line = local_decoding([lm.model_string])[lm.model_string]
+    assert line.startswith(f"{lm.stats.batches} generate calls, 1 rows")
+    assert line.endswith("; 2 requests answered by an identical one in flight")
+    lm.close()

@@ -147,6 +147,11 @@ class LocalLM:
         return self._batcher.batches_run
 
     @property
+    def shared_requests(self) -> int:
+        """How many requests were answered by an identical one already in flight."""
+        return self._requests.shared
+
+    @property
     def base(self) -> str | None:
         """Where the weights under this model's LoRA adapter come from (for a model without one:
         its own source); ``None`` when no registry name, hub id or folder holds them."""
