@@ -30,15 +30,16 @@ def local_decoding(model_strings: Iterable[str]) -> dict[str, str]:
         if not model.startswith(f"{provider.PROVIDER}/"):
             continue
         try:
-            stats = getattr(provider.get_backend(model), "stats", None)
+            backend = provider.get_backend(model)
         except ValueError:
             continue  # no longer served
+        stats = getattr(backend, "stats", None)
         if isinstance(stats, BatchStats) and stats.batches:
             lines[model] = (
                 f"{stats.batches} generate calls, {stats.rows} rows, "
                 f"{stats.waste:.0%} of decoded row-steps kept no token"
             )
-            shared = getattr(provider.get_backend(model), "shared_requests", 0)
+            shared = getattr(backend, "shared_requests", 0)
             if shared:
                 lines[model] += f"; {shared} requests answered by an identical one in flight"
     return lines
