@@ -22,9 +22,9 @@ def peak_memory_gb() -> float:
 
 def local_decoding(model_strings: Iterable[str]) -> dict[str, str]:
     """For each in-process model among ``model_strings`` (``local/<name>``) that has generated:
-    its ``generate`` calls, rows, the share of decoded row-steps that kept no token (rows that
-    ended early, waiting for the batch's longest) and the requests that joined an identical one
-    in flight, all counted since the model was created."""
+    its batches, rows, the share of decoded row-steps that kept no token (a reply cut at a stop
+    string) and the requests that joined an identical one in flight, all counted since the model
+    was created."""
     lines = {}
     for model in dict.fromkeys(model_strings):
         if not model.startswith(f"{provider.PROVIDER}/"):
@@ -36,7 +36,7 @@ def local_decoding(model_strings: Iterable[str]) -> dict[str, str]:
         stats = getattr(backend, "stats", None)
         if isinstance(stats, BatchStats) and stats.batches:
             lines[model] = (
-                f"{stats.batches} generate calls, {stats.rows} rows, "
+                f"{stats.batches} batches, {stats.rows} rows, "
                 f"{stats.waste:.0%} of decoded row-steps kept no token"
             )
             shared = getattr(backend, "shared_requests", 0)

@@ -31,7 +31,7 @@ def test_local_decoding_reports_the_served_models_that_generated():
     lm.complete([{"role": "user", "content": "hi"}], max_tokens=6)
     lines = local_decoding([lm.model_string, lm.model_string, idle.model_string, "openai/x"])
     assert list(lines) == [lm.model_string]  # once; the idle model and API models left out
-    assert lines[lm.model_string].startswith(f"{lm.stats.batches} generate calls, 1 rows")
+    assert lines[lm.model_string].startswith(f"{lm.stats.batches} batches, 1 rows")
     assert f"{lm.stats.waste:.0%} of decoded row-steps" in lines[lm.model_string]
     assert "in flight" not in lines[lm.model_string]  # nothing was shared
     lm.close()
@@ -49,6 +49,6 @@ def test_local_decoding_counts_requests_that_joined_one_in_flight():
     with ThreadPoolExecutor(3) as pool:
         list(pool.map(ask, range(3)))
     line = local_decoding([lm.model_string])[lm.model_string]
-    assert line.startswith(f"{lm.stats.batches} generate calls, 1 rows")
+    assert line.startswith(f"{lm.stats.batches} batches, 1 rows")
     assert line.endswith("; 2 requests answered by an identical one in flight")
     lm.close()

@@ -3,7 +3,7 @@
 Callers block on a :class:`~concurrent.futures.Future`; the worker takes the oldest waiting request,
 waits up to ``max_wait_s`` for more with the same key, and runs up to ``max_batch_size`` (by
 ``size``) of them in one call. This is how a CPU model serves a thread pool of DSPy calls with one
-batched ``generate`` instead of many single ones.
+batched forward passes instead of many single ones.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""One left-padded ``generate`` call for many chat requests, each with its own sampling settings.
+"""One left-padded batch for many chat requests, each with its own sampling settings.
 
-The prompt prefix all rows share is prefilled once (:mod:`gcop.lm.shared_prefix`).
+The prompt prefix all rows share is prefilled once (:mod:`gcop.lm.shared_prefix`); each row leaves
+the batch when it ends (:mod:`gcop.lm.decode_loop`).
 
 Every row carries its own temperature, top-p, token budget, stop strings and random stream, so
 requests with different settings share a batch and a seeded request samples the same text whatever
@@ -13,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gcop.lm.decode_loop import decode
 from gcop.lm.head_input import contiguous_head_input
-from gcop.lm.hf_import import HF_IMPORT_LOCK
 from gcop.lm.provider import ChatCompletion
 from gcop.lm.row_sampling import RowSampler
 from gcop.lm.shared_prefix import shared_prefix_cache, shared_prefix_length
@@ -103,15 +104,16 @@ def stop_token_ids(model: Any, tokenizer: Any) -> list[int]:
 
 @dataclass
 class BatchStats:
-    """Running totals over ``generate`` calls: how much of the decoding work was useful.
+    """Running totals over decoded batches: how much of the decoding work was useful.
 
-    A batch decodes until its longest row ends; rows that finished earlier still occupy the batch.
-    ``waste`` is the share of decoded row-steps that produced no kept token.
+    A row leaves its batch when it ends (:mod:`gcop.lm.decode_loop`), so ``row_steps`` counts the
+    forward passes of rows still writing. ``waste`` is the share of decoded row-steps that kept no
+    token: near zero unless a stop string cuts a reply's tail.
     """
 
     batches: int = 0
     rows: int = 0
-    row_steps: int = 0  # rows × decoding steps, summed over batches
+    row_steps: int = 0  # one per row per decoding step while the row is in its batch
     tokens: int = 0  # tokens kept in replies
     shared_prefill: int = 0  # prompt tokens not prefilled again thanks to a shared prefix
 
@@ -119,10 +121,10 @@ class BatchStats:
     def waste(self) -> float:
         return 1.0 - self.tokens / self.row_steps if self.row_steps else 0.0
 
-    def add(self, rows: int, steps: int, tokens: int, *, shared_prefill: int = 0) -> None:
+    def add(self, rows: int, row_steps: int, tokens: int, *, shared_prefill: int = 0) -> None:
         self.batches += 1
         self.rows += rows
-        self.row_steps += rows * steps
+        self.row_steps += row_steps
         self.tokens += tokens
         self.shared_prefill += shared_prefill
 
@@ -157,6 +159,47 @@ def token_chunks(requests: Sequence[GenRequest], budget: int) -> list[list[int]]
     return chunks
 
 
+@dataclass
+class BatchInputs:
+    """A batch's token ids and attention mask, laid out ``[shared prefix][padding][own tokens]``,
+    and the key/value cache of the shared prefix (``None`` and ``shared == 0`` without one)."""
+
+    input_ids: Any
+    attention: Any
+    cache: Any | None
+    shared: int
+
+    @classmethod
+    def build(
+        cls,
+        model: Any,
+        tokenizer: Any,
+        prompts: Sequence[Sequence[int]],
+        eos_ids: Sequence[int],
+        *,
+        share_prefix: bool = True,
+    ) -> BatchInputs:
+        """Prefill the prefix all ``prompts`` share once (unless ``share_prefix`` is off) and
+        left-pad the rest: without a shared prefix, plain left padding."""
+        import torch
+
+        width = max(len(prompt) for prompt in prompts)
+        shared = shared_prefix_length(prompts) if share_prefix else 0
+        cache = shared_prefix_cache(model, prompts[0][:shared], len(prompts)) if shared else None
+        if cache is None:
+            shared = 0
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
+        input_ids = torch.full((len(prompts), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(prompts), width), dtype=torch.long)
+        input_ids[:, :shared] = torch.tensor(prompts[0][:shared], dtype=torch.long)
+        attention[:, :shared] = 1
+        for r, prompt in enumerate(prompts):
+            start = width - (len(prompt) - shared)
+            input_ids[r, start:] = torch.tensor(prompt[shared:], dtype=torch.long)
+            attention[r, start:] = 1
+        return cls(input_ids, attention, cache, shared)
+
+
 def generate_batch(
     model: Any,
     tokenizer: Any,
@@ -166,67 +209,37 @@ def generate_batch(
     stats: BatchStats | None = None,
     share_prefix: bool = True,
 ) -> list[ChatCompletion]:
-    """Serve ``requests`` with a single ``model.generate`` call (totals added to ``stats``); the
-    prompt prefix all rows share is prefilled once unless ``share_prefix`` is off."""
-    import torch
-
-    with HF_IMPORT_LOCK:
-        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
-
+    """Serve ``requests`` as one batch (totals added to ``stats``); the prompt prefix all rows
+    share is prefilled once unless ``share_prefix`` is off."""
     rows = [(request, i) for request in requests for i in range(request.rows)]
     prompts = [request.prompt_ids for request, _ in rows]
-    width = max(len(prompt) for prompt in prompts)
-    shared = shared_prefix_length(prompts) if share_prefix else 0
-    cache = shared_prefix_cache(model, prompts[0][:shared], len(rows)) if shared else None
-    if cache is None:
-        shared = 0
-    # [shared prefix][padding][the row's own tokens]: without a shared prefix, plain left padding
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
-    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    input_ids[:, :shared] = torch.tensor(prompts[0][:shared], dtype=torch.long)
-    attention[:, :shared] = 1
-    for r, prompt in enumerate(prompts):
-        start = width - (len(prompt) - shared)
-        input_ids[r, start:] = torch.tensor(prompt[shared:], dtype=torch.long)
-        attention[r, start:] = 1
-
-    stopper = _RowStopper(tokenizer, [request for request, _ in rows], width, eos_ids)
-    processors = LogitsProcessorList()
-    if any(not request.greedy for request in requests):
-        processors.append(RowSampler(rows))
-    config = GenerationConfig(
-        do_sample=False,
-        max_new_tokens=max(request.max_tokens for request in requests),
-        pad_token_id=pad,
-        eos_token_id=list(eos_ids),
-    )
+    batch = BatchInputs.build(model, tokenizer, prompts, eos_ids, share_prefix=share_prefix)
+    stopper = _RowStopper(tokenizer, [request for request, _ in rows], eos_ids)
     device = next(model.parameters()).device
     contiguous_head_input(model)
-    with torch.no_grad():
-        output = model.generate(
-            input_ids=input_ids.to(device),
-            attention_mask=attention.to(device),
-            generation_config=config,
-            logits_processor=processors,
-            stopping_criteria=StoppingCriteriaList([stopper]),
-            **({"cache": cache} if cache is not None else {}),
-        )
-    new_tokens = output[:, width:].cpu().tolist()
-    lengths = [
-        stopper.done_at[r] or min(len(new_tokens[r]), request.max_tokens)
-        for r, (request, _) in enumerate(rows)
-    ]
+    decoded = decode(
+        model,
+        batch.input_ids.to(device),
+        batch.attention.to(device),
+        cache=batch.cache,
+        choose=RowSampler(rows).choose,
+        ended=stopper,
+    )
+    lengths = [len(tokens) for tokens in decoded.tokens]
     if stats is not None:
-        steps = max(len(tokens) for tokens in new_tokens)
-        stats.add(len(rows), steps, sum(lengths), shared_prefill=shared * (len(rows) - 1))
+        stats.add(
+            len(rows),
+            decoded.row_steps,
+            sum(lengths),
+            shared_prefill=batch.shared * (len(rows) - 1),
+        )
 
     results, r = [], 0
     for request in requests:
         texts, reasons, used = [], [], 0
         for _ in range(request.rows):
             length = lengths[r]
-            text, reason = _finish(tokenizer, new_tokens[r][:length], request, stopper.reason[r])
+            text, reason = _finish(tokenizer, decoded.tokens[r], request, decoded.reasons[r])
             texts.append(text)
             reasons.append(reason)
             used += length
@@ -246,35 +259,23 @@ def _finish(tokenizer: Any, tokens: list[int], request: GenRequest, reason: str 
 
 
 class _RowStopper:
-    """Per-row stopping: end-of-turn token, a stop string, or the row's own token budget."""
+    """Why a row ends: an end-of-turn token or a stop string (``"stop"``), or its own token
+    budget (``"length"``); ``None`` while it goes on."""
 
-    def __init__(self, tokenizer: Any, requests: list[GenRequest], width: int, eos_ids) -> None:
+    def __init__(self, tokenizer: Any, requests: list[GenRequest], eos_ids) -> None:
         self.tokenizer = tokenizer
         self.requests = requests
-        self.width = width
         self.eos = set(eos_ids)
-        self.done_at: list[int | None] = [None] * len(requests)
-        self.reason: list[str | None] = [None] * len(requests)
         self.tail = [max((len(s) for s in r.stop), default=0) + 4 for r in requests]
 
-    def __call__(self, input_ids, scores, **kwargs):
-        import torch
+    def __call__(self, row: int, tokens: list[int]) -> str | None:
+        request = self.requests[row]
+        if tokens[-1] in self.eos:
+            return "stop"
+        if request.stop and self._hit_stop(tokens[-self.tail[row] :], request.stop):
+            return "stop"
+        return "length" if len(tokens) >= request.max_tokens else None
 
-        steps = input_ids.shape[1] - self.width
-        last = input_ids[:, -1].tolist()
-        for r, request in enumerate(self.requests):
-            if self.done_at[r] is not None:
-                continue
-            if last[r] in self.eos:
-                self.done_at[r], self.reason[r] = steps, "stop"
-            elif request.stop and self._hit_stop(input_ids[r], steps, r):
-                self.done_at[r], self.reason[r] = steps, "stop"
-            elif steps >= request.max_tokens:
-                self.done_at[r], self.reason[r] = steps, "length"
-        done = [d is not None for d in self.done_at]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-    def _hit_stop(self, row, steps: int, r: int) -> bool:
-        window = row[-min(steps, self.tail[r]) :].tolist()
+    def _hit_stop(self, window: list[int], stops: tuple[str, ...]) -> bool:
         text = self.tokenizer.decode(window, skip_special_tokens=True)
-        return any(stop in text for stop in self.requests[r].stop)
+        return any(stop in text for stop in stops)

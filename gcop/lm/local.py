@@ -42,7 +42,7 @@ class LocalLM:
     from (a registry name, hub id or folder), so that :meth:`save` writes only the adapter.
     ``dtype="auto"`` loads bfloat16 where the CPU or GPU computes it natively and float32
     elsewhere (see :mod:`gcop.lm.precision`); name a dtype to override.
-    ``max_batch_size`` rows share one ``generate`` call: on CPU, bigger batches raise throughput
+    ``max_batch_size`` rows share one decoded batch: on CPU, bigger batches raise throughput
     until the matrix units are busy (32 rows measured best for a 0.5B model on 2 cores).
     ``max_batch_tokens`` caps rows × (longest prompt + new tokens) per call; a batch over it runs
     as several calls grouped by prompt length (wide prompts beside short ones exhausted 24 GB).
@@ -143,7 +143,7 @@ class LocalLM:
 
     @property
     def batches_run(self) -> int:
-        """How many ``generate`` calls served requests so far."""
+        """How many batches served requests so far."""
         return self._batcher.batches_run
 
     @property
@@ -270,7 +270,7 @@ class LocalLM:
         stop: Sequence[str] | str | None = None,
         seed: int | None = None,
     ) -> ChatCompletion:
-        """Answer one chat request (blocks; concurrent calls share batched ``generate`` calls)."""
+        """Answer one chat request (blocks; concurrent calls share batches)."""
         request = self._request(messages, n, max_tokens, temperature, top_p, stop, seed)
         self._load()
         return self._requests.submit(request).result()

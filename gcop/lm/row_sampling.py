@@ -1,9 +1,9 @@
-"""Sampling row by row inside a greedy ``generate`` call, each row with its own settings.
+"""Sampling row by row inside one batch, each row with its own settings.
 
 Sampling is Gumbel-max: adding Gumbel noise from a per-row ``torch.Generator`` to the
-(temperature-scaled, top-p-filtered) logits and taking the argmax draws exactly from the softmax;
-greedy decoding then takes that token. A row's draw depends on its own logits and generator
-only, so a seeded row samples the same text whatever else is in its batch.
+(temperature-scaled, top-p-filtered) logits and taking the argmax draws exactly from the softmax.
+A row's draw depends on its own logits and generator only, so a seeded row samples the same text
+whatever else is in its batch.
 """
 
 from __future__ import annotations
@@ -16,33 +16,36 @@ if TYPE_CHECKING:
 
 
 class RowSampler:
-    """Turns greedy decoding into sampling for the rows with ``temperature > 0`` (Gumbel-max)."""
+    """Picks each row's next token: the argmax for greedy rows, a Gumbel-max draw for the rows
+    with ``temperature > 0``, each from its own random stream."""
 
     def __init__(self, rows: list[tuple[GenRequest, int]]) -> None:
         import torch
 
-        self.index = [r for r, (request, _) in enumerate(rows) if not request.greedy]
-        self.temperature = torch.tensor([rows[r][0].temperature for r in self.index])
-        self.top_p = torch.tensor([rows[r][0].top_p for r in self.index])
-        self.generators = []
-        for r in self.index:
-            request, sample = rows[r]
+        self.temperature = [request.temperature for request, _ in rows]
+        self.top_p = [request.top_p for request, _ in rows]
+        self.generators: list[Any] = []
+        for request, sample in rows:
+            if request.greedy:
+                self.generators.append(None)
+                continue
             seed = secrets.randbits(62) if request.seed is None else request.seed
             stream = (seed * 1_000_003 + sample) % (1 << 63)
             self.generators.append(torch.Generator().manual_seed(stream))
 
-    def __call__(self, input_ids, scores):
-        """``scores`` with each sampling row's draw as its only finite score, so that greedy
-        decoding picks it."""
+    def choose(self, logits: Any, active: list[int]) -> Any:
+        """The next token of each row in ``active`` (row indices), given their ``logits``."""
         import torch
 
-        index = torch.tensor(self.index, device=scores.device)
-        logits = scores[index].float() / self.temperature.to(scores.device)[:, None]
-        chosen = draw(logits, self.top_p.to(scores.device), self.generators)
-        scores = scores.clone().float()
-        scores[index] = float("-inf")
-        scores[index, chosen] = 0.0
-        return scores
+        tokens = logits.argmax(dim=-1)
+        sampled = [i for i, r in enumerate(active) if self.generators[r] is not None]
+        if sampled:
+            rows = [active[i] for i in sampled]
+            temperature = torch.tensor([self.temperature[r] for r in rows], device=logits.device)
+            top_p = torch.tensor([self.top_p[r] for r in rows], device=logits.device)
+            scaled = logits[sampled].float() / temperature[:, None]
+            tokens[sampled] = draw(scaled, top_p, [self.generators[r] for r in rows])
+        return tokens
 
 
 CANDIDATES = 256  # a row samples among this many most likely tokens when they hold its top-p

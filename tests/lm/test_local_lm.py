@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import gcop.lm.local
 from gcop.lm.local import LocalLM
 from gcop.lm.local_folder import SPEC_FILE
 from gcop.lm.tiny import tiny_model
@@ -115,17 +116,25 @@ def test_bad_constructor_arguments():
         LocalLM(model, tokenizer=tokenizer, base="no-such-model")
 
 
-def test_concurrent_calls_share_generate_calls_and_get_their_own_answers(tiny_lm, unique_name):
+def batch_sizes(monkeypatch) -> list[int]:
+    """The rows of every batch LocalLM decodes from now on."""
+    sizes = []
+    serve = gcop.lm.local.generate_batch
+
+    def counting(model, tokenizer, requests, **options):
+        sizes.append(sum(request.rows for request in requests))
+        return serve(model, tokenizer, requests, **options)
+
+    monkeypatch.setattr(gcop.lm.local, "generate_batch", counting)
+    return sizes
+
+
+def test_concurrent_calls_share_batches_and_get_their_own_answers(
+    tiny_lm, unique_name, monkeypatch
+):
     expected = [tiny_lm.complete(ask(i), max_tokens=4 + i) for i in range(8)]  # one at a time
     lm = LocalLM("tiny", name=unique_name, max_batch_size=8, batch_wait_s=0.5)
-    calls = []
-    generate = lm.model.generate
-
-    def counting_generate(*args, **kwargs):
-        calls.append(kwargs["input_ids"].shape[0])
-        return generate(*args, **kwargs)
-
-    lm.model.generate = counting_generate
+    calls = batch_sizes(monkeypatch)
     barrier = threading.Barrier(8)
 
     def call(i: int):
@@ -139,11 +148,9 @@ def test_concurrent_calls_share_generate_calls_and_get_their_own_answers(tiny_lm
     assert max(calls) > 1
 
 
-def test_max_batch_size_bounds_rows_per_generate(unique_name):
+def test_max_batch_size_bounds_rows_per_batch(unique_name, monkeypatch):
     lm = LocalLM("tiny", name=unique_name, max_batch_size=2, batch_wait_s=0.3)
-    sizes = []
-    generate = lm.model.generate
-    lm.model.generate = lambda **kw: sizes.append(kw["input_ids"].shape[0]) or generate(**kw)
+    sizes = batch_sizes(monkeypatch)
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(lambda i: lm.complete(ask(i), max_tokens=3), range(6)))
     assert max(sizes) <= 2 and sum(sizes) == 6
@@ -309,13 +316,13 @@ def test_seeded_sample_is_the_same_alone_and_in_a_full_batch(unique_name, dtype)
     assert 0.0 <= lm.stats.waste < 1.0 and lm.stats.tokens > 0
 
 
-def test_batch_stats_count_finished_rows_as_waste():
+def test_batch_stats_count_decoded_steps_that_kept_no_token_as_waste():
     from gcop.lm.generation import BatchStats
 
     stats = BatchStats()
-    stats.add(rows=4, steps=10, tokens=10 + 10 + 5 + 5)  # two rows stopped halfway
+    stats.add(rows=4, row_steps=40, tokens=10 + 10 + 5 + 5)  # two rows' tails cut by a stop
     assert stats.row_steps == 40 and stats.waste == pytest.approx(0.25)
-    stats.add(rows=1, steps=10, tokens=10)
+    stats.add(rows=1, row_steps=10, tokens=10)
     assert stats.batches == 2 and stats.waste == pytest.approx(10 / 50)
 
 
