@@ -1,9 +1,10 @@
 """A transformers chat model run in-process and served to DSPy as ``local/<name>``.
 
 ``LocalLM("qwen2.5-coder-0.5b")`` loads lazily on first use. Concurrent ``complete`` calls (a DSPy
-thread pool) are queued and answered by one worker that batches them into a single left-padded
-``generate`` — on CPU this multiplies throughput. Trainers read :meth:`LocalLM.chat_prompt` so their
-prompts equal inference prompts, and hand trained weights back with :meth:`LocalLM.set_model`.
+thread pool) are queued and answered by one worker that decodes them as one left-padded batch
+(:mod:`gcop.lm.generation`) — on CPU this multiplies throughput. Trainers read
+:meth:`LocalLM.chat_prompt` so their prompts equal inference prompts, and hand trained weights
+back with :meth:`LocalLM.set_model`.
 """
 
 from __future__ import annotations
