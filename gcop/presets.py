@@ -99,9 +99,9 @@ class DemoPreset(BaseModel):
 # The configuration the study on dev chose (docs/evidence.md §1–§3d, §3h): a LoRA guide writes
 # symbolic plans, a calculator works out their numbers for the core, the guide keeps a plan only
 # where all five samples compute the same answer, and the core's own answer stands where one of
-# the five computes it. 40 test problems: cold on 2 cores it took 2 h 02 min, 73 minutes of
-# training and 49 of evaluation, peak 22.2 GB (evidence §5d); `--n-test 80` reproduces the table
-# of evidence §5c, in about three hours.
+# the five computes it. 40 test problems: cold on 2 cores it took 1 h 38 min, 33 minutes of them
+# evaluation, peak 12.4 GB (evidence §5d); `--n-test 80` reproduces the table of evidence §5c,
+# in about three hours.
 EVIDENCE = DemoPreset(
     guide="qwen2.5-coder-0.5b",  # a LoRA on the core's own base model: no bigger than the core
     core="qwen2.5-coder-0.5b",
