@@ -141,9 +141,12 @@ def test_trl_and_peft_settings_pass_through_and_the_guide_saves_as_an_adapter(tm
 
     fresh = gcop.GuideCorePolicy(tiny_guide(), gcop.Core(MathSolve, lm="openai/gpt-4.1-mini"))
     fresh.load(folder)
+    reloaded = fresh.guide.local_lm.model.state_dict()
+    assert all(torch.equal(reloaded[k].float(), v.float()) for k, v in lora.items())
+    # the same weights reply alike; a bf16 near-tie of this random tiny model flips token 24
     messages = guide_messages(MathGuide, {"question": QUESTIONS[0]})
-    assert fresh.guide.local_lm.complete(messages, max_tokens=24) == trained.local_lm.complete(
-        messages, max_tokens=24
+    assert fresh.guide.local_lm.complete(messages, max_tokens=16) == trained.local_lm.complete(
+        messages, max_tokens=16
     )
 
 
