@@ -63,7 +63,8 @@ def decode(
             )
             cache = output.cache
             row_steps += len(active)
-            chosen = choose(output.logits[:, -1].float(), active).tolist()
+            next_ids = choose(output.logits[:, -1].float(), active)[:, None]
+            chosen = next_ids[:, 0].tolist()
             keep = []
             for i, (row, token) in enumerate(zip(active, chosen, strict=True)):
                 tokens[row].append(token)
@@ -74,7 +75,6 @@ def decode(
                     reasons[row] = reason
             if not keep:
                 break
-            next_ids = torch.tensor(chosen, device=input_ids.device)[:, None]
             next_positions = step_positions[:, -1:] + 1
             if len(keep) < len(active):
                 index = torch.tensor(keep, device=input_ids.device)
