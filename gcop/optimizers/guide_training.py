@@ -73,16 +73,21 @@ def new_adapter(model: Any, config: ExecTuneConfig) -> Any:
 
 
 def strip_trainer_patches(model: Any) -> Any:
-    """Remove the ``forward`` TRL trainers patch onto a model instance (its fused LM head).
+    """Remove the ``forward`` methods trainers patch onto a model instance; the class's own
+    ``forward`` takes over again.
 
-    The patch is a closure over the *original* model's bound ``forward``; left in place, a deep
-    copy of the model would keep running the original's weights, and training the copy would
-    change nothing the copy generates. The class's own ``forward`` takes over again.
+    Two patches: TRL's fused LM head, a closure over the *original* model's bound ``forward`` (left
+    in place, a deep copy would keep running the original's weights and training the copy would
+    change nothing it generates); and accelerate's mixed-precision wrapper, which would serve the
+    trained guide under bf16 autocast with its outputs cast to float32, so it would not answer as
+    the same weights loaded from disk do.
     """
     for module in model.modules():
         patched = module.__dict__.get("forward")
         code = getattr(getattr(patched, "__func__", patched), "__code__", None)
-        if code is not None and code.co_name == "_fused_forward":
+        fused = code is not None and code.co_name == "_fused_forward"
+        autocast = module.__dict__.pop("_original_forward", None) is not None
+        if patched is not None and (fused or autocast):
             del module.__dict__["forward"]
     return model
 
