@@ -81,7 +81,8 @@ def test_good_strategies_are_accepted_and_bad_ones_refined_within_the_round_limi
     assert summary["rounds_used"] == {"1": 3}
     assert summary["cost"]["core"]["calls"] == result.core_calls
     assert summary["certificate"]["m"] == len(result.proposals) == 9
-    assert 0 < summary["wall_time_s"] <= elapsed
+    # the summary keeps milliseconds; rounding keeps order, so round the outer timer the same way
+    assert 0 < summary["wall_time_s"] <= round(elapsed, 3)
     assert result.certificate.n_accepted == 3
 
 
