@@ -2,6 +2,7 @@
 
 import os
 import socket
+import subprocess
 import sys
 import textwrap
 import time
@@ -237,14 +238,25 @@ def test_huge_output_is_truncated_with_bounded_parent_memory(stream):
     assert result.status in ("passed", "error")
 
 
-def test_killing_the_parent_fails():
-    for isolate in MODES:
-        result = run_code("import os\nos.kill(os.getppid(), 9)\n", isolate=isolate)
-        assert result.status == "error"
-        if sandbox.isolation().fork_block == "seccomp":
-            code = "import ctypes, os\nprint(ctypes.CDLL(None).kill(os.getppid(), 9))\n"
-            assert run_code(code, isolate=isolate).stdout == "-1\n"
-        assert os.getpid() > 0  # still here
+def host_process() -> subprocess.Popen:
+    """A process of the host, in the test's own process group, for hostile programs to target."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_killing_the_parent_or_another_host_process_fails():
+    victim = host_process()
+    try:
+        for isolate in MODES:
+            for target in ("os.getppid()", str(victim.pid)):
+                result = run_code(f"import os\nos.kill({target}, 9)\n", isolate=isolate)
+                assert result.status == "error", target
+                if sandbox.isolation().fork_block == "seccomp":
+                    code = f"import ctypes, os\nprint(ctypes.CDLL(None).kill({target}, 9))\n"
+                    assert run_code(code, isolate=isolate).stdout == "-1\n", target
+        assert victim.poll() is None  # not killed
+    finally:
+        victim.kill()
+        victim.wait()
 
 
 def test_faked_pass_is_not_trusted():
@@ -270,5 +282,10 @@ def test_working_directory_is_fresh_and_removed():
     assert listing == "[]"  # the job file is gone before the program runs
     assert cwd != second.stdout.splitlines()[0]
     assert not os.path.exists(cwd)
-    assert run_code("import os\nos.killpg(0, 9)\n").status == "error"
-    assert sys.executable  # the test process survived to get here
+    victim = host_process()  # in the test's process group, which killpg(0) must not reach
+    try:
+        assert run_code("import os\nos.killpg(0, 9)\n").status == "error"
+        assert victim.poll() is None  # not killed
+    finally:
+        victim.kill()
+        victim.wait()
