@@ -83,6 +83,33 @@ class ExecTuneConfig(BaseModel):
     mu: float = Field(0.5, ge=0, description="non-regression weight μ, §A.8")
     judge: str | None = Field(None, description="judge LM (LiteLLM string); None: the teacher")
     max_strategy_tokens: int = Field(256, ge=8, description="strategy token budget, §A.8")
+    grpo_max_completion_tokens: int | None = Field(
+        None,
+        ge=8,
+        description="tokens GRPO samples per completion; None: 2 × max_strategy_tokens. Sampling "
+        "runs as long as the longest row, so a cap near what plans need (GSM8K symbolic plans: "
+        "~38 tokens) buys speed; a completion cut off before its closing tag is invalid (reward 0)",
+    )
+    grpo_core_share: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description="with a plan verifier: the share of each step's groups still executed by the "
+        "core (its reward replaces the verifier's there), so that executability stays in the loop. "
+        "0.25: at 8 groups a step, 2 groups of core calls, about a third of the step's time on "
+        "this CPU; 0 trains on the verifier alone",
+    )
+    grpo_save_steps: int | None = Field(
+        None,
+        ge=1,
+        description="checkpoint GRPO (adapter, optimizer, scheduler, RNG, step) every N steps into "
+        "grpo_checkpoint_dir; None: no checkpoints",
+    )
+    grpo_checkpoint_dir: str | None = Field(
+        None,
+        description="a folder kept across runs: GRPO writes its checkpoints there and resumes from "
+        "the last one it finds; None: a temporary folder, nothing kept",
+    )
 
     seed: int = Field(0, description="seed for sampling and training")
 
@@ -103,6 +130,10 @@ class ExecTuneConfig(BaseModel):
             raise ValueError("ExecTuneConfig: enable at least one of sft=True or grpo=True")
         if self.lora_args and not self.lora:
             raise ValueError("ExecTuneConfig: lora_args needs lora=True (no adapter is trained)")
+        if self.grpo_save_steps is not None and self.grpo_checkpoint_dir is None:
+            raise ValueError(
+                "ExecTuneConfig: grpo_save_steps needs grpo_checkpoint_dir=<folder> to keep them in"
+            )
         return self
 
     @model_validator(mode="after")

@@ -37,6 +37,10 @@ class ExecTune(dspy.teleprompt.Teleprompter):
             programs, it is an LM: a ``dspy.Module`` is refused.
         config: the recipe's settings; paper defaults when omitted.
         run_dir: where acceptance results are persisted, so an interrupted compile resumes.
+        plan_verifier: the task's check of a plan, ``verifier(strategy, example) -> float | None``
+            (None: it cannot tell); GRPO then scores most groups with it, at no core call, and
+            ``config.grpo_core_share`` of them with the core (see
+            :mod:`gcop.optimizers.grpo.plan_reward`). None: every group is core-executed.
 
     After :meth:`compile`, ``self.sft_program_`` holds the policy after SFT (before GRPO): the
     "SFT only" baseline at no extra cost.
@@ -48,14 +52,18 @@ class ExecTune(dspy.teleprompt.Teleprompter):
         teacher: LMLike | None = None,
         config: ExecTuneConfig | None = None,
         run_dir: str | Path | None = None,
+        plan_verifier: Callable[[str, Any], float | None] | None = None,
     ) -> None:
         super().__init__()
+        if plan_verifier is not None and not callable(plan_verifier):
+            raise TypeError("plan_verifier must be callable: verifier(strategy, example) -> float")
         if not callable(metric):
             raise TypeError("metric must be callable: metric(example, prediction, trace=None)")
         self.metric = metric
         self.teacher = _teacher_lm(teacher)
         self.config = config or ExecTuneConfig()
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.plan_verifier = plan_verifier
         self.sft_program_: GuideCorePolicy | None = None
 
     def compile(
@@ -164,6 +172,7 @@ class ExecTune(dspy.teleprompt.Teleprompter):
             config=self.config,
             judge_lm=self.config.judge or teacher,
             reward="shaped",
+            plan_verifier=self.plan_verifier,
         )
         return student
 

@@ -3,7 +3,9 @@ and TRL's ``GRPOTrainer`` pushes the guide toward the strategies with the higher
 
 ``reward="shaped"`` (ExecTune) uses r = 1[valid]·(R_task + α_fmt + λ·J − μ·hinge);
 ``reward="task"`` (the Advisor baseline) uses the task reward alone. The reward's LM plumbing is in
-:mod:`gcop.optimizers.grpo.guide_reward`, its math in :mod:`gcop.optimizers.grpo.rewards`.
+:mod:`gcop.optimizers.grpo.guide_reward`, its math in :mod:`gcop.optimizers.grpo.rewards`; with a
+task's plan verifier, :mod:`gcop.optimizers.grpo.plan_reward` scores most groups without the core.
+Checkpoints and resuming: :mod:`gcop.optimizers.grpo.checkpoints`.
 Generation uses vLLM (colocated) when the ``[vllm]`` extra and a GPU are present, transformers
 otherwise.
 """
@@ -22,8 +24,10 @@ from gcop.lm.convert import as_lm
 from gcop.modules.guide import Guide, guide_messages
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.freed_memory import release_freed_memory
+from gcop.optimizers.grpo.checkpoints import checkpoint_args, last_checkpoint
 from gcop.optimizers.grpo.guide_reward import GuideReward, core_inputs
 from gcop.optimizers.grpo.judge import StrategyJudge
+from gcop.optimizers.grpo.plan_reward import PlanReward, PlanVerifier
 from gcop.optimizers.guide_training import (
     micro_batches,
     new_adapter,
@@ -50,6 +54,8 @@ def train_grpo(
     config: ExecTuneConfig,
     judge_lm: Any = None,
     reward: Literal["shaped", "task"] = "shaped",
+    plan_verifier: PlanVerifier | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> tuple[Guide, dict[str, Any]]:
     """GRPO-train a copy of ``guide`` against ``core`` on ``trainset``; ``guide`` is unchanged.
 
@@ -63,21 +69,39 @@ def train_grpo(
             anything :func:`~gcop.lm.convert.resolve_lm` takes; metered once, as ``judge`` into
             the core's ledger, at temperature 0.
         reward: ``"shaped"`` (ExecTune) or ``"task"`` (Advisor).
+        plan_verifier: ``verifier(strategy, example) -> float | None``, the task's own check of a
+            plan (see :mod:`~gcop.optimizers.grpo.plan_reward`): scores every group at no core
+            call, except ``config.grpo_core_share`` of them, which the core executes.
+        callbacks: transformers ``TrainerCallback`` objects for the trainer, e.g.
+            :class:`~gcop.optimizers.grpo.curves.PlanCurves`.
+
+    With ``config.grpo_checkpoint_dir`` set, checkpoints are kept there (every
+    ``config.grpo_save_steps`` steps) and a run that finds one resumes from it.
 
     Returns the new guide (LocalLM named ``<base>-grpo-<fingerprint>`` or ``…-advisor-…``) and
     a JSON-able summary whose ``history`` holds one row per step (reward, valid rate, judge score,
     regression rate, core calls and tokens) for the report's curves.
     """
     reward_fn = make_reward(
-        guide, core, trainset, metric=metric, config=config, judge_lm=judge_lm, reward=reward
+        guide,
+        core,
+        trainset,
+        metric=metric,
+        config=config,
+        judge_lm=judge_lm,
+        reward=reward,
+        plan_verifier=plan_verifier,
     )
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="gcop-grpo-") as output_dir:
+    with tempfile.TemporaryDirectory(prefix="gcop-grpo-") as scratch:
+        output_dir = config.grpo_checkpoint_dir or scratch
         trainer = grpo_trainer(guide, trainset, reward_fn, config, output_dir)
+        for callback in callbacks:
+            trainer.add_callback(callback)
         logger.info(
             "GRPO (%s reward) of %s for %d steps", reward, guide.local_lm.name, config.grpo_steps
         )
-        trainer.train()
+        trainer.train(resume_from_checkpoint=last_checkpoint(config.grpo_checkpoint_dir))
     new_guide = trained_guide(
         guide, trainer.model, trainer.processing_class, GUIDE_NAME_SUFFIX[reward]
     )
@@ -115,7 +139,8 @@ def make_reward(
     config: ExecTuneConfig,
     judge_lm: Any = None,
     reward: Literal["shaped", "task"] = "shaped",
-) -> GuideReward:
+    plan_verifier: PlanVerifier | None = None,
+) -> GuideReward | PlanReward:
     """Check the inputs and build the reward function TRL will call."""
     if reward not in GUIDE_NAME_SUFFIX:
         raise ValueError(f"reward must be 'shaped' (ExecTune) or 'task' (Advisor), got {reward!r}")
@@ -136,7 +161,7 @@ def make_reward(
             )
         judge_lm = as_lm(judge_lm, ledger=core.ledger, role="judge", temperature=0.0)
         judge = StrategyJudge(judge_lm, concurrency=config.concurrency)
-    return GuideReward(
+    core_reward = GuideReward(
         core=core,
         trainset=trainset,
         metric=metric,
@@ -146,6 +171,11 @@ def make_reward(
         count_tokens=guide.count_tokens,
         mode=reward,
         judge=judge,
+    )
+    if plan_verifier is None:
+        return core_reward
+    return PlanReward(
+        core_reward, plan_verifier, core_share=config.grpo_core_share, seed=config.seed
     )
 
 
@@ -205,10 +235,11 @@ def grpo_args(model: Any, config: ExecTuneConfig, output_dir: str) -> Any:
         learning_rate=config.grpo_learning_rate,
         **passes,
         num_generations=group,
-        max_completion_length=2 * config.max_strategy_tokens,
+        max_completion_length=config.grpo_max_completion_tokens or 2 * config.max_strategy_tokens,
         temperature=config.grpo_temperature,
         use_vllm=vllm,
         **({"vllm_mode": "colocate"} if vllm else {}),
+        **checkpoint_args(config),
     )
     return GRPOConfig(**{**settings, **config.grpo_args})
 

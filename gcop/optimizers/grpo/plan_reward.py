@@ -1,0 +1,191 @@
+"""GRPO's reward when the task can check a plan itself: a plan verifier, with the core on a share.
+
+A *plan verifier* is ``verifier(strategy, example) -> float | None``: a score in [0, 1] for the
+plan alone (GSM8K's symbolic plans: does the calculator's value equal the gold answer?), or
+``None`` where it cannot tell. It costs no core call, so GRPO can train on many more samples.
+
+:class:`PlanReward` scores each step's groups (the completions of one example) two ways:
+
+- *verifier groups*: R_task is the verifier's score, under the same shaped reward as the core's
+  (format gate, α_fmt; no judge call and no non-regression hinge, which need the core);
+- *core groups*: a share ``core_share`` of the groups, drawn at random each step, and every group
+  holding a plan the verifier could not check, go to the core-executed :class:`GuideReward`, whose
+  reward *replaces* the verifier's there, so that what the core can carry out stays in the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from gcop.optimizers.grpo.groups import zero_advantage_share
+from gcop.optimizers.grpo.guide_reward import GuideReward
+from gcop.optimizers.grpo.rewards import as_score, completion_text, shaped_reward, task_reward
+from gcop.strategy import parse_strategy
+
+logger = logging.getLogger(__name__)
+
+PlanVerifier = Callable[[str, Any], "float | None"]
+
+
+def core_group_count(n_groups: int, share: float, rng: random.Random) -> int:
+    """How many of ``n_groups`` go to the core: ``share · n_groups``, its fraction drawn at random
+    so that the expected count is exact.
+
+    >>> core_group_count(8, 0.25, random.Random(0))
+    2
+    >>> core_group_count(8, 0.0, random.Random(0)), core_group_count(8, 1.0, random.Random(0))
+    (0, 8)
+    """
+    expected = share * n_groups
+    whole = math.floor(expected)
+    return min(n_groups, whole + int(rng.random() < expected - whole))
+
+
+class PlanReward:
+    """A TRL reward function ``(completions, example_index, **kwargs) -> list[float]`` that scores
+    plans with ``verifier`` and sends a share of groups to ``core_reward``.
+
+    Args:
+        core_reward: the core-executed reward (its settings: mode, budget, weights, trainset).
+        verifier: ``verifier(strategy, example) -> float | None``.
+        core_share: the share of groups executed by the core each step, in [0, 1].
+        seed: seeds the choice of core groups (with the step number).
+    """
+
+    __name__ = "gcop_reward"  # TRL names its logged reward columns after this
+
+    def __init__(
+        self, core_reward: GuideReward, verifier: PlanVerifier, *, core_share: float, seed: int = 0
+    ) -> None:
+        if not callable(verifier):
+            raise TypeError("plan_verifier must be callable: verifier(strategy, example) -> float")
+        if not 0.0 <= core_share <= 1.0:
+            raise ValueError(f"core_share must be in [0, 1], got {core_share}")
+        self.core_reward, self.verifier = core_reward, verifier
+        self.core_share, self.seed = core_share, seed
+        self.history: list[dict[str, Any]] = []
+
+    def __call__(
+        self,
+        completions: Sequence[Any],
+        example_index: Sequence[int],
+        trainer_state: Any = None,
+        log_metric: Callable[[str, float], None] | None = None,
+        **kwargs: Any,
+    ) -> list[float]:
+        start = time.perf_counter()
+        step = int(trainer_state.global_step) + 1 if trainer_state is not None else None
+        step = step if step is not None else len(self.history) + 1
+        indices = [int(i) for i in example_index]
+        scores, valid = self._verify(completions, indices)
+        core_groups = self._core_groups(indices, scores, step)
+        rewards = self._verifier_rewards(completions, scores)
+        core_row: dict[str, Any] = {}
+        picked = [k for k, i in enumerate(indices) if i in core_groups]
+        if picked:
+            core_rewards = self.core_reward(
+                [completions[k] for k in picked],
+                [indices[k] for k in picked],
+                trainer_state=trainer_state,
+            )
+            core_row = self.core_reward.history.pop()
+            for k, reward in zip(picked, core_rewards, strict=True):
+                rewards[k] = reward
+        checked = [s for s in scores if s is not None]
+        row = {
+            "step": step,
+            "reward": _mean(rewards),
+            "valid_rate": _mean([float(ok) for ok in valid]),
+            "plan_right_rate": _mean(checked),
+            "groups": len(set(indices)),
+            "core_groups": len(core_groups),
+            "core_task": core_row.get("task"),
+            "core_calls": core_row.get("core_calls", 0),
+            "core_tokens": core_row.get("core_tokens", 0),
+            "core_errors": self.core_reward.core_errors,
+            "zero_advantage_groups": zero_advantage_share(indices, rewards),
+            "reward_time_s": round(time.perf_counter() - start, 4),
+        }
+        self.history.append(row)
+        if log_metric is not None:
+            for key in ("plan_right_rate", "zero_advantage_groups", "core_calls"):
+                log_metric(f"gcop/{key}", float(row[key]))
+        logger.info(
+            "GRPO step %d: reward %.3f, right plans %.2f, flat groups %.2f, core calls %d",
+            step,
+            row["reward"],
+            row["plan_right_rate"],
+            row["zero_advantage_groups"],
+            row["core_calls"],
+        )
+        return rewards
+
+    def _verify(
+        self, completions: Sequence[Any], indices: list[int]
+    ) -> tuple[list[float | None], list[bool]]:
+        """The verifier's score per completion (0.0 for an invalid completion in shaped mode, which
+        the format gate zeroes anyway; ``None`` where the verifier cannot tell), and validity."""
+        judge = self.core_reward
+        scores: list[float | None] = []
+        valid: list[bool] = []
+        for completion, index in zip(completions, indices, strict=True):
+            text = completion_text(completion)
+            parse = parse_strategy(
+                text, token_budget=judge.token_budget, count_tokens=judge.count_tokens
+            )
+            if not parse.valid and judge.mode == "shaped":
+                score: float | None = 0.0
+            else:
+                plan = parse.strategy if parse.valid else text
+                raw = self.verifier(plan, judge.trainset[index])
+                score = None if raw is None else as_score(raw)
+            scores.append(score)
+            valid.append(parse.valid)
+        return scores, valid
+
+    def _core_groups(self, indices: list[int], scores: list[float | None], step: int) -> set[int]:
+        """The groups the core executes: ``core_share`` of them at random, and every group with a
+        plan the verifier could not check."""
+        groups = list(dict.fromkeys(indices))
+        unchecked = {i for i, s in zip(indices, scores, strict=True) if s is None}
+        rng = random.Random(f"{self.seed}-{step}")
+        drawn = rng.sample(groups, core_group_count(len(groups), self.core_share, rng))
+        return unchecked | set(drawn)
+
+    def _verifier_rewards(self, completions: Sequence[Any], scores: list[float | None]):
+        """The shaped (or task) reward with the verifier's score as R_task; unchecked plans get
+        0.0 here (their group goes to the core, which replaces it)."""
+        task_scores = [0.0 if s is None else s for s in scores]
+        judge = self.core_reward
+        if judge.mode == "task":
+            return task_reward(completions, task_scores)
+        config = judge.config
+        return shaped_reward(
+            completions,
+            task_scores,
+            task_scores,  # no core baseline here: the non-regression hinge is 0
+            judge_scores=None,
+            alpha_fmt=config.alpha_fmt,
+            lambda_judge=config.lambda_judge,
+            mu=config.mu,
+            token_budget=judge.token_budget,
+            count_tokens=judge.count_tokens,
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able totals over the run so far."""
+        return {
+            **self.core_reward.summary(),
+            "steps_logged": len(self.history),
+            "plan_verifier": getattr(self.verifier, "__name__", type(self.verifier).__name__),
+            "core_share": self.core_share,
+        }
+
+
+def _mean(values: Sequence[float]) -> float:
+    return round(sum(values) / len(values), 6) if values else 0.0

@@ -1,0 +1,148 @@
+"""GRPO checkpoints: a stopped or killed run resumes where it stopped, with the same step count."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from training_fakes import (
+    KEYWORD,
+    QUESTIONS,
+    exact_metric,
+    examples,
+    keyword_core,
+    small_config,
+    tiny_guide,
+)
+from transformers import TrainerCallback
+
+from gcop.optimizers.grpo.trainer import train_grpo
+from gcop.optimizers.sft import train_sft
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def says_add(strategy, example):
+    return float(KEYWORD in strategy)
+
+
+def sft_guide():
+    """A tiny guide that writes valid strategies, half of them with the keyword."""
+    torch.manual_seed(0)
+    pairs = [({"question": q}, s) for q in QUESTIONS for s in ("add", "guess")]
+    return train_sft(tiny_guide(), pairs, small_config())[0]
+
+
+class StopAt(TrainerCallback):
+    """Stops training after ``step`` (as an interrupted run would, but cleanly)."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+
+
+def lora(guide):
+    return {
+        k: v.detach().clone() for k, v in guide.local_lm.model.state_dict().items() if "lora_" in k
+    }
+
+
+def config_in(folder, steps):
+    return small_config(
+        lambda_judge=0.0,
+        grpo_core_share=0.0,
+        grpo_steps=steps,
+        grpo_save_steps=1,
+        grpo_checkpoint_dir=str(folder),
+    )
+
+
+def test_a_stopped_run_resumes_from_its_checkpoint_and_continues_the_steps(scripted_lm, tmp_path):
+    core, _ = keyword_core(scripted_lm)
+    start = sft_guide()
+    run = dict(metric=exact_metric, plan_verifier=says_add)
+    first, summary = train_grpo(
+        start, core, examples(), config=config_in(tmp_path, 4), callbacks=[StopAt(2)], **run
+    )
+    assert summary["steps"] == 2 and any(row["reward"] > 0 for row in summary["history"])
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
+    saved = tmp_path / "checkpoint-2"
+    for name in ("optimizer.pt", "scheduler.pt", "trainer_state.json", "adapter_model.safetensors"):
+        assert (saved / name).is_file(), name
+    assert list(saved.glob("rng_state*.pth"))
+
+    resumed, summary = train_grpo(start, core, examples(), config=config_in(tmp_path, 4), **run)
+    assert summary["steps"] == 4
+    assert [row["step"] for row in summary["history"]] == [3, 4]  # steps 1-2 were not redone
+    after_stop, after_resume = lora(first), lora(resumed)
+    assert any(not torch.equal(after_stop[k], after_resume[k]) for k in after_stop)
+
+    straight, _ = train_grpo(
+        start, core, examples(), config=config_in(tmp_path / "straight", 4), **run
+    )
+    # the resumed run is the same as one that never stopped (weights, optimizer, data order, RNG)
+    for name, value in lora(straight).items():
+        torch.testing.assert_close(after_resume[name], value, rtol=1e-4, atol=1e-6)
+
+
+CHILD = """
+import sys, time
+sys.path[:0] = [{tests!r}, {here!r}]
+import torch
+from transformers import TrainerCallback
+from fakes import ScriptedLM
+import gcop
+from gcop.signatures import MathSolve
+from training_fakes import examples, exact_metric, keyword_core_reply, small_config, tiny_guide
+from gcop.optimizers.grpo.trainer import train_grpo
+
+class Slow(TrainerCallback):
+    def on_step_end(self, args, state, control, **kwargs):
+        time.sleep(0.3)  # time for the parent to kill it mid-run
+
+core = gcop.Core(MathSolve, lm=ScriptedLM(keyword_core_reply).model_string)
+config = small_config(lambda_judge=0.0, grpo_core_share=0.0, grpo_steps=40, grpo_save_steps=1,
+                      grpo_checkpoint_dir={folder!r})
+train_grpo(tiny_guide(), core, examples(), metric=exact_metric, config=config,
+           plan_verifier=lambda s, ex: float("add" in s), callbacks=[Slow()])
+"""
+
+
+def test_a_killed_process_resumes_from_its_last_checkpoint(scripted_lm, tmp_path):
+    here = Path(__file__).parent
+    script = CHILD.format(tests=str(here.parent), here=str(here), folder=str(tmp_path))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    child = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not (tmp_path / "checkpoint-3" / "trainer_state.json").exists():
+        assert child.poll() is None, child.stderr.read().decode()[-2000:]
+        assert time.time() < deadline, "the child wrote no checkpoint in time"
+        time.sleep(0.1)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    child.stderr.close()
+    assert child.returncode == -signal.SIGKILL
+    last = max(int(p.name.split("-")[1]) for p in tmp_path.glob("checkpoint-*"))
+    assert 3 <= last < 40
+
+    core, _ = keyword_core(scripted_lm)
+    config = config_in(tmp_path, last + 2)
+    resumed, summary = train_grpo(
+        tiny_guide(), core, examples(), metric=exact_metric, config=config, plan_verifier=says_add
+    )
+    assert summary["steps"] == last + 2
+    assert [row["step"] for row in summary["history"]] == [last + 1, last + 2]
+    assert (tmp_path / f"checkpoint-{last + 2}" / "optimizer.pt").is_file()

@@ -1,0 +1,133 @@
+"""GRPO's plan reward: the task's verifier scores the plans, the core executes a share of groups."""
+
+import random
+
+import pytest
+import torch
+from training_fakes import (
+    KEYWORD,
+    exact_metric,
+    examples,
+    keyword_core,
+    small_config,
+    strategy_sent,
+    tiny_guide,
+)
+
+from gcop.optimizers.grpo.plan_reward import PlanReward, core_group_count
+from gcop.optimizers.grpo.trainer import make_reward, train_grpo
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def as_chat(text):
+    return [{"role": "assistant", "content": text}]
+
+
+def says_add(strategy, example):
+    """A plan verifier: the plan is right when it says the keyword."""
+    return float(KEYWORD in strategy)
+
+
+# per group (example), two plans: one saying the keyword, one not; one invalid completion
+PLANS = ["<strategy>1. add</strategy>", "<strategy>1. guess</strategy>", "1. add"]
+
+
+def batch(groups):
+    completions = [as_chat(p) for _ in range(groups) for p in PLANS]
+    indices = [i for i in range(groups) for _ in PLANS]
+    return completions, indices
+
+
+def reward_for(scripted_lm, share, verifier=says_add):
+    core, fake = keyword_core(scripted_lm)
+    config = small_config(lambda_judge=0.0, grpo_core_share=share)
+    reward = make_reward(
+        tiny_guide(), core, examples(), metric=exact_metric, config=config, plan_verifier=verifier
+    )
+    return reward, fake
+
+
+def test_the_verifier_scores_every_plan_without_the_core(scripted_lm):
+    reward, fake = reward_for(scripted_lm, share=0.0)
+    assert isinstance(reward, PlanReward)
+    completions, indices = batch(4)
+    rewards = reward(completions, example_index=indices)
+    # right plan: R_task 1 + α_fmt 0.1; wrong plan: α_fmt; invalid: gated to 0
+    assert rewards == [pytest.approx(r) for r in [1.1, 0.1, 0.0] * 4]
+    assert fake.calls == []
+    row = reward.history[-1]
+    assert row["core_calls"] == 0 and row["core_groups"] == 0 and row["groups"] == 4
+    assert row["plan_right_rate"] == pytest.approx(1 / 3) and row["valid_rate"] == pytest.approx(
+        2 / 3
+    )
+    assert row["zero_advantage_groups"] == 0.0
+
+
+def test_the_core_share_of_groups_is_executed_and_its_reward_replaces_the_verifiers(scripted_lm):
+    # a verifier that is always wrong: only core-executed groups can reward "add"
+    reward, fake = reward_for(scripted_lm, share=0.5, verifier=lambda s, ex: 0.0)
+    completions, indices = batch(4)
+    rewards = reward(completions, example_index=indices)
+    row = reward.history[-1]
+    assert row["core_groups"] == 2
+    by_group = [rewards[3 * g : 3 * g + 3] for g in range(4)]
+    core_groups = [g for g, r in enumerate(by_group) if r[0] > 1.0]
+    assert len(core_groups) == 2  # the keyword core rewarded "add" there (1 + α_fmt)
+    for g, r in enumerate(by_group):
+        if g not in core_groups:
+            assert r == [pytest.approx(0.1), pytest.approx(0.1), 0.0]  # all wrong by the verifier
+    # per core group: 2 valid plans run guided, and 1 unguided baseline; nothing else
+    assert len(fake.calls) == row["core_calls"] == 2 * 3
+    guided = sorted(strategy_sent(c["messages"]).strip() for c in fake.calls)
+    assert guided == ["", "", "1. add", "1. add", "1. guess", "1. guess"]
+    # groups with equal verifier rewards are the flat ones: the two not sent to the core
+    assert row["zero_advantage_groups"] == 0.0  # each group still has an invalid (0) completion
+
+
+def test_a_plan_the_verifier_cannot_check_sends_its_group_to_the_core(scripted_lm):
+    reward, fake = reward_for(
+        scripted_lm, share=0.0, verifier=lambda s, ex: None if "guess" in s else 1.0
+    )
+    completions, indices = batch(2)
+    rewards = reward(completions, example_index=indices)
+    assert reward.history[-1]["core_groups"] == 2
+    assert rewards == [pytest.approx(r) for r in [1.1, 0.1, 0.0] * 2]  # the core's verdicts
+    assert len(fake.calls) == 2 * 3
+
+
+def test_core_group_count_is_exact_in_expectation():
+    rng = random.Random(1)
+    counts = [core_group_count(8, 0.3, rng) for _ in range(4000)]
+    assert set(counts) == {2, 3}
+    assert sum(counts) / len(counts) == pytest.approx(2.4, abs=0.05)
+
+
+def test_grpo_with_a_verifier_trains_at_zero_core_calls(scripted_lm):
+    core, fake = keyword_core(scripted_lm)
+    config = small_config(lambda_judge=0.0, grpo_core_share=0.0, grpo_steps=2)
+    trained, summary = train_grpo(
+        tiny_guide(), core, examples(), metric=exact_metric, config=config, plan_verifier=says_add
+    )
+    assert summary["steps"] == 2 and summary["core_calls"] == 0 and fake.calls == []
+    history = summary["history"]
+    assert len(history) == 2
+    for row in history:
+        assert 0.0 <= row["zero_advantage_groups"] <= 1.0
+        assert row["groups"] == 1 and "loss" in row
+    assert summary["plan_verifier"] == "says_add" and summary["core_share"] == 0.0
+
+
+def test_bad_verifier_settings_raise_clear_errors(scripted_lm):
+    with pytest.raises(TypeError, match="plan_verifier must be callable"):
+        reward_for(scripted_lm, share=0.0, verifier="gsm8k")
+    with pytest.raises(ValueError, match="grpo_core_share"):
+        small_config(grpo_core_share=1.5)
+    with pytest.raises(ValueError, match="grpo_checkpoint_dir"):
+        small_config(grpo_save_steps=5)
