@@ -1,6 +1,6 @@
 """Study: does a guide that samples several plans and keeps only an agreed one lift the core?
 
-A numeric plan's last step can be evaluated (:func:`gcop.tasks.gsm8k_plan_value.plan_value`), so
+A numeric plan's last step can be evaluated (:func:`gcop.tasks.gsm8k.calculator.plan_value`), so
 plans sampled for one question can be compared without a model. Phases, each resumable:
 
     train   the evidence preset's SFT guide (acceptance records resume from ``--acceptance``),
@@ -30,8 +30,8 @@ from gcop.lm.convert import resolve_lm
 from gcop.presets import EVIDENCE
 from gcop.signatures import MathGuide, MathSolve
 from gcop.tasks import gsm8k
-from gcop.tasks.gsm8k_plan_value import plan_value
-from gcop.tasks.gsm8k_planner import register
+from gcop.tasks.gsm8k.calculator import plan_value
+from gcop.tasks.gsm8k.planner import register
 
 GUIDES = ("sft", "untrained")
 

@@ -20,7 +20,7 @@ import gcop
 from gcop.evaluate import evaluate_all
 from gcop.signatures import MathSolve
 from gcop.tasks import gsm8k
-from gcop.tasks.gsm8k_oracle import ReferencePlanPolicy
+from gcop.tasks.gsm8k.ceiling import ReferencePlanPolicy
 
 FORMATS = {
     "chat": lambda lm, tokens: gcop.Core(MathSolve, lm=lm, temperature=0.0, max_tokens=tokens),

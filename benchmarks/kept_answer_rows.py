@@ -21,7 +21,7 @@ from gcop.evaluate import evaluate_all
 from gcop.paired import mcnemar
 from gcop.presets import PRESETS, DemoPreset
 from gcop.tasks import gsm8k
-from gcop.tasks.gsm8k_plan_value import answer_value
+from gcop.tasks.gsm8k.calculator import answer_value
 
 
 def main() -> None:

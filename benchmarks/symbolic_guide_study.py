@@ -2,7 +2,7 @@
 
 The numeric study's SFT guide miscalculates as well as misreading: a plan of its reads
 ``90+72+6`` after computing 90, 90 and 60. A symbolic plan (``4. D = A+B+C``) takes no
-arithmetic to write, and :func:`gcop.tasks.gsm8k_plan_value.render_symbolic` turns it into the
+arithmetic to write, and :func:`gcop.tasks.gsm8k.calculator.render_symbolic` turns it into the
 numeric plan this core executes. Phases, each resumable:
 
     train   SFT of a LoRA guide (the evidence preset's, or ``--guide``) on the symbolic plans of
@@ -41,9 +41,9 @@ from gcop.paired import mcnemar
 from gcop.presets import EVIDENCE
 from gcop.signatures import MathGuide, MathSolve
 from gcop.tasks import gsm8k
-from gcop.tasks.gsm8k_oracle import ReferencePlanPolicy
-from gcop.tasks.gsm8k_plan_value import answer_value, plan_value, render_symbolic
-from gcop.tasks.gsm8k_planner import plan_from_reference, register
+from gcop.tasks.gsm8k.calculator import answer_value, plan_value, render_symbolic
+from gcop.tasks.gsm8k.ceiling import ReferencePlanPolicy
+from gcop.tasks.gsm8k.planner import plan_from_reference, register
 
 
 def accepted_examples(acceptance_run: Path, n_train: int) -> list:

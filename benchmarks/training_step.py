@@ -42,7 +42,7 @@ from gcop.optimizers.guide_training import loss_history
 from gcop.optimizers.sft import sft_trainer
 from gcop.signatures import MathGuide
 from gcop.tasks import gsm8k
-from gcop.tasks.gsm8k_planner import plan_from_reference
+from gcop.tasks.gsm8k.planner import plan_from_reference
 
 CONFIGS = {
     "sft": {

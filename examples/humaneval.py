@@ -9,7 +9,7 @@ import argparse
 import gcop
 from gcop.evaluate import evaluate
 from gcop.signatures import CodeGuide, CodeSolve
-from gcop.tasks import humaneval
+from gcop.tasks.code import humaneval
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--guide", default="smollm2-135m")

@@ -14,7 +14,7 @@ import sys
 import traceback
 from pathlib import Path
 
-TASKS = ("gsm8k", "humaneval", "kodcode")
+from gcop.tasks import TASKS
 
 
 def _non_negative(text: str) -> int:
@@ -117,7 +117,18 @@ def _config_default(field: str, note: str = "") -> dict[str, object]:
 
 
 def _task_args(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--task", default="gsm8k", help=f"task: one of {', '.join(TASKS)}")
+    sub.add_argument(
+        "--task",
+        default="gsm8k",
+        help=f"task: one of {', '.join(TASKS)}, or your own gcop.Task as module:ATTRIBUTE "
+        "(e.g. mypkg.tasks:TASK)",
+    )
+    sub.add_argument(
+        "--preset",
+        choices=("tiny", "quick", "evidence", "full"),
+        help="apply a demo preset's policy settings (core format, the kit's sampling, render "
+        "and kept answers) instead of plain guided generation",
+    )
     sub.add_argument("--core", required=True, help="core LM: LiteLLM string or registry name")
     sub.add_argument("--guide", default="smollm2-135m", help="guide model (registry name/path)")
     sub.add_argument("--out", required=True, help="output folder")
@@ -125,8 +136,10 @@ def _task_args(sub: argparse.ArgumentParser) -> None:
 
 def _check_common(args: argparse.Namespace) -> None:
     task = getattr(args, "task", None)
-    if task is not None and task not in TASKS:
-        raise ValueError(f"unknown task {task!r}: choose one of {', '.join(TASKS)}")
+    if task is not None:
+        from gcop.tasks import load_task
+
+        load_task(task)  # an unknown name or a path to no Task ends here, before any work
     out = getattr(args, "out", None)
     if out is not None:
         existing = next(path for path in [Path(out), *Path(out).parents] if path.exists())

@@ -19,7 +19,7 @@ from typing import Any
 
 from gcop.modules.policy_file import POLICY_FILE
 from gcop.presets import PRESETS, RECIPES, DemoPreset
-from gcop.tasks.gsm8k_planner import TEACHER_STYLES
+from gcop.tasks.gsm8k import TASK
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,6 @@ POLICY_FOLDERS = {name: f"{name.lower()}_policy" for name in TRAINED}  # in the 
 CEILING = "reference-plan ceiling"
 SETTINGS_FILE = "preset.json"  # in the partial folder: what an interrupted run was started with
 EXAMPLES_FILE = "examples.jsonl"  # one line per (recipe, example): for paired tests across runs
-PLANNERS = tuple(TEACHER_STYLES)  # offline privileged teachers (GSM8K)
 
 
 def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) -> Path:
@@ -47,6 +46,7 @@ def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) ->
     config = PRESETS[preset] if isinstance(preset, str) else preset
     changes = {k: v for k, v in overrides.items() if v is not None}
     config = DemoPreset.model_validate({**config.model_dump(), **changes})
+    TASK.check_teacher(config.teacher)  # before any work: a typo lists the teachers there are
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"output directory {out} is a file: pass a folder path")
@@ -81,32 +81,9 @@ def _claim(partial: Path, config: DemoPreset) -> None:
 
 
 def demo_policy(preset: DemoPreset) -> Any:
-    """The untrained guide–core policy a run with ``preset`` starts from: the guide and core
-    models, the core's format and calculator, the guide's sampling and consensus, and whether
-    the core's own answer stands where a plan backs it."""
-    import gcop
-    from gcop.lm.convert import resolve_lm
-    from gcop.signatures import MathGuide, MathSolve
-    from gcop.tasks.gsm8k_plan_value import answer_value, plan_value, render_symbolic
-
-    guide = gcop.Guide(
-        MathGuide,
-        lm=resolve_lm(preset.guide, "guide", **preset.local_lm),
-        token_budget=preset.exectune.max_strategy_tokens,
-        samples=preset.guide_samples,
-        consensus=plan_value if preset.guide_samples > 1 else None,
-        min_agreement=preset.min_agreement,
-    )
-    core = gcop.Core(
-        MathSolve,
-        lm=resolve_lm(preset.core, "core", **preset.local_lm),
-        adapter=preset.core_format,
-        temperature=0.0,
-        max_tokens=preset.core_max_tokens,
-        render=render_symbolic if preset.calculator else None,
-    )
-    answer_key = answer_value if preset.keep_core_answer else None
-    return gcop.GuideCorePolicy(guide=guide, core=core, answer_key=answer_key)
+    """The untrained guide–core policy a run with ``preset`` starts from, built the one way
+    every entry point builds a task's policy (:meth:`gcop.tasks.task.Task.policy`)."""
+    return TASK.policy(preset.guide, preset.core, preset.policy_settings(), **preset.local_lm)
 
 
 def _run(preset: DemoPreset, out: Path) -> Path:
@@ -114,18 +91,16 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     from gcop.lm.convert import resolve_lm
     from gcop.report import row_models, write_report
     from gcop.run_usage import local_decoding, peak_memory_gb
-    from gcop.tasks import gsm8k
 
     started = time.time()
-    trainset = gsm8k.load("train", n=preset.n_train, seed=0)
-    evalset = gsm8k.load(preset.eval_split, n=preset.n_test, seed=0)
+    trainset = TASK.load("train", n=preset.n_train, seed=0)
+    evalset = TASK.load(preset.eval_split, n=preset.n_test, seed=0)
     policy = demo_policy(preset)
-    planner = preset.teacher in PLANNERS
     teacher = resolve_lm(preset.teacher, "teacher")
     judge = preset.judge or policy.core.lm.model  # the core's LiteLLM model string
     exectune_config = preset.exectune.model_copy(
         update={
-            "privileged_teacher": planner,
+            "privileged_teacher": preset.teacher in TASK.privileged_teachers,
             "judge": judge,
         }
     )
@@ -134,7 +109,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     trained = time.time()
     results = list(
         evaluate_all(
-            programs, evalset, gsm8k.exact_match, num_threads=preset.threads, lam=preset.lam
+            programs, evalset, TASK.metric, num_threads=preset.threads, lam=preset.lam
         ).values()
     )
     write_examples(out / EXAMPLES_FILE, results)
@@ -197,9 +172,8 @@ def _train(preset, policy, trainset, teacher, config, out: Path):
     import gcop
     from gcop.baselines.advisor import Advisor
     from gcop.baselines.icl import ICLPolicy
-    from gcop.tasks import gsm8k
 
-    metric = gsm8k.exact_match
+    metric = TASK.metric
     wanted = set(preset.recipes)
     programs: dict[str, Any] = {}
     artifacts: dict[str, Any] = {}
@@ -255,12 +229,10 @@ def _references(preset, policy, evalset) -> dict[str, Any]:
     """The rows that put the recipes in context: the privileged ceiling and other cores."""
     import gcop
     from gcop.lm.convert import resolve_lm
-    from gcop.tasks.gsm8k_oracle import ReferencePlanPolicy
 
     rows: dict[str, Any] = {}
     if preset.ceiling:
-        style = TEACHER_STYLES.get(preset.teacher, "numeric")
-        rows[CEILING] = ReferencePlanPolicy(policy.core, evalset, style=style)
+        rows[CEILING] = TASK.ceiling(policy.core, evalset, preset.teacher)
     for model in preset.reference_cores:
         core = policy.core.with_lm(resolve_lm(model, "core", **preset.local_lm))
         rows[f"{model} alone"] = gcop.GuideCorePolicy(guide=None, core=core)

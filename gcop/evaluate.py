@@ -12,8 +12,7 @@ from typing import Any
 import dspy
 
 from gcop.cost import CostSummary, CostUnit, cost_scope, net_utility, summarize
-from gcop.modules.guide import ABSTAINED
-from gcop.modules.policy import KEPT_ANSWER
+from gcop.modules.plan_consensus import ABSTAINED, KEPT_ANSWER
 from gcop.optimizers.acceptance.calls import call_with_retries
 
 logger = logging.getLogger(__name__)

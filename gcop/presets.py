@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gcop.optimizers.config import ExecTuneConfig
+from gcop.tasks.task import PolicySettings
 
 RECIPES = ("core-only", "core + ICL", "None (untrained guide)", "SFT", "Advisor", "ExecTune")
 LOCAL_LM_SETTINGS = (  # what a preset may set on gcop.LocalLM
@@ -41,7 +42,7 @@ class DemoPreset(BaseModel):
         1,
         ge=1,
         description="plans the guide samples per task; above 1 it keeps one only where "
-        "min_agreement of them compute the same number (gsm8k_plan_value.plan_value) and "
+        "min_agreement of them compute the same number (the task kit's consensus) and "
         "abstains otherwise",
     )
     min_agreement: float = Field(0.5, gt=0, le=1)
@@ -53,7 +54,7 @@ class DemoPreset(BaseModel):
     calculator: bool = Field(
         False,
         description="symbolic plans reach the core with their numbers worked out "
-        "(gsm8k_plan_value.render_symbolic); for teacher='symbolic-planner'",
+        "(the task kit's render); for teacher='symbolic-planner'",
     )
     n_train: int = Field(ge=1, description="GSM8K training examples")
     n_test: int = Field(ge=1, description="held-out examples evaluated")
@@ -94,6 +95,18 @@ class DemoPreset(BaseModel):
                 f"local_lm: unknown setting(s) {sorted(unknown)}: choose from {LOCAL_LM_SETTINGS}"
             )
         return self
+
+    def policy_settings(self) -> PolicySettings:
+        """How this preset's policy applies the task's kit and prompts its core."""
+        return PolicySettings(
+            core_format=self.core_format,
+            core_max_tokens=self.core_max_tokens,
+            token_budget=self.exectune.max_strategy_tokens,
+            samples=self.guide_samples,
+            min_agreement=self.min_agreement,
+            render=self.calculator,
+            keep_core_answer=self.keep_core_answer,
+        )
 
 
 # The configuration the study on dev chose (docs/evidence.md §1–§3d, §3h): a LoRA guide writes

@@ -36,22 +36,25 @@ def _require_keys(*models: str) -> None:
             )
 
 
-def _task_policy(task: Any, guide: str | None, core: str):
-    """A guide–core policy on the task's signatures; no guide runs the core alone."""
-    import gcop
+def _task_policy(task: Any, guide: str | None, core: str, preset: str | None):
+    """The task's policy (:meth:`gcop.tasks.task.Task.policy`), with a demo preset's policy
+    settings when ``preset`` names one; no guide runs the core alone."""
+    from gcop.presets import PRESETS
 
-    core_module = gcop.Core(task.CORE_SIGNATURE, lm=core)
-    guide_module = gcop.Guide(task.GUIDE_SIGNATURE, lm=guide) if guide else None
-    return gcop.GuideCorePolicy(guide=guide_module, core=core_module)
+    if preset is None:
+        return task.policy(guide, core)
+    chosen = PRESETS[preset]
+    return task.policy(guide, core, chosen.policy_settings(), **chosen.local_lm)
 
 
 def run_compile(args: argparse.Namespace) -> dict[str, Any]:
     """Train a guide with ExecTune and save the policy into ``args.out``."""
     import gcop
-    from gcop.lm.convert import check_routable, model_string, named_backends, resolve_lm
+    from gcop.lm.convert import check_routable, model_string, resolve_lm
     from gcop.tasks import load_task
 
     task = load_task(args.task)
+    task.check_teacher(args.teacher)
     config = gcop.ExecTuneConfig(
         k=args.k,
         tau=args.tau,
@@ -59,9 +62,9 @@ def run_compile(args: argparse.Namespace) -> dict[str, Any]:
         grpo_steps=max(args.grpo_steps, 1),
         max_core_calls=args.max_core_calls,
         max_dollars=args.max_dollars,
-        privileged_teacher=args.teacher in named_backends(),  # planners read the reference
+        privileged_teacher=args.teacher in task.privileged_teachers,  # they read the reference
     )
-    policy = _task_policy(task, args.guide, args.core)
+    policy = _task_policy(task, args.guide, args.core, args.preset)
     teacher = resolve_lm(args.teacher, "teacher")
     check_routable(model_string(teacher))
     _require_keys(model_string(teacher), policy.core.lm.model, policy.guide.lm.model)
@@ -93,7 +96,7 @@ def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from gcop.tasks import load_task
 
     task = load_task(args.task)
-    policy = _task_policy(task, args.guide if args.policy else None, args.core)
+    policy = _task_policy(task, args.guide if args.policy else None, args.core, args.preset)
     if args.policy:
         policy.load(args.policy, keep_core_lm=True)
     _require_keys(policy.core.lm.model)
@@ -108,7 +111,7 @@ def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
         )
     models = row_models({name: policy})
     provenance = {"policy": args.policy, "split": args.split, "models": models}
-    write_report(args.out, [result], title=f"gcop evaluation: {args.task}", provenance=provenance)
+    write_report(args.out, [result], title=f"gcop evaluation: {task.name}", provenance=provenance)
     return result.to_dict()
 
 

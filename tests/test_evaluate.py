@@ -174,7 +174,7 @@ def test_a_core_reply_that_cannot_be_parsed_counts_against_the_strategy_it_follo
 def test_the_reference_ceiling_records_its_plan_when_the_core_reply_cannot_be_parsed(
     scripted_lm,
 ):
-    from gcop.tasks.gsm8k_oracle import ReferencePlanPolicy
+    from gcop.tasks.gsm8k.ceiling import ReferencePlanPolicy
 
     examples = [
         dspy.Example(question="q", answer="<<2*3=6>>6 <<6+1=7>>7\n#### 7", gold="7").with_inputs(

@@ -7,7 +7,6 @@ gcop retries transient failures itself, with backoff, and records each attempt i
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -82,12 +81,21 @@ def check_routable(model: str) -> None:
         ) from None
 
 
-def named_backends() -> dict[str, Callable[[], str]]:
-    """Offline backends a role may name, each registered on first use and returning its
-    ``local/<name>`` string: GSM8K's reference planners (privileged teachers, no weights)."""
-    from gcop.tasks.gsm8k_planner import TEACHER_STYLES, register
+_NAMED_BACKENDS: dict[str, Callable[[], str]] = {}
 
-    return {name: functools.partial(register, name) for name in TEACHER_STYLES}
+
+def register_named_backend(name: str, serve: Callable[[], str]) -> None:
+    """Let every role name ``name`` (e.g. a task's offline teacher, ``symbolic-planner``):
+    ``serve()`` registers the backend on first use and returns its ``local/<name>`` string."""
+    if not callable(serve):
+        raise TypeError(f"serve must be a function returning a model string, got {serve!r}")
+    _NAMED_BACKENDS[name] = serve
+
+
+def named_backends() -> dict[str, Callable[[], str]]:
+    """Offline backends a role may name, as registered (:func:`register_named_backend`): a
+    task's privileged teachers register theirs when the task is imported."""
+    return dict(_NAMED_BACKENDS)
 
 
 def resolve_lm(lm: LMLike, role: str, **local_kwargs: Any) -> LMLike:

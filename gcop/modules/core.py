@@ -6,7 +6,6 @@ import asyncio
 import copy
 import threading
 import warnings
-from collections.abc import Callable
 from typing import Any, Literal, get_args
 
 import dspy
@@ -16,6 +15,7 @@ from gcop.cost import CostLedger
 from gcop.lm.convert import LMLike, as_lm
 from gcop.modules.plain_adapter import PlainStrategyAdapter
 from gcop.modules.strategy_adapter import StrategyAdapter
+from gcop.modules.strategy_kit import StrategyKit
 
 CoreFormat = Literal["chat", "plain"]
 # Settings that belong to a model's server, not to the task: with_lm leaves them behind.
@@ -39,10 +39,11 @@ class Core(dspy.Module):
             counts them. Default: on for a signature, off for a wrapped program, whose next
             predictor would otherwise read a whole unparsed reply as one field.
         ledger: cost ledger shared with the rest of the policy.
-        render: ``strategy -> text`` the core reads instead, a tool between guide and core (e.g.
-            :func:`gcop.tasks.gsm8k_plan_value.render_symbolic`, a calculator that fills in a
-            lettered plan's numbers). Where it returns ``None`` the strategy cannot be carried
-            out and the core runs alone; :attr:`unrendered` counts those.
+        kit: the task's :class:`~gcop.modules.strategy_kit.StrategyKit`, or ``None``. Its
+            ``render`` (``strategy -> text`` the core reads instead, a tool between guide and
+            core such as a calculator) applies to every strategy this core is handed; where it
+            returns ``None`` the strategy cannot be carried out and the core runs alone
+            (:attr:`unrendered` counts those).
         **lm_kwargs: default LM settings such as ``temperature`` or ``max_tokens``.
     """
 
@@ -54,7 +55,7 @@ class Core(dspy.Module):
         adapter: CoreFormat = "chat",
         lenient: bool | None = None,
         ledger: CostLedger | None = None,
-        render: Callable[[str], str | None] | None = None,
+        kit: StrategyKit | None = None,
         **lm_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -75,7 +76,9 @@ class Core(dspy.Module):
         self.adapter = adapter
         self.lenient = not wrapped if lenient is None else lenient
         self._rescues = EventCount()
-        self.render = render
+        if kit is not None and not isinstance(kit, StrategyKit):
+            raise TypeError(f"kit must be a gcop.StrategyKit or None, got {kit!r}")
+        self.kit = kit
         self._unrendered = EventCount()
         self.lm = as_lm(lm, ledger=ledger, role="core", **lm_kwargs)
 
@@ -90,7 +93,7 @@ class Core(dspy.Module):
 
     @property
     def unrendered(self) -> int:
-        """How many strategies ``render`` could not carry out so far (the core ran alone)."""
+        """How many strategies the kit's ``render`` could not carry out (the core ran alone)."""
         return self._unrendered.value
 
     def forward(
@@ -121,9 +124,10 @@ class Core(dspy.Module):
         return dspy.context(lm=lm, adapter=self._adapter(self._rendered(strategy)))
 
     def _rendered(self, strategy: str | None) -> str | None:
-        if strategy is None or self.render is None:
+        render = self.kit.render if self.kit is not None else None
+        if strategy is None or render is None:
             return strategy
-        text = self.render(strategy)
+        text = render(strategy)
         if text is None:
             self._unrendered.add()
         return text

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,13 @@ from gcop.lm.convert import LMLike
 from gcop.modules.core import Core
 from gcop.modules.guide import Guide
 from gcop.modules.inference_settings import restore_inference
+from gcop.modules.plan_consensus import backed_answer
 from gcop.modules.policy_file import read_policy_folder
 from gcop.modules.policy_saving import save_policy, saved_core, saved_guide
 from gcop.modules.strategy_adapter import plan_kept_on_parse_failure
+from gcop.modules.strategy_kit import StrategyKit
 
 logger = logging.getLogger(__name__)
-
-KEPT_ANSWER = "kept the core's answer"  # how the reason of a kept unguided answer begins
 
 
 class GuideCorePolicy(dspy.Module):
@@ -39,11 +38,12 @@ class GuideCorePolicy(dspy.Module):
         strict: ``True`` (ExecTune) sends only a parsed, valid strategy block to the core and runs
             it unguided otherwise; ``False`` (the Advisor baseline, trained without a format
             gate) sends an unparsable completion to the core as it is.
-        answer_key: ``prediction -> key`` of the core's answer, on the scale of the guide's
-            ``consensus`` keys (e.g. :func:`gcop.tasks.gsm8k_plan_value.answer_value`). Given,
-            the core first answers alone, and where one of the guide's sampled strategies leads
-            to that same answer it is kept and no strategy is sent: the guide steers only where
-            none of its plans backs the core's own answer.
+        kit: the task's :class:`~gcop.modules.strategy_kit.StrategyKit`, given to the guide
+            (sampling, consensus) and the core (``render``); ``None`` keeps whatever kit they
+            were built with. With an ``answer_key`` the core first answers alone, and where one
+            of the guide's sampled strategies leads to that same answer it is kept and no
+            strategy is sent: the guide steers only where none of its plans backs the core's
+            own answer.
     """
 
     def __init__(
@@ -54,23 +54,23 @@ class GuideCorePolicy(dspy.Module):
         core_lm: LMLike | None = None,
         guided: bool = True,
         strict: bool = True,
-        answer_key: Callable[[dspy.Prediction], Hashable | None] | None = None,
+        kit: StrategyKit | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(core, Core):
             if core_lm is None:
                 raise ValueError("wrapping a DSPy program as the core needs core_lm=<model>")
             core = Core(core, core_lm)
-        if answer_key is not None and getattr(guide, "consensus", None) is None:
-            raise ValueError(
-                "answer_key compares the core's answer with where the guide's strategies lead: "
-                "it needs a guide with consensus=<function strategy -> key>"
-            )
+        if kit is not None:
+            if not isinstance(kit, StrategyKit):
+                raise TypeError(f"kit must be a gcop.StrategyKit or None, got {kit!r}")
+            core.kit = kit
+            if guide is not None:
+                guide = guide.with_lm(_guide_lm(guide), kit=kit)
         self.guide = guide
         self.core = core
         self.guided = guided and guide is not None
         self.strict = strict
-        self.answer_key = answer_key
         self.ledger: CostLedger = core.ledger
         if guide is not None:
             guide.lm.ledger = self.ledger
@@ -108,9 +108,14 @@ class GuideCorePolicy(dspy.Module):
         with plan_kept_on_parse_failure(fields):
             return await self.core.acall(strategy=self._core_strategy(plan), **inputs), fields
 
+    @property
+    def kit(self) -> StrategyKit | None:
+        """The kit this policy applies (its guide's, or its core's without a guide)."""
+        return self.guide.kit if self.guide is not None else self.core.kit
+
     def _checks_answer(self, plan: dspy.Prediction | None) -> bool:
         """Whether the core answers alone first, to be compared with the guide's samples."""
-        return plan is not None and self.answer_key is not None
+        return plan is not None and self.kit is not None and self.kit.answer_key is not None
 
     def _unguided(self, inputs: dict) -> dspy.Prediction | None:
         """The core's answer without a plan; ``None`` for a reply that cannot be parsed."""
@@ -135,15 +140,8 @@ class GuideCorePolicy(dspy.Module):
             return None
         if self._core_strategy(plan) is None:
             return alone, self._plan_fields(plan)
-        key = self.answer_key(alone)
-        if key is None or key not in plan.sample_keys:
-            return None
-        backing = f"{plan.sample_keys.count(key)} of {len(plan.sample_keys)} strategies lead to it"
-        return alone, {
-            "strategy": "",
-            "valid": False,
-            "reason": f"{KEPT_ANSWER}: {backing}",
-        }
+        fields = backed_answer(self.kit, plan, alone)
+        return None if fields is None else (alone, fields)
 
     def _core_strategy(self, plan: dspy.Prediction | None) -> str | None:
         """What the core is handed: a valid strategy; ``None`` (run unguided) for no plan or, in
@@ -164,7 +162,7 @@ class GuideCorePolicy(dspy.Module):
     def stats(self) -> dict[str, int]:
         """Counts to report beside accuracy (costs are in :attr:`ledger`): ``lenient_rescues``,
         the core replies kept by a lenient parse although they lacked DSPy's field markers, and
-        ``unrendered``, the strategies the core's ``render`` could not carry out."""
+        ``unrendered``, the strategies the kit's ``render`` could not carry out."""
         return {"lenient_rescues": self.core.lenient_rescues, "unrendered": self.core.unrendered}
 
     def unguided(self) -> GuideCorePolicy:
@@ -198,8 +196,8 @@ class GuideCorePolicy(dspy.Module):
         program's state is still loaded): the saved guide then steers another core. On the
         saved core model the saved sampling settings (token budget, temperature) apply either
         way, with this policy's server settings (address, key, timeout). How the
-        saved policy turned strategies into answers (the core's format and ``render``, the
-        guide's sampling and consensus) is restored too
+        saved policy turned strategies into answers (the core's format, the strategy kit) is
+        restored too
         (:mod:`~gcop.modules.inference_settings`). The folder
         is checked (schema, paths, guide weights) and every part is rebuilt before any is
         swapped in: on an error this policy is left as it was.
@@ -208,13 +206,14 @@ class GuideCorePolicy(dspy.Module):
         saved = read_policy_folder(folder)
         core = saved_core(self.core, folder, saved, keep_lm=keep_core_lm)
         guide = saved_guide(self.guide, folder, saved)
-        guide, core, answer_key = restore_inference(
-            saved.inference, guide, core, self.answer_key, folder=folder
-        )
-        if answer_key is not None and getattr(guide, "consensus", None) is None:
-            answer_key = None  # saved with a guide whose consensus could not be restored
-        self.core, self.guide, self.answer_key = core, guide, answer_key
+        guide, core = restore_inference(saved.inference, guide, core, folder=folder)
+        self.core, self.guide = core, guide
         self.guided = saved.guided and guide is not None
         self.strict = saved.strict
         self.artifacts = saved.artifacts
         return self
+
+
+def _guide_lm(guide: Guide) -> Any:
+    """The model a guide serves: its local model (trainable) if it has one, else its LM."""
+    return guide.local_lm if guide.local_lm is not None else guide.lm

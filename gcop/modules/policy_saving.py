@@ -68,7 +68,7 @@ def save_policy(policy: GuideCorePolicy, path: str | Path) -> Path:
         models=models,
         training_config=scrub(training_config(policy.artifacts)),
         artifacts=scrub(policy.artifacts),
-        inference=inference_settings(guide, core, policy.answer_key),
+        inference=inference_settings(guide, core),
     )
     write_policy_file(folder, saved)
     return folder

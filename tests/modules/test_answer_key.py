@@ -1,4 +1,4 @@
-"""GuideCorePolicy(answer_key=...): the core's own answer stands where one of the guide's sampled
+"""A kit with an answer_key: the core's own answer stands where one of the guide's sampled
 plans leads to it; the agreed plan is sent only where none does."""
 
 import asyncio
@@ -10,7 +10,7 @@ from fakes import last_user_text
 
 import gcop
 from gcop.signatures import MathGuide, MathSolve
-from gcop.tasks.gsm8k_plan_value import answer_value, plan_value
+from gcop.tasks.gsm8k.calculator import answer_value, plan_value
 
 QUESTION = "Tom has 2 apples and buys 2 more. How many apples?"
 SAMPLES = [  # two agree on 4, one says 5, one is invalid
@@ -24,18 +24,20 @@ SAMPLES = [  # two agree on 4, one says 5, one is invalid
 def policy_with(scripted_lm, alone_answer: str, min_agreement: float = 0.5):
     """A policy whose guide samples SAMPLES and whose core answers ``alone_answer`` without a
     plan and 4 with one; the core's LM is returned too, to count its calls."""
-    guide = gcop.Guide(
-        MathGuide,
-        lm=scripted_lm(SAMPLES).model_string,
+    kit = gcop.StrategyKit(
+        "test-answer-key",
         samples=4,
         consensus=plan_value,
         min_agreement=min_agreement,
+        answer_key=answer_value,
     )
+    guide = gcop.Guide(MathGuide, lm=scripted_lm(SAMPLES).model_string)
     core_lm = scripted_lm(
         lambda m: "So 2+2 = 4. The answer is 4" if "Compute" in last_user_text(m) else alone_answer
     )
     core = gcop.Core(MathSolve, lm=core_lm.model_string, adapter="plain")
-    return gcop.GuideCorePolicy(guide=guide, core=core, answer_key=answer_value), core_lm
+    gcop.register_kit(kit)  # so that a saved policy restores it
+    return gcop.GuideCorePolicy(guide=guide, core=core, kit=kit), core_lm
 
 
 def test_the_guide_reports_where_each_sample_leads(scripted_lm):
@@ -73,22 +75,23 @@ def test_where_the_guide_abstains_the_core_answers_once(scripted_lm):
     assert len(core_lm.calls) == 1
 
 
-def test_an_answer_key_needs_a_guide_with_consensus(scripted_lm):
-    guide = gcop.Guide(MathGuide, lm=scripted_lm(SAMPLES).model_string)
-    core = gcop.Core(MathSolve, lm=scripted_lm(["The answer is 4"]).model_string)
-    with pytest.raises(ValueError, match="needs a guide with consensus"):
-        gcop.GuideCorePolicy(guide=guide, core=core, answer_key=answer_value)
+def test_an_answer_key_needs_a_kit_with_consensus():
+    with pytest.raises(ValueError, match="so it needs consensus"):
+        gcop.StrategyKit("no-consensus", answer_key=answer_value)
 
 
 def test_a_saved_policy_restores_its_answer_key(scripted_lm, tmp_path):
     policy, _ = policy_with(scripted_lm, "The answer is 5")
     policy.save(tmp_path / "policy")
-    fresh, _ = policy_with(scripted_lm, "The answer is 5")
-    fresh.answer_key = None
-    assert fresh.load(tmp_path / "policy").answer_key is answer_value
-    policy.answer_key = None  # and a policy saved without one loads without one
-    policy.save(tmp_path / "plain")
-    assert fresh.load(tmp_path / "plain").answer_key is None
+    plain = gcop.GuideCorePolicy(
+        guide=gcop.Guide(MathGuide, lm=scripted_lm(SAMPLES).model_string),
+        core=gcop.Core(MathSolve, lm=scripted_lm(["The answer is 4"]).model_string),
+    )
+    loaded = plain.load(tmp_path / "policy")
+    assert loaded.kit.answer_key is answer_value and loaded.kit.samples == 4
+    without = policy.kit.with_settings(answer_key=None)  # saved without one, loads without one
+    gcop.GuideCorePolicy(guide=policy.guide, core=policy.core, kit=without).save(tmp_path / "p2")
+    assert plain.load(tmp_path / "p2").kit.answer_key is None
 
 
 def test_the_report_counts_how_each_recipe_used_its_guide(scripted_lm, tmp_path):

@@ -1,22 +1,24 @@
-"""Guide(samples=n, consensus=...): keep a strategy only where enough samples agree."""
+"""Guide(kit=StrategyKit(samples=n, consensus=...)): keep a strategy only where enough samples
+agree."""
 
 import pytest
 from fakes import last_user_text
 
 import gcop
 from gcop.signatures import MathGuide, MathSolve
-from gcop.tasks.gsm8k_plan_value import plan_value
+from gcop.tasks.gsm8k.calculator import plan_value
+
+KIT = gcop.StrategyKit("test-consensus", samples=4, consensus=plan_value)
 
 QUESTION = "Tom has 2 apples and buys 2 more. How many apples?"
 FOUR = "<strategy>1. Compute 2+2.</strategy>"
 FIVE = "<strategy>1. Compute 2+3.</strategy>"
 
 
-def consensus_guide(scripted_lm, replies, **settings):
+def consensus_guide(scripted_lm, replies, min_agreement=0.5, **settings):
     guide_lm = scripted_lm(replies)
-    guide = gcop.Guide(
-        MathGuide, lm=guide_lm.model_string, samples=4, consensus=plan_value, **settings
-    )
+    kit = KIT.with_settings(min_agreement=min_agreement)
+    guide = gcop.Guide(MathGuide, lm=guide_lm.model_string, kit=kit, **settings)
     return guide, guide_lm
 
 
@@ -55,7 +57,7 @@ def test_the_first_sample_is_greedy_and_seeded_samples_get_their_own_seeds(scrip
 def test_a_guide_rebuilt_for_trained_weights_keeps_its_consensus(scripted_lm):
     guide, _ = consensus_guide(scripted_lm, [FOUR], min_agreement=0.75, temperature=0.9)
     other = guide.with_lm(scripted_lm([FIVE]).model_string)
-    assert (other.samples, other.consensus, other.min_agreement) == (4, plan_value, 0.75)
+    assert other.kit == KIT.with_settings(min_agreement=0.75) and other.samples == 4
     assert other.lm.kwargs["temperature"] == 0.9
     assert other(question=QUESTION).strategy == "1. Compute 2+3."
 
@@ -66,9 +68,13 @@ def test_a_guide_rebuilt_for_trained_weights_keeps_its_consensus(scripted_lm):
         ({"samples": 4}, "needs consensus"),
         ({"samples": 0}, "at least 1"),
         ({"samples": 4, "consensus": plan_value, "min_agreement": 0}, "min_agreement"),
-        ({"samples": 4, "consensus": plan_value, "temperature": 0.0}, "always agree"),
     ],
 )
-def test_consensus_settings_are_checked(scripted_lm, settings, message):
+def test_kit_settings_are_checked(settings, message):
     with pytest.raises(ValueError, match=message):
-        gcop.Guide(MathGuide, lm=scripted_lm([FOUR]).model_string, **settings)
+        gcop.StrategyKit("checked", **settings)
+
+
+def test_a_guide_sampling_several_strategies_at_temperature_0_is_refused(scripted_lm):
+    with pytest.raises(ValueError, match="always agree"):
+        gcop.Guide(MathGuide, lm=scripted_lm([FOUR]).model_string, kit=KIT, temperature=0.0)

@@ -410,14 +410,15 @@ def test_guide_weights_are_checked_when_the_policy_loads(scripted_lm, tmp_path):
     assert other.guide is guide
 
 
-def test_a_core_render_hands_the_core_the_rendered_strategy_or_none(scripted_lm):
+def test_a_kits_render_hands_the_core_the_rendered_strategy_or_none(scripted_lm):
     """A symbolic plan reaches the core with its numbers filled in; one that does not work out
     leaves the core alone, counted in stats()."""
-    from gcop.tasks.gsm8k_plan_value import render_symbolic
+    from gcop.tasks.gsm8k.calculator import render_symbolic
 
     seen = []
     core_lm = scripted_lm(lambda m: seen.append(last_user_text(m)) or "The answer is 8")
-    core = gcop.Core(MathSolve, lm=core_lm.model_string, adapter="plain", render=render_symbolic)
+    kit = gcop.StrategyKit("calculator", render=render_symbolic)
+    core = gcop.Core(MathSolve, lm=core_lm.model_string, adapter="plain", kit=kit)
     for plan in ("<strategy>1. A = 2*3\n2. B = A+2</strategy>", "<strategy>1. B = C+1</strategy>"):
         guide = gcop.Guide(MathGuide, lm=scripted_lm([plan]).model_string)
         gcop.GuideCorePolicy(guide=guide, core=core)(question=QUESTION)
@@ -427,52 +428,74 @@ def test_a_core_render_hands_the_core_the_rendered_strategy_or_none(scripted_lm)
 
 
 def test_loading_a_policy_saved_with_a_calculator_restores_it(scripted_lm, tmp_path, caplog):
-    """A policy loaded with the defaults gets back the saved core format, render tool and guide
-    consensus (registered functions by name), so a saved policy is evaluated as it was trained."""
-    from gcop.tasks.gsm8k_plan_value import plan_value, render_symbolic
+    """A policy loaded with the defaults gets back the saved core format and strategy kit (by
+    name, with its sampling settings and the tools it had on), so a saved policy is evaluated as
+    it was trained."""
+    from gcop.tasks.gsm8k import KIT
 
     guide_lm, core_lm = scripted_lm(["<strategy>1. A = 2+2</strategy>"]), scripted_lm(core_reply)
-    guide = gcop.Guide(
-        MathGuide, lm=guide_lm.model_string, samples=3, consensus=plan_value, token_budget=64
-    )
-    core = gcop.Core(MathSolve, lm=core_lm.model_string, adapter="plain", render=render_symbolic)
-    gcop.GuideCorePolicy(guide=guide, core=core).save(tmp_path / "policy")
+    guide = gcop.Guide(MathGuide, lm=guide_lm.model_string, token_budget=64)
+    core = gcop.Core(MathSolve, lm=core_lm.model_string, adapter="plain")
+    kit = KIT.with_settings(samples=3, answer_key=None)
+    gcop.GuideCorePolicy(guide=guide, core=core, kit=kit).save(tmp_path / "policy")
     stored = json.loads((tmp_path / "policy" / "policy.json").read_text())["inference"]
-    assert stored["core_render"] == "gcop.tasks.gsm8k_plan_value.render_symbolic"
-    assert stored["guide_consensus"] == "gcop.tasks.gsm8k_plan_value.plan_value"
-    assert stored["guide_samples"] == 3 and stored["core_adapter"] == "plain"
+    assert stored["kit"]["name"] == "gsm8k" and stored["kit"]["samples"] == 3
+    assert (stored["kit"]["render"], stored["kit"]["answer_key"]) == (True, False)
+    assert stored["core_adapter"] == "plain"
     plain, _, _ = make_policy(scripted_lm)
     ledger = plain.ledger
     with caplog.at_level("INFO", logger="gcop.modules.inference_settings"):
         plain.load(tmp_path / "policy")
-    assert plain.core.render is render_symbolic and plain.core.adapter == "plain"
-    assert plain.guide.consensus is plan_value and plain.guide.samples == 3
+    assert plain.core.kit == kit and plain.core.adapter == "plain"
+    assert plain.guide.kit == kit and plain.guide.samples == 3
     assert plain.guide.token_budget == 64 and plain.guide.lm.ledger is ledger
     assert "restored core_adapter='plain'" in caplog.text
     assert "WARNING" not in caplog.text
+
+
+def test_a_policy_file_written_before_kits_loads_with_the_gsm8k_kit(scripted_lm, tmp_path):
+    """Files written before kits existed named the kit's parts one by one; they load as the
+    GSM8K kit with the same settings."""
+    from gcop.tasks.gsm8k import KIT
+
+    make_policy(scripted_lm)[0].save(tmp_path / "policy")
+    policy_file = tmp_path / "policy" / "policy.json"
+    old = json.loads(policy_file.read_text())
+    old["inference"] = {
+        "core_adapter": "plain",
+        "core_render": "gcop.tasks.gsm8k_plan_value.render_symbolic",
+        "answer_key": None,
+        "guide_samples": 5,
+        "guide_consensus": "gcop.tasks.gsm8k_plan_value.plan_value",
+        "guide_min_agreement": 1.0,
+        "guide_token_budget": 96,
+    }
+    policy_file.write_text(json.dumps(old))
+    loaded = make_policy(scripted_lm)[0].load(tmp_path / "policy")
+    assert loaded.kit == KIT.with_settings(samples=5, min_agreement=1.0, answer_key=None)
+    assert loaded.guide.token_budget == 96 and loaded.core.adapter == "plain"
 
 
 def _double(strategy: str) -> str:
     return strategy + strategy
 
 
-def test_a_saved_function_restores_only_when_registered(scripted_lm, tmp_path, caplog):
-    """A render function is restored by name only once registered (a name read from a file is
-    never imported on its own); until then the loading policy keeps its own, with a warning."""
-    from gcop.modules.strategy_functions import qualified_name
-
+def test_a_saved_kit_restores_only_when_registered(scripted_lm, tmp_path, caplog):
+    """A kit is restored by name only once registered (a name read from a file is never
+    imported unless it is gcop's own); until then the loading policy keeps its own kit, with a
+    warning."""
     core_lm = scripted_lm(core_reply)
-    core = gcop.Core(MathSolve, lm=core_lm.model_string, render=_double)
+    kit = gcop.StrategyKit("doubling", render=_double)
+    core = gcop.Core(MathSolve, lm=core_lm.model_string, kit=kit)
     gcop.GuideCorePolicy(guide=None, core=core).save(tmp_path / "policy")
     fresh = gcop.GuideCorePolicy(guide=None, core=gcop.Core(MathSolve, lm=core_lm.model_string))
     with caplog.at_level("WARNING", logger="gcop.modules.inference_settings"):
         fresh.load(tmp_path / "policy")
-    assert fresh.core.render is None
-    name = qualified_name(_double)
-    assert f"core_render={name!r}, which cannot be restored" in caplog.text
-    gcop.register_strategy_function(_double)
+    assert fresh.core.kit is None
+    assert "saved with the strategy kit 'doubling', which is not registered" in caplog.text
+    gcop.register_kit(kit)
     fresh.load(tmp_path / "policy")
-    assert fresh.core.render is _double
+    assert fresh.core.kit == kit
 
     policy_file = tmp_path / "policy" / "policy.json"
     edited = json.loads(policy_file.read_text())

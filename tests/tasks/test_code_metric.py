@@ -1,11 +1,11 @@
-"""gcop.tasks.code_metric: code extraction, completion programs and pass@k."""
+"""gcop.tasks.code.metric: code extraction, completion programs and pass@k."""
 
 from math import comb
 
 import dspy
 import pytest
 
-from gcop.tasks.code_metric import complete, extract_code, pass_at_k, prediction_code
+from gcop.tasks.code.metric import complete, extract_code, pass_at_k, prediction_code
 
 FUNC = "def add(a, b):\n    return a + b"
 

@@ -3,8 +3,8 @@
 import pytest
 
 from gcop.tasks import gsm8k
-from gcop.tasks.gsm8k_plan_value import plan_value, render_symbolic
-from gcop.tasks.gsm8k_planner import plan_from_reference
+from gcop.tasks.gsm8k.calculator import plan_value, render_symbolic
+from gcop.tasks.gsm8k.planner import plan_from_reference
 
 
 @pytest.mark.parametrize(

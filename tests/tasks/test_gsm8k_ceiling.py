@@ -7,7 +7,7 @@ import pytest
 
 import gcop
 from gcop.signatures import MathSolve
-from gcop.tasks.gsm8k_oracle import ReferencePlanPolicy
+from gcop.tasks.gsm8k.ceiling import ReferencePlanPolicy
 from tests.fakes import ScriptedLM, last_user_text
 
 

@@ -4,7 +4,7 @@ import dspy
 import pytest
 
 from gcop.signatures import MathGuide, MathSolve
-from gcop.tasks import gsm8k
+from gcop.tasks.gsm8k import data as gsm8k
 
 # (model reply, the number it answers); None when it states no number. Besides the replies an
 # exact-match metric must read, the table pins where "take the last number" (lm-evaluation-harness's

@@ -8,7 +8,7 @@ import dspy
 
 from gcop.strategy import parse_strategy
 from gcop.tasks import gsm8k
-from gcop.tasks.gsm8k_planner import plan_from_reference, register
+from gcop.tasks.gsm8k.planner import plan_from_reference, register
 
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 STEP = re.compile(r"\[step [\d.]+\]")

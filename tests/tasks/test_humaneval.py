@@ -1,4 +1,4 @@
-"""gcop.tasks.humaneval: the 164 problems, and verdicts through our sandbox."""
+"""gcop.tasks.code.humaneval: the 164 problems, and verdicts through our sandbox."""
 
 import textwrap
 import time
@@ -8,8 +8,8 @@ import pytest
 
 from gcop.sandbox import run_many
 from gcop.signatures import CodeGuide, CodeSolve
-from gcop.tasks import humaneval
-from gcop.tasks.code_metric import extract_code
+from gcop.tasks.code import humaneval
+from gcop.tasks.code.metric import extract_code
 
 # The ways a model hands back a correct solution; each must pass for every canonical one.
 REPLY_FORMS = {

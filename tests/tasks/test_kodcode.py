@@ -1,4 +1,4 @@
-"""gcop.tasks.kodcode: the shipped sample, hub-format rows, and verdicts through our sandbox."""
+"""gcop.tasks.code.kodcode: the shipped sample, hub-format rows, verdicts through our sandbox."""
 
 import importlib.util
 import re
@@ -7,7 +7,7 @@ import dspy
 import pytest
 
 from gcop.sandbox import run_many
-from gcop.tasks import kodcode
+from gcop.tasks.code import kodcode
 
 HUB_ROW = {  # the KodCode/KodCode-V1 column layout
     "question_id": "Docs_Combine_45219_I",

@@ -11,7 +11,8 @@ import dspy
 from gcop.sandbox import Job, SandboxConfig, run_job
 from gcop.signatures import CodeGuide, CodeSolve
 from gcop.tasks._rows import require, take
-from gcop.tasks.code_metric import complete, extract_code, prediction_code
+from gcop.tasks.code.metric import complete, extract_code, prediction_code
+from gcop.tasks.task import Task
 
 GUIDE_SIGNATURE = CodeGuide
 CORE_SIGNATURE = CodeSolve
@@ -51,3 +52,12 @@ def metric(example, prediction, trace=None, config: SandboxConfig | None = None)
     """pass@1 of one reply: extract its code and run the problem's tests in the sandbox."""
     code = extract_code(prediction_code(prediction), example.entry_point)
     return run_job(job(example, code), config=config).passed
+
+
+TASK = Task(
+    name="humaneval",
+    load=load,
+    guide_signature=GUIDE_SIGNATURE,
+    core_signature=CORE_SIGNATURE,
+    metric=metric,
+)

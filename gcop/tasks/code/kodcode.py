@@ -17,7 +17,8 @@ import dspy
 from gcop.sandbox import Job, SandboxConfig, run_job
 from gcop.signatures import CodeGuide, CodeSolve
 from gcop.tasks._rows import DATA_DIR, check_source, check_split, read_jsonl, require, take
-from gcop.tasks.code_metric import extract_code, prediction_code
+from gcop.tasks.code.metric import extract_code, prediction_code
+from gcop.tasks.task import Task
 
 logger = logging.getLogger(__name__)
 
@@ -150,3 +151,12 @@ def metric(example, prediction, trace=None, config: SandboxConfig | None = None)
     """pass@1 of one reply: extract its code and run the tests in the sandbox."""
     code = extract_code(prediction_code(prediction), example.entry_point)
     return run_job(job(example, code), config=config).passed
+
+
+TASK = Task(
+    name="kodcode",
+    load=load,
+    guide_signature=GUIDE_SIGNATURE,
+    core_signature=CORE_SIGNATURE,
+    metric=metric,
+)

@@ -2,8 +2,9 @@
 
 A numeric plan (``1. Compute 48/2.`` / ``2. Compute 48+24.``) spells out every calculation with
 numbers, so what it leads to can be worked out without a model (:func:`plan_value`); guides that
-sample several plans use it to see whether they agree (:class:`gcop.Guide`'s ``consensus``), and
-a policy compares it with the core's own answer (:func:`answer_value`).
+sample several plans use it to see whether they agree (the kit's ``consensus``), a policy
+compares it with the core's own answer (:func:`answer_value`), and GRPO checks a plan against
+the gold answer without the core (:func:`plan_verdict`).
 
 A symbolic plan (``1. A = 48/2`` / ``2. B = 48+A``) names earlier results by letter, so writing
 one takes no arithmetic; this core cannot carry such plans out, but it carries out numeric ones.
@@ -21,8 +22,6 @@ import operator
 import re
 from typing import Any
 
-from gcop.modules.strategy_functions import register_strategy_function
-
 _SYMBOLIC_STEP = re.compile(r"^\s*\d+[.)]\s*([A-Z]\d*)\s*=\s*(.+?)\s*\.?\s*$")
 _NAME = re.compile(r"\b[A-Z]\d*\b")
 _STEP = re.compile(r"^\s*\d+[.)]\s*Compute\s+(.+?)\s*\.?\s*$", re.IGNORECASE | re.MULTILINE)
@@ -38,7 +37,6 @@ _OPERATORS = {
 _MAX_EXPONENT = 64  # 10**10**10 would hang; no GSM8K calculation needs more
 
 
-@register_strategy_function
 def plan_value(plan: str) -> float | None:
     """The value of the plan's last ``Compute`` step, rounded to 6 decimals (so plans that reach
     the same number by different routes agree); ``None`` when the plan has no such step or its
@@ -60,11 +58,10 @@ def plan_value(plan: str) -> float | None:
     return None if value is None else round(value, 6)
 
 
-@register_strategy_function
 def answer_value(prediction: Any) -> float | None:
     """The number a core's GSM8K answer ends with, on :func:`plan_value`'s scale (rounded to 6
     decimals), so a policy can see whether one of its guide's plans leads to it
-    (``GuideCorePolicy(answer_key=answer_value)``); ``None`` when the answer has no number.
+    (the kit's ``answer_key``); ``None`` when the answer has no number.
 
     >>> import dspy
     >>> answer_value(dspy.Prediction(answer="48 + 24 = 72. The answer is 72."))
@@ -72,13 +69,12 @@ def answer_value(prediction: Any) -> float | None:
     >>> answer_value(dspy.Prediction(answer="I cannot tell.")) is None
     True
     """
-    from gcop.tasks.gsm8k import extract_number
+    from gcop.tasks.gsm8k.data import extract_number
 
     value = extract_number(str(getattr(prediction, "answer", None) or ""))
     return None if value is None else round(value, 6)
 
 
-@register_strategy_function
 def render_symbolic(plan: str) -> str | None:
     """The numeric plan a symbolic one stands for: each step's letters replaced by the values
     of the steps that named them. ``None`` when a line is not ``<n>. <letter> = <arithmetic>``
@@ -137,3 +133,23 @@ def _evaluate(node: ast.AST) -> float:
             raise ValueError("exponent too large")
         return _OPERATORS[type(node.op)](left, right)
     raise ValueError(f"not arithmetic: {ast.dump(node)}")
+
+
+def plan_verdict(strategy: str, example: Any) -> float | None:
+    """1.0 when the plan computes the example's gold answer, 0.0 when it computes anything else
+    or nothing a calculator can work out; ``None`` for an example without a gold number. A check
+    of a plan without the core (the kit's ``verifier``, GRPO's plan reward).
+
+    >>> import dspy
+    >>> plan_verdict("1. A = 48/2\\n2. B = 48+A", dspy.Example(gold="72"))
+    1.0
+    >>> plan_verdict("1. Compute 48+2.", dspy.Example(gold="72"))
+    0.0
+    """
+    from gcop.tasks.gsm8k.data import extract_number
+
+    gold = extract_number(str(getattr(example, "gold", None) or ""))
+    if gold is None:
+        return None
+    value = plan_value(strategy)
+    return float(value is not None and value == round(gold, 6))

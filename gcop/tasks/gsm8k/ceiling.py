@@ -14,7 +14,7 @@ import dspy
 
 from gcop.cost import attach_cost, cost_scope, summarize
 from gcop.modules.strategy_adapter import plan_kept_on_parse_failure
-from gcop.tasks.gsm8k_planner import PlanStyle, plan_from_reference
+from gcop.tasks.gsm8k.planner import PlanStyle, plan_from_reference
 
 
 class ReferencePlanPolicy(dspy.Module):
@@ -35,3 +35,11 @@ class ReferencePlanPolicy(dspy.Module):
         with cost_scope() as calls, plan_kept_on_parse_failure(plan):
             prediction = self.core(strategy=plan["strategy"], question=question)
         return attach_cost(dspy.Prediction(**{**prediction, **plan}), summarize(calls))
+
+
+def reference_plan_policy(core: Any, examples: Sequence[dspy.Example], teacher: str) -> Any:
+    """The ceiling row for a run taught by ``teacher``: reference plans in that planner's style
+    (numeric for a teacher that is not one of the planners)."""
+    from gcop.tasks.gsm8k.planner import TEACHER_STYLES
+
+    return ReferencePlanPolicy(core, examples, style=TEACHER_STYLES.get(teacher, "numeric"))

@@ -1,0 +1,76 @@
+"""Agreeing on one of several sampled strategies, and keeping the core's own answer where a
+strategy backs it: the two decisions a :class:`~gcop.modules.strategy_kit.StrategyKit` with
+``samples > 1`` adds to a guide–core policy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable
+from typing import Any
+
+import dspy
+
+from gcop.modules.strategy_kit import StrategyKit
+from gcop.strategy import StrategyParse
+
+ABSTAINED = "abstained"  # how the reason of a guide that keeps no strategy begins
+KEPT_ANSWER = "kept the core's answer"  # how the reason of a kept unguided answer begins
+
+
+def plan_prediction(
+    completion: str,
+    parsed: StrategyParse,
+    agreement: float | None = None,
+    sample_keys: list[Hashable | None] | None = None,
+) -> dspy.Prediction:
+    """The guide's prediction for one kept ``completion``: ``strategy``, ``valid``, ``reason``,
+    ``completion``, ``agreement`` (1.0 for a single valid sample) and ``sample_keys``."""
+    if agreement is None:
+        agreement = 1.0 if parsed.valid else 0.0
+    return dspy.Prediction(
+        strategy=parsed.strategy,
+        valid=parsed.valid,
+        reason=parsed.reason,
+        completion=completion,
+        agreement=agreement,
+        sample_keys=sample_keys or [],
+    )
+
+
+def sample_key(kit: StrategyKit | None, parsed: StrategyParse) -> Hashable | None:
+    """Where a parsed sample leads (the kit's consensus key); ``None`` for an invalid one or
+    without a consensus."""
+    if kit is None or kit.consensus is None or not parsed.valid:
+        return None
+    return kit.consensus(parsed.strategy)
+
+
+def agreed_plan(kit: StrategyKit, samples: list[tuple[str, StrategyParse]]) -> dspy.Prediction:
+    """The first valid sample with the most common consensus key, if at least
+    ``kit.min_agreement`` of the samples share it; an abstention (``valid=False``) otherwise."""
+    keys = [sample_key(kit, parsed) for _, parsed in samples]
+    counts = Counter(key for key in keys if key is not None)
+    top, count = counts.most_common(1)[0] if counts else (None, 0)
+    agreement = count / len(samples)
+    if top is None or agreement < kit.min_agreement:
+        return dspy.Prediction(
+            strategy="",
+            valid=False,
+            reason=f"{ABSTAINED}: {count} of {len(samples)} strategies agree",
+            completion="",
+            agreement=agreement,
+            sample_keys=keys,
+        )
+    kept = next(index for index, key in enumerate(keys) if key == top)
+    completion, parsed = samples[kept]
+    return plan_prediction(completion, parsed, agreement=agreement, sample_keys=keys)
+
+
+def backed_answer(kit: StrategyKit, plan: dspy.Prediction, alone: Any) -> dict[str, Any] | None:
+    """The fields a policy reports when the core's own answer ``alone`` stands because one of
+    the guide's samples leads to it; ``None`` when none does (then the plan is sent)."""
+    key = kit.answer_key(alone)
+    if key is None or key not in plan.sample_keys:
+        return None
+    backing = f"{plan.sample_keys.count(key)} of {len(plan.sample_keys)} strategies lead to it"
+    return {"strategy": "", "valid": False, "reason": f"{KEPT_ANSWER}: {backing}"}
