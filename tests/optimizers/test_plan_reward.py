@@ -9,11 +9,13 @@ from training_fakes import (
     exact_metric,
     examples,
     keyword_core,
+    one_pass_config,
     small_config,
     strategy_sent,
     tiny_guide,
 )
 
+import gcop
 from gcop.optimizers.grpo.plan_reward import PlanReward, core_group_count
 from gcop.optimizers.grpo.trainer import make_reward, train_grpo
 
@@ -131,3 +133,19 @@ def test_bad_verifier_settings_raise_clear_errors(scripted_lm):
         small_config(grpo_core_share=1.5)
     with pytest.raises(ValueError, match="grpo_checkpoint_dir"):
         small_config(grpo_save_steps=5)
+
+
+def test_exectune_hands_its_plan_verifier_to_grpo(scripted_lm):
+    core, fake = keyword_core(scripted_lm)
+    student = gcop.GuideCorePolicy(guide=tiny_guide(), core=core)
+    teacher = scripted_lm(["<strategy>add</strategy>"])
+    config = one_pass_config(sft=False, grpo_core_share=0.0)  # GRPO alone: no acceptance
+    optimizer = gcop.ExecTune(
+        exact_metric, teacher=teacher.model_string, config=config, plan_verifier=says_add
+    )
+    compiled = optimizer.compile(student, trainset=examples())
+    grpo = compiled.artifacts["grpo"]
+    assert grpo["plan_verifier"] == "says_add" and grpo["steps"] == 1
+    assert grpo["core_calls"] == 0 and fake.calls == []  # the verifier scored every plan
+    with pytest.raises(TypeError, match="plan_verifier must be callable"):
+        gcop.ExecTune(exact_metric, plan_verifier="gsm8k")
