@@ -14,7 +14,7 @@ the judge: J) and computes, for each (λ_judge, μ), what the advantages would b
 
 Every model call goes through DSPy's cache, so a rerun costs nothing. Run from the repository:
 
-    .venv/bin/python benchmarks/grpo_signal_study.py \
+    .venv/bin/python experiments/grpo_signal_study.py \
         --plans runs/study/symbolic-consensus16/plans.jsonl --group 4 --out runs/study/grpo-signal
 """
 

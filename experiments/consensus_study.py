@@ -11,7 +11,7 @@ plans sampled for one question can be compared without a model. Phases, each res
             agreement threshold (no model calls: below the core's own accuracy, no threshold
             can lift it; see docs/evidence.md §3c)
 
-    .venv/bin/python benchmarks/consensus_study.py train sample vote --n-dev 100
+    .venv/bin/python experiments/consensus_study.py train sample vote --n-dev 100
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A cell is the ``evidence`` preset with some fields changed; its report lands in
 ``runs/study/<cell>/``. Reruns resume from acceptance-sampling records.
 
-    .venv/bin/python benchmarks/evidence_study.py sft --n-dev 100
+    .venv/bin/python experiments/evidence_study.py sft --n-dev 100
 """
 
 from __future__ import annotations

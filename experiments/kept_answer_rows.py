@@ -6,7 +6,7 @@ trained guide (``<run>/<recipe>_policy``) on the same slice. The guide's samples
 unguided answer (the core-only row's call) and the guided call are the demo's own calls, so a
 run whose DSPy cache is intact makes no new model call; the cache hits are printed.
 
-    .venv/bin/python benchmarks/kept_answer_rows.py runs/evidence
+    .venv/bin/python experiments/kept_answer_rows.py runs/evidence
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import copy
 import json
 from pathlib import Path
 
+import gcop
 from gcop.demo import POLICY_FOLDERS, SETTINGS_FILE, demo_policy
 from gcop.evaluate import evaluate_all
 from gcop.paired import mcnemar
@@ -42,8 +43,9 @@ def main() -> None:
     programs = {"None (untrained guide)": policy}
     for recipe, folder in POLICY_FOLDERS.items():
         if (args.run / folder).is_dir():
-            programs[recipe] = copy.deepcopy(policy).load(args.run / folder)
-            programs[recipe].answer_key = answer_value  # a run before answer_key saved none
+            loaded = copy.deepcopy(policy).load(args.run / folder)
+            kit = loaded.kit.with_settings(answer_key=answer_value)  # runs before kept answers
+            programs[recipe] = gcop.GuideCorePolicy(guide=loaded.guide, core=loaded.core, kit=kit)
     evalset = gsm8k.load(preset.eval_split, n=preset.n_test, seed=0)
     results = evaluate_all(programs, evalset, gsm8k.exact_match, num_threads=preset.threads)
     demo = [json.loads(line) for line in (args.run / "examples.jsonl").open()]

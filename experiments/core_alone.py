@@ -5,7 +5,7 @@ The model answers each question with the plain prompt and token budget the evide
 its core, greedy; the scores are written per question, for paired tests against the demo's
 ``examples.jsonl`` (the same seeded slice, in the same order).
 
-    .venv/bin/python benchmarks/core_alone.py --model qwen2.5-coder-1.5b --n 80 \
+    .venv/bin/python experiments/core_alone.py --model qwen2.5-coder-1.5b --n 80 \
         --out runs/study/core15_test80.json
 """
 

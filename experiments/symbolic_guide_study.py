@@ -17,7 +17,7 @@ numeric plan this core executes. Phases, each resumable:
             row again with the core's own answer kept where one of the plans computes it
             (``GuideCorePolicy(answer_key=answer_value)``), no new model call where cached
 
-    .venv/bin/python benchmarks/symbolic_guide_study.py train sample vote core --n 100
+    .venv/bin/python experiments/symbolic_guide_study.py train sample vote core --n 100
 
 Choose settings on ``dev`` (the default); ``--split test`` adds the reference-plan ceiling row
 for the final table.

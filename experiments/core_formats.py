@@ -4,7 +4,7 @@ Runs every (format, guidance) cell concurrently through one in-process core, so 
 and prints a table with Wilson intervals. Choose formats on ``dev``; the test slice is for the
 final tables only.
 
-    .venv/bin/python benchmarks/core_formats.py --split dev --n 100 --out runs/study/formats.json
+    .venv/bin/python experiments/core_formats.py --split dev --n 100 --out runs/study/formats.json
 """
 
 from __future__ import annotations
