@@ -7,6 +7,8 @@ LiteLLM until a model is actually needed).
 from importlib import import_module
 from typing import Any
 
+from gcop.lazy_exports import lazy_exports
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -40,9 +42,10 @@ _SUBMODULES = {
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 
 
+_exported = lazy_exports("gcop", _EXPORTS)
+
+
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return import_module(f"gcop.{name}")
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'gcop' has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
+    return _exported(name)

@@ -4,8 +4,7 @@ core shown the training pairs nearest to each task).
 Exports load lazily so that ``import gcop.baselines`` does not import DSPy's models or torch.
 """
 
-from importlib import import_module
-from typing import Any
+from gcop.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "Advisor": "gcop.baselines.advisor",
@@ -14,8 +13,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'gcop.baselines' has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports("gcop.baselines", _EXPORTS)

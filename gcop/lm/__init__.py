@@ -3,8 +3,7 @@
 Exports load lazily so that ``import gcop.lm`` does not import torch or LiteLLM.
 """
 
-from importlib import import_module
-from typing import Any
+from gcop.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "as_lm": "gcop.lm.convert",
@@ -21,8 +20,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'gcop.lm' has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports("gcop.lm", _EXPORTS)
