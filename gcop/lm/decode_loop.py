@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gcop.extras import optional_imports
+
 
 @dataclass
 class Decoded:
@@ -41,7 +43,8 @@ def decode(
     ``tokens`` (``"stop"``, ``"length"``) or ``None`` to go on. Every row must end in finitely many
     steps (a token budget).
     """
-    import torch
+    with optional_imports():
+        import torch
 
     rows = input_ids.shape[0]
     positions = (attention.cumsum(-1) - 1).masked_fill(attention == 0, 0)

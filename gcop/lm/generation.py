@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gcop.extras import optional_imports
 from gcop.lm.decode_loop import decode
 from gcop.lm.head_input import contiguous_head_input
 from gcop.lm.provider import ChatCompletion
@@ -181,7 +182,8 @@ class BatchInputs:
     ) -> BatchInputs:
         """Prefill the prefix all ``prompts`` share once (unless ``share_prefix`` is off) and
         left-pad the rest: without a shared prefix, plain left padding."""
-        import torch
+        with optional_imports():
+            import torch
 
         width = max(len(prompt) for prompt in prompts)
         shared = shared_prefix_length(prompts) if share_prefix else 0

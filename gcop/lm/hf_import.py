@@ -6,7 +6,7 @@ with 8 threads importing two names at once, 3 runs in 5 failed here). gcop loads
 on first use, from whichever thread asks first, so every such import in gcop runs under
 :data:`HF_IMPORT_LOCK`::
 
-    with HF_IMPORT_LOCK:
+    with HF_IMPORT_LOCK, optional_imports():
         from transformers import AutoTokenizer
 """
 

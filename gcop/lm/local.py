@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gcop.extras import optional_imports
 from gcop.lm import local_folder, provider
 from gcop.lm.batching import MicroBatcher, device_lock
 from gcop.lm.generation import (
@@ -198,7 +199,8 @@ class LocalLM:
         with self._load_lock:
             if self._model is not None:
                 return
-            import torch
+            with optional_imports():
+                import torch
 
             start = time.monotonic()
             logger.info("loading %s", self._source)

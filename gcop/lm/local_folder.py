@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gcop.extras import optional_imports
 from gcop.lm.hf_import import HF_IMPORT_LOCK
 from gcop.lm.model_cache import resolve_model
 from gcop.lm.registry import TINY, is_registered
@@ -58,7 +59,7 @@ def load_tokenizer(source: str) -> Any:
         from gcop.lm.tiny import tiny_tokenizer
 
         return tiny_tokenizer()
-    with HF_IMPORT_LOCK:
+    with HF_IMPORT_LOCK, optional_imports():
         from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(resolve_model(source))
@@ -73,7 +74,7 @@ def load_model(source: str, device: str, dtype: Any) -> tuple[Any, Any]:
 
         model, tokenizer = tiny_model(seed=0)
     else:
-        with HF_IMPORT_LOCK:
+        with HF_IMPORT_LOCK, optional_imports():
             from transformers import AutoModelForCausalLM
 
         model = AutoModelForCausalLM.from_pretrained(resolve_model(source), dtype=dtype)
@@ -84,7 +85,7 @@ def load_model(source: str, device: str, dtype: Any) -> tuple[Any, Any]:
 def apply_adapter(model: Any, adapter_path: Path, expected: str | None, source: str) -> Any:
     """``model`` under the adapter saved at ``adapter_path``; refuses base weights other than
     those the adapter was trained on (``expected``: their fingerprint, from the save)."""
-    with HF_IMPORT_LOCK:
+    with HF_IMPORT_LOCK, optional_imports():
         from peft import PeftModel
 
     if expected is not None:

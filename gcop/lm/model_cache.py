@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gcop.extras import optional_imports
 from gcop.lm.gguf_fetch import assemble_gguf
 from gcop.lm.hf_import import HF_IMPORT_LOCK
 from gcop.lm.registry import MODELS, TINY, GGUFModel, available_models
@@ -64,7 +65,8 @@ def resolve_model(name: str) -> Path | str:
 @contextmanager
 def _locked(name: str) -> Iterator[None]:
     """Cross-process lock so two processes never build the same cache entry at once."""
-    from filelock import FileLock
+    with optional_imports():
+        from filelock import FileLock
 
     locks = cache_dir() / "locks"
     locks.mkdir(parents=True, exist_ok=True)
@@ -137,9 +139,10 @@ def _tiny_folder() -> Path:
 
 def convert_gguf(gguf: Path, dest: Path) -> None:
     """Dequantize ``gguf`` with transformers; save a plain fp32 safetensors folder at ``dest``."""
-    import torch
+    with optional_imports():
+        import torch
 
-    with HF_IMPORT_LOCK:
+    with HF_IMPORT_LOCK, optional_imports():
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(

@@ -12,6 +12,8 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from gcop.extras import optional_imports
+
 BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -34,7 +36,8 @@ def cpuinfo_has_bf16(cpuinfo: str) -> bool:
 
 
 def _mkldnn_bf16() -> bool:
-    import torch
+    with optional_imports():
+        import torch
 
     check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
     return bool(torch.backends.mkldnn.is_available() and check is not None and check())
@@ -42,7 +45,8 @@ def _mkldnn_bf16() -> bool:
 
 def pick_dtype(dtype: str, device: str) -> Any:
     """The ``torch.dtype`` for ``dtype`` ("auto" or a name) on ``device`` ("cpu", "cuda:0", ...)."""
-    import torch
+    with optional_imports():
+        import torch
 
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from gcop.extras import optional_imports
+
 if TYPE_CHECKING:
     from gcop.lm.generation import GenRequest
 
@@ -20,7 +22,8 @@ class RowSampler:
     with ``temperature > 0``, each from its own random stream."""
 
     def __init__(self, rows: list[tuple[GenRequest, int]]) -> None:
-        import torch
+        with optional_imports():
+            import torch
 
         self.temperature = [request.temperature for request, _ in rows]
         self.top_p = [request.top_p for request, _ in rows]
@@ -35,7 +38,8 @@ class RowSampler:
 
     def choose(self, logits: Any, active: list[int]) -> Any:
         """The next token of each row in ``active`` (row indices), given their ``logits``."""
-        import torch
+        with optional_imports():
+            import torch
 
         tokens = logits.argmax(dim=-1)
         sampled = [i for i, r in enumerate(active) if self.generators[r] is not None]
@@ -60,7 +64,8 @@ def draw(logits, top_p, generators) -> Any:
     sorting and drawing for a 150k-token vocabulary at every step took a quarter of a LoRA
     guide's sampling time. Only rows with flatter distributions sort their whole row.
     """
-    import torch
+    with optional_imports():
+        import torch
 
     top, index = logits.topk(min(CANDIDATES, logits.shape[-1]), dim=-1)
     peak = top[:, :1]
@@ -81,7 +86,8 @@ def draw(logits, top_p, generators) -> Any:
 
 def _gumbel_argmax(logits, generator) -> int:
     """A draw from ``softmax(logits)``: the argmax of the logits plus Gumbel noise."""
-    import torch
+    with optional_imports():
+        import torch
 
     noise = torch.rand(logits.shape[-1], generator=generator).to(logits.device)
     gumbel = -torch.log(-torch.log(noise.clamp(1e-20, 1.0 - 1e-7)))
@@ -90,7 +96,8 @@ def _gumbel_argmax(logits, generator) -> int:
 
 def _sorted_top_p(logits, top_p):
     """``logits`` (one row) with the tokens outside its top-p set at -inf, by sorting it."""
-    import torch
+    with optional_imports():
+        import torch
 
     ordered, order = logits.sort(descending=True)
     probabilities = ordered.softmax(dim=-1)

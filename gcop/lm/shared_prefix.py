@@ -13,6 +13,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from gcop.extras import optional_imports
+
 MIN_SHARED_TOKENS = 32  # below this a separate prefill call costs about what it saves
 
 
@@ -37,7 +39,8 @@ def shared_prefix_length(prompts: Sequence[Sequence[int]]) -> int:
 def shared_prefix_cache(model: Any, prefix: Sequence[int], rows: int) -> Any | None:
     """The key/value cache of ``prefix``, prefilled once and repeated for ``rows`` rows; ``None``
     for a model whose cache cannot be repeated (it then prefills every row in full)."""
-    import torch
+    with optional_imports():
+        import torch
 
     device = next(model.parameters()).device
     with torch.no_grad():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gcop.extras import optional_imports
 from gcop.lm.hf_import import HF_IMPORT_LOCK
 
 PAD, BOS, EOS, UNK = "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>"
@@ -36,7 +37,7 @@ def tiny_tokenizer() -> Any:
     """
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 
-    with HF_IMPORT_LOCK:
+    with HF_IMPORT_LOCK, optional_imports():
         from transformers import PreTrainedTokenizerFast
 
     chars = ["\t", "\n", *(chr(code) for code in range(32, 127))]
@@ -58,9 +59,10 @@ def tiny_tokenizer() -> Any:
 
 def tiny_model(seed: int = 0, *, hidden_size: int = 64, num_layers: int = 2) -> tuple[Any, Any]:
     """``(model, tokenizer)``: a random-weight Llama, fully determined by ``seed``."""
-    import torch
+    with optional_imports():
+        import torch
 
-    with HF_IMPORT_LOCK:
+    with HF_IMPORT_LOCK, optional_imports():
         from transformers import GenerationConfig, LlamaConfig, LlamaForCausalLM
 
     tokenizer = tiny_tokenizer()

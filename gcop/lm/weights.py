@@ -9,6 +9,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from gcop.extras import optional_imports
+
 _SAMPLE = 1 << 16  # elements hashed per tensor: enough to tell models apart, and fast
 _PEFT_PREFIX = "base_model.model."
 
@@ -28,7 +30,8 @@ def weights_digest(
 ) -> str:
     """Hex digest of ``tensors`` by name, hashing a sample of each (``as_bfloat16``: values
     rounded to bfloat16 first, so the dtype a model was loaded in does not change it)."""
-    import torch
+    with optional_imports():
+        import torch
 
     digest = hashlib.blake2b(digest_size=digest_size)
     for name, tensor in sorted(tensors.items()):

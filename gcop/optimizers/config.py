@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gcop.extras import optional_imports
+
 # Each pass-through field: the class it feeds, and the fields of that class gcop sets itself.
 PASS_THROUGH = {
     "sft_args": ("trl.SFTConfig", {"completion_only_loss": "the loss falls on the strategy, §3.5"}),
@@ -148,7 +150,8 @@ class ExecTuneConfig(BaseModel):
             if not values:
                 continue
             module, cls = target.rsplit(".", 1)
-            fields = dataclasses.fields(getattr(importlib.import_module(module), cls))
+            with optional_imports():
+                fields = dataclasses.fields(getattr(importlib.import_module(module), cls))
             known = {f.name for f in fields if f.init}
             for key in values:
                 if key in owned:

@@ -12,6 +12,7 @@ import copy
 import logging
 from typing import Any
 
+from gcop.extras import optional_imports, require_extra
 from gcop.lm.head_input import contiguous_head_input
 from gcop.lm.local import LocalLM
 from gcop.lm.local_folder import is_peft
@@ -23,12 +24,14 @@ logger = logging.getLogger(__name__)
 
 
 def require_trainable(program: Any, optimizer: str) -> None:
-    """Raise unless ``program`` is a policy whose guide runs on a trainable ``gcop.LocalLM``."""
+    """Raise unless ``program`` is a policy whose guide runs on a trainable ``gcop.LocalLM`` and
+    the trainers are installed (``gcop[train]``)."""
     from gcop.modules.policy import GuideCorePolicy
 
     if not isinstance(program, GuideCorePolicy) or program.guide is None:
         raise TypeError(f"{optimizer} needs a GuideCorePolicy with a guide")
     _local_lm(program.guide)
+    require_extra("train")  # before acceptance sampling spends core calls
 
 
 def _local_lm(guide: Guide) -> Any:
@@ -97,7 +100,8 @@ def lora_config(config: ExecTuneConfig) -> Any:
     a full fine-tune."""
     if not config.lora:
         return None
-    from peft import LoraConfig
+    with optional_imports():
+        from peft import LoraConfig
 
     settings = {
         "r": config.lora_r,
@@ -155,7 +159,8 @@ def shared_trainer_args(model: Any, config: ExecTuneConfig, output_dir: str) -> 
 
 def quiet_progress(trainer: Any) -> Any:
     """Swap the trainer's progress bar for one that shows the loss instead of printing log dicts."""
-    from transformers.trainer_callback import ProgressCallback
+    with optional_imports():
+        from transformers.trainer_callback import ProgressCallback
 
     class LossBar(ProgressCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
@@ -194,6 +199,7 @@ def loss_history(trainer: Any) -> list[float]:
 
 def set_seed(seed: int) -> None:
     """Seed python, numpy and torch (peft draws LoRA weights as soon as it wraps the model)."""
-    from transformers import set_seed as hf_set_seed
+    with optional_imports():
+        from transformers import set_seed as hf_set_seed
 
     hf_set_seed(seed)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from gcop.extras import optional_imports
 from gcop.modules.guide import Guide, guide_messages
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.freed_memory import release_freed_memory
@@ -54,8 +55,9 @@ def sft_trainer(
     guide: Guide, pairs: Sequence[tuple[dict[str, Any], str]], config: ExecTuneConfig, output_dir
 ):
     """The configured TRL ``SFTTrainer`` over a copy of the guide's model (not yet trained)."""
-    from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    with optional_imports():
+        from datasets import Dataset
+        from trl import SFTConfig, SFTTrainer
 
     rows = sft_rows(guide, pairs)
     if not rows:
