@@ -14,6 +14,7 @@ TASKS = {  # name -> where its Task is defined
     "gsm8k": "gcop.tasks.gsm8k:TASK",
     "humaneval": "gcop.tasks.code.humaneval:TASK",
     "kodcode": "gcop.tasks.code.kodcode:TASK",
+    "mbpp": "gcop.tasks.code.mbpp:TASK",
 }
 
 __all__ = ["TASKS", "load_task"]

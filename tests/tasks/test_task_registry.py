@@ -19,8 +19,8 @@ def test_known_tasks_are_task_objects():
 
 
 def test_unknown_task_lists_the_known_ones_and_how_to_give_your_own():
-    with pytest.raises(ValueError, match="gsm8k, humaneval, kodcode, or give your own"):
-        load_task("mbpp")
+    with pytest.raises(ValueError, match="gsm8k, humaneval, kodcode, mbpp, or give your own"):
+        load_task("apps")
     with pytest.raises(ValueError, match="cannot import 'no_such_module'"):
         load_task("no_such_module:TASK")
     with pytest.raises(ValueError, match="is str, not a gcop.Task"):

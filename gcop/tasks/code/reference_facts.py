@@ -1,0 +1,312 @@
+"""What a reference solution does, in words: read off its AST for the privileged code planner.
+
+:func:`reference_facts` finds the function the tests call and describes its interface, the edge
+cases it guards, the data structures it keeps and its approach, step by step. Every phrase is
+built from names (functions, arguments, variables, library calls) and words; no expression, line
+or literal of the reference is copied except single-digit integers, so a plan built from the
+facts says how to solve the task without handing over the solution.
+
+>>> facts = reference_facts("def biggest(xs):\\n    if not xs:\\n        return None\\n"
+...     "    best = xs[0]\\n    for x in xs:\\n        if x > best:\\n            best = x\\n"
+...     "    return best\\n")
+>>> facts.interface, facts.guards
+('`biggest(xs)`', ('if `xs` is empty, return `None`',))
+>>> facts.start, facts.steps
+(('`best` as an element of `xs`',), ('go through each item `x` of `xs`; when `x` is greater \
+than `best`, update `best` to `x`',))
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+
+from gcop.tasks.code.describe import (
+    call_name,
+    condition,
+    iteration,
+    kind_of,
+    returned,
+    tools,
+    value_words,
+)
+
+__all__ = ["Facts", "reference_facts"]
+
+_MAX_STEPS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """A reference solution in words (each field a tuple of short phrases)."""
+
+    interface: str  # "`name(a, b)`"
+    returns: str  # "True or False", "a list", ...
+    guards: tuple[str, ...] = ()  # edge cases handled first, "if `xs` is empty, return 0"
+    structures: tuple[str, ...] = ()  # "a dictionary `counts`"
+    start: tuple[str, ...] = ()  # the first values of its variables, "`total` at 0"
+    steps: tuple[str, ...] = ()  # the approach in order
+    tools: tuple[str, ...] = ()  # library functions and methods it relies on
+    helpers: tuple[str, ...] = ()  # "`is_prime(n)`, which returns True or False"
+    recursive: bool = False
+
+
+def reference_facts(source: str, entry_point: str | None = None) -> Facts:
+    """The :class:`Facts` of the function ``entry_point`` in ``source`` (default: the last
+    top-level function). ``ValueError`` when ``source`` does not parse or defines no function."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        raise ValueError(f"the reference solution does not parse: {error.msg}") from None
+    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    if not defs:
+        raise ValueError("the reference solution defines no function or class")
+    main = defs.get(entry_point or "") or list(defs.values())[-1]
+    functions = [node for node in defs.values() if isinstance(node, ast.FunctionDef)]
+    if isinstance(main, ast.ClassDef) and not functions:
+        return _class_facts(main)
+    if isinstance(main, ast.ClassDef):  # the tests build the class to call a function with it
+        main = functions[-1]
+    helpers = tuple(_helper(node) for name, node in defs.items() if name != main.name)[:3]
+    return _function_facts(main, helpers, frozenset(defs))
+
+
+def _function_facts(
+    node: ast.FunctionDef, helpers: tuple[str, ...] = (), local: frozenset[str] = frozenset()
+) -> Facts:
+    nested = [s for s in node.body if isinstance(s, ast.FunctionDef)]
+    helpers += tuple(f"(inside it) {_helper(inner)}" for inner in nested[:2])
+    body = [s for s in _skip_docstring(node.body) if not isinstance(s, ast.FunctionDef)]
+    variables = _first_assignments(body)
+    guards, rest = _guards(body, variables)
+    start = []
+    while rest and isinstance(rest[0], ast.Assign) and isinstance(rest[0].targets[0], ast.Name):
+        stmt = rest.pop(0)
+        start.append(_start_words(stmt.targets[0].id, stmt.value))
+    structures = (
+        f"{kind} `{name}`"
+        for name, kind in ((n, kind_of(v, {})) for n, v in variables.items())
+        if kind in ("a list", "a dictionary", "a set", "a counter", "a tuple")
+    )
+    return Facts(
+        interface=_signature(node),
+        returns=_returns(node, variables),
+        guards=tuple(guards),
+        structures=tuple(structures),
+        start=tuple(start),
+        steps=tuple(step for stmt in rest if (step := _step(stmt, variables)))[:_MAX_STEPS],
+        tools=tools(node, local),
+        helpers=helpers,
+        recursive=any(call_name(n) == node.name for n in ast.walk(node) if n is not node),
+    )
+
+
+def _start_words(name: str, value: ast.expr) -> str:
+    """A variable's first value in words: ``total`` at 0, an empty list ``out``, ..."""
+    said = returned(value, {})
+    if said.startswith("an empty"):
+        return f"`{name}` as {said}"
+    if isinstance(value, (ast.Constant, ast.UnaryOp)) and said.startswith("`"):
+        return f"`{name}` at {said}"
+    return f"`{name}` as {value_words(value)}"
+
+
+def _class_facts(node: ast.ClassDef) -> Facts:
+    methods = [n for n in node.body if isinstance(n, ast.FunctionDef)]
+    public = [f"`{m.name}`" for m in methods if not m.name.startswith("_")]
+    state = sorted(
+        {
+            target.attr
+            for m in methods
+            if m.name == "__init__"
+            for stmt in ast.walk(m)
+            if isinstance(stmt, ast.Assign)
+            for target in stmt.targets
+            if isinstance(target, ast.Attribute)
+        }
+    )
+    return Facts(
+        interface=f"class `{node.name}`",
+        returns="an object",
+        structures=tuple(f"an attribute `{name}`" for name in state),
+        steps=(f"give it the methods {', '.join(public)}",) if public else (),
+        tools=tuple(sorted({t for m in methods for t in tools(m)})),
+        helpers=tuple(_helper(m) for m in methods if not m.name.startswith("_"))[:3],
+    )
+
+
+def _helper(node: ast.AST) -> str:
+    if isinstance(node, ast.ClassDef):
+        return f"a class `{node.name}`"
+    if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(node)):
+        does = "yields the items one by one"
+    else:
+        does = f"returns {_returns(node, _first_assignments(_skip_docstring(node.body)))}"
+    calls_itself = any(call_name(n) == node.name for n in ast.walk(node) if n is not node)
+    return f"{_signature(node)}, which {does}" + (" and calls itself" if calls_itself else "")
+
+
+def _signature(node: ast.FunctionDef) -> str:
+    args = [a.arg for a in node.args.posonlyargs + node.args.args if a.arg not in ("self", "cls")]
+    if node.args.vararg:
+        args.append(f"*{node.args.vararg.arg}")
+    args += [a.arg for a in node.args.kwonlyargs]
+    return f"`{node.name}({', '.join(args)})`"
+
+
+def _skip_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
+    first = body[0] if body else None
+    is_doc = isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant)
+    return body[1:] if is_doc and isinstance(first.value.value, str) else body
+
+
+def _first_assignments(body: list[ast.stmt]) -> dict[str, ast.expr]:
+    """Variables the function sets at its top level, with the value each is first given."""
+    found: dict[str, ast.expr] = {}
+    for stmt in body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, ast.Name) and target.id not in found:
+                found[target.id] = stmt.value
+    return found
+
+
+def _returns(node: ast.FunctionDef, variables: dict[str, ast.expr]) -> str:
+    kinds = []
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Return) and _owner(node, sub):
+            kind = kind_of(sub.value, variables)
+            if kind not in kinds:
+                kinds.append(kind)
+    if not kinds:
+        return "nothing"
+    last = _skip_docstring(node.body)[-1]
+    if kinds == ["a value"] and isinstance(last, ast.Return) and isinstance(last.value, ast.Name):
+        return f"`{last.value.id}`"
+    useful = [kind for kind in kinds if kind not in ("a value", "None")] or kinds
+    return " or ".join(useful[:2])
+
+
+def _owner(node: ast.FunctionDef, target: ast.AST) -> bool:
+    """Whether ``target`` belongs to ``node`` itself, not to a nested function or lambda."""
+    for child in ast.iter_child_nodes(node):
+        if child is target:
+            return True
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if _owner(child, target):  # type: ignore[arg-type]
+            return True
+    return False
+
+
+def _guards(
+    body: list[ast.stmt], variables: dict[str, ast.expr]
+) -> tuple[list[str], list[ast.stmt]]:
+    """Leading ``if ...: return/raise`` statements in words, and the statements after them
+    (assignments between guards stay, in order)."""
+    guards: list[str] = []
+    rest: list[ast.stmt] = []
+    for index, stmt in enumerate(body):
+        if isinstance(stmt, ast.If) and _exits(stmt.body) and not stmt.orelse:
+            guards.append(f"if {condition(stmt.test)}, {_exit_words(stmt.body[-1], variables)}")
+        elif isinstance(stmt, ast.Assign):
+            rest.append(stmt)  # setting up variables between guards
+        else:
+            return guards[:3], rest + body[index:]
+    return guards[:3], rest
+
+
+def _exits(body: list[ast.stmt]) -> bool:
+    return bool(body) and isinstance(body[-1], (ast.Return, ast.Raise))
+
+
+def _exit_words(stmt: ast.stmt, variables: dict[str, ast.expr]) -> str:
+    if isinstance(stmt, ast.Raise):
+        name = call_name(stmt.exc) if stmt.exc is not None else None
+        return f"raise `{name}`" if name else "raise an error"
+    return f"return {returned(stmt.value, variables)}"
+
+
+def _step(stmt: ast.stmt, variables: dict[str, ast.expr]) -> str | None:
+    """One statement of the approach in words (``None``: nothing worth a step)."""
+    if isinstance(stmt, (ast.For, ast.While)):
+        return _loop(stmt, variables)
+    if isinstance(stmt, ast.If):
+        then = [a for s in stmt.body if (a := _inner_action(s, variables))]
+        other = [a for s in stmt.orelse if (a := _inner_action(s, variables))]
+        if not then and not other:
+            return None
+        said = f"if {condition(stmt.test)}, {' and '.join(then[:2]) or 'do nothing'}"
+        return f"{said}; otherwise {' and '.join(other[:2])}" if other else said
+    if isinstance(stmt, ast.Return):
+        return None  # the return is said once, at the end of the plan
+    if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.Expr)):
+        return _action(stmt, variables)
+    if isinstance(stmt, ast.Try):
+        caught = [call_name(h.type) or "the error" for h in stmt.handlers]
+        return f"try it, and handle {', '.join(f'`{c}`' for c in caught)} when it is raised"
+    return None
+
+
+def _loop(stmt: ast.For | ast.While, variables: dict[str, ast.expr]) -> str:
+    if isinstance(stmt, ast.For):
+        head = f"go through {iteration(stmt.target, stmt.iter)}"
+    else:
+        head = f"repeat while {condition(stmt.test)}"
+    actions = []
+    for inner in stmt.body:
+        if isinstance(inner, ast.If):
+            done = [a for s in inner.body if (a := _inner_action(s, variables))]
+            if done:
+                actions.append(f"when {condition(inner.test)}, {' and '.join(done[:2])}")
+        elif action := _inner_action(inner, variables):
+            actions.append(action)
+    return f"{head}; {'; '.join(actions[:3])}" if actions else head
+
+
+def _inner_action(stmt: ast.stmt, variables: dict[str, ast.expr]) -> str | None:
+    if isinstance(stmt, ast.Return):
+        return f"return {value_words(stmt.value)} at once"
+    if isinstance(stmt, ast.Break):
+        return "stop the loop"
+    if isinstance(stmt, (ast.For, ast.While)):
+        return f"in a nested loop {_loop(stmt, variables).replace('; ', ', ', 1)}"
+    if isinstance(stmt, ast.If):
+        done = [a for s in stmt.body if (a := _inner_action(s, variables))]
+        return f"when {condition(stmt.test)}, {' and '.join(done[:2])}" if done else None
+    return _action(stmt, variables)
+
+
+def _action(stmt: ast.stmt, variables: dict[str, ast.expr]) -> str | None:
+    """An assignment or call statement in words."""
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, (ast.Name, ast.Subscript)):
+        name = _target_name(stmt.target)
+        verb = {ast.Add: "add to", ast.Sub: "subtract from", ast.Mult: "multiply"}
+        return f"{verb.get(type(stmt.op), 'update')} `{name}`"
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        name = _target_name(stmt.targets[0])
+        if name is None:
+            return None
+        if isinstance(stmt.targets[0], ast.Subscript):
+            return f"update an entry of `{name}`"
+        if name in variables and variables[name] is not stmt.value:
+            return f"update `{name}` to {value_words(stmt.value)}"
+        return f"set `{name}` to {value_words(stmt.value)}"
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        func = stmt.value.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            return f"call `{func.attr}` on `{func.value.id}`"
+        name = call_name(stmt.value)
+        return f"call `{name}`" if name and name != "print" else None
+    return None
+
+
+def _target_name(target: ast.expr) -> str | None:
+    while isinstance(target, (ast.Subscript, ast.Attribute)):
+        target = target.value
+    if isinstance(target, ast.Name):
+        return target.id
+    if isinstance(target, ast.Tuple):
+        names = [e.id for e in target.elts if isinstance(e, ast.Name)]
+        return "`, `".join(names) or None
+    return None
