@@ -1,2 +1,5 @@
-"""Code tasks: HumanEval (:mod:`.humaneval`) and KodCode (:mod:`.kodcode`), scored by running
-the generated code against the task's tests in gcop's sandbox (:mod:`.metric` extracts it)."""
+"""Code tasks: HumanEval (:mod:`.humaneval`), KodCode (:mod:`.kodcode`) and MBPP (:mod:`.mbpp`),
+scored by running the generated code against the task's tests in gcop's sandbox (:mod:`.metric`
+extracts it). Their offline privileged teachers write plans in words read off the reference
+solution (:mod:`.planner`, from :mod:`.reference_facts`); :mod:`.ceiling` is the core guided by
+those plans."""

@@ -11,7 +11,9 @@ import dspy
 from gcop.sandbox import Job, SandboxConfig, run_job
 from gcop.signatures import CodeGuide, CodeSolve
 from gcop.tasks._rows import require, take
+from gcop.tasks.code.ceiling import code_plan_policy
 from gcop.tasks.code.metric import complete, extract_code, prediction_code
+from gcop.tasks.code.planner import CODE_TEACHERS, PRIVILEGED_CODE_TEACHERS
 from gcop.tasks.task import Task
 
 GUIDE_SIGNATURE = CodeGuide
@@ -60,4 +62,7 @@ TASK = Task(
     guide_signature=GUIDE_SIGNATURE,
     core_signature=CORE_SIGNATURE,
     metric=metric,
+    teachers=CODE_TEACHERS,
+    privileged_teachers=PRIVILEGED_CODE_TEACHERS,
+    ceiling=code_plan_policy,
 )

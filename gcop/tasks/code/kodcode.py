@@ -17,7 +17,9 @@ import dspy
 from gcop.sandbox import Job, SandboxConfig, run_job
 from gcop.signatures import CodeGuide, CodeSolve
 from gcop.tasks._rows import DATA_DIR, check_source, check_split, read_jsonl, require, take
+from gcop.tasks.code.ceiling import code_plan_policy
 from gcop.tasks.code.metric import extract_code, prediction_code
+from gcop.tasks.code.planner import CODE_TEACHERS, PRIVILEGED_CODE_TEACHERS
 from gcop.tasks.task import Task
 
 logger = logging.getLogger(__name__)
@@ -159,4 +161,7 @@ TASK = Task(
     guide_signature=GUIDE_SIGNATURE,
     core_signature=CORE_SIGNATURE,
     metric=metric,
+    teachers=CODE_TEACHERS,
+    privileged_teachers=PRIVILEGED_CODE_TEACHERS,
+    ceiling=code_plan_policy,
 )
