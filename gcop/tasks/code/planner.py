@@ -21,7 +21,7 @@ Two plan styles, each served under its own teacher name (:data:`TEACHER_STYLES`)
 4. Return `s`.
 >>> print(plan_from_code(source, style="outline"))
 1. Interface: `total(xs)` returns a number.
-2. Approach: go through each item `x` of `xs`; add to `s`.
+2. Approach: start with `s` at `0`; then go through each item `x` of `xs`; add to `s`.
 3. Edge cases: nothing special; the general case covers every input.
 """
 
@@ -85,7 +85,8 @@ def _steps(facts: Facts, source: str, imports: list[str]) -> list[str]:
 
 
 def _outline(facts: Facts, imports: list[str]) -> list[str]:
-    approach = "; then ".join(facts.steps) or "compute the result directly"
+    begin = [f"start with {', '.join(facts.start)}"] if facts.start else []
+    approach = "; then ".join(begin + list(facts.steps)) or "compute the result directly"
     if facts.recursive:
         approach += "; recurse on smaller parts"
     lines = [

@@ -33,7 +33,7 @@ from gcop.tasks.code.describe import (
 
 __all__ = ["Facts", "reference_facts"]
 
-_MAX_STEPS = 4
+_MAX_STEPS = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,11 +94,34 @@ def _function_facts(
         guards=tuple(guards),
         structures=tuple(structures),
         start=tuple(start),
-        steps=tuple(step for stmt in rest if (step := _step(stmt, variables)))[:_MAX_STEPS],
+        steps=_merged_steps(rest, variables),
         tools=tools(node, local),
         helpers=helpers,
-        recursive=any(call_name(n) == node.name for n in ast.walk(node) if n is not node),
+        recursive=_calls_itself(node),
     )
+
+
+def _calls_itself(node: ast.FunctionDef) -> bool:
+    return any(isinstance(n, ast.Call) and call_name(n) == node.name for n in ast.walk(node))
+
+
+def _merged_steps(body: list[ast.stmt], variables: dict[str, ast.expr]) -> tuple[str, ...]:
+    """The approach, one phrase per statement, consecutive assignments merged into one; loops
+    and branches are kept first when there are more than :data:`_MAX_STEPS`."""
+    steps: list[tuple[bool, str]] = []  # (is a plain assignment, phrase)
+    for stmt in body:
+        step = _step(stmt, variables)
+        if not step:
+            continue
+        plain = isinstance(stmt, ast.Assign)
+        if plain and steps and steps[-1][0]:
+            steps[-1] = (True, f"{steps[-1][1]}, {step.removeprefix('set ')}")
+        else:
+            steps.append((plain, step))
+    if len(steps) > _MAX_STEPS:
+        keep = sorted(range(len(steps)), key=lambda i: steps[i][0])[:_MAX_STEPS]
+        steps = [steps[i] for i in sorted(keep)]
+    return tuple(step for _, step in steps)
 
 
 def _start_words(name: str, value: ast.expr) -> str:
@@ -142,7 +165,7 @@ def _helper(node: ast.AST) -> str:
         does = "yields the items one by one"
     else:
         does = f"returns {_returns(node, _first_assignments(_skip_docstring(node.body)))}"
-    calls_itself = any(call_name(n) == node.name for n in ast.walk(node) if n is not node)
+    calls_itself = _calls_itself(node)
     return f"{_signature(node)}, which {does}" + (" and calls itself" if calls_itself else "")
 
 
@@ -257,8 +280,11 @@ def _loop(stmt: ast.For | ast.While, variables: dict[str, ast.expr]) -> str:
     for inner in stmt.body:
         if isinstance(inner, ast.If):
             done = [a for s in inner.body if (a := _inner_action(s, variables))]
+            other = [a for s in inner.orelse if (a := _inner_action(s, variables))]
             if done:
                 actions.append(f"when {condition(inner.test)}, {' and '.join(done[:2])}")
+            if other:
+                actions.append(f"otherwise {' and '.join(other[:2])}")
         elif action := _inner_action(inner, variables):
             actions.append(action)
     return f"{head}; {'; '.join(actions[:3])}" if actions else head
