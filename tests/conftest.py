@@ -25,6 +25,16 @@ def isolated_dspy_cache(tmp_path_factory):
     yield
 
 
+@pytest.fixture(autouse=True)
+def no_server_marked_hung():
+    """A server another test let time out (its port may be reused) is not refused here."""
+    from gcop.lm import unanswered
+
+    unanswered.forget()
+    yield
+    unanswered.forget()
+
+
 @pytest.fixture
 def scripted_lm():
     """Factory: ``scripted_lm(replies_or_fn)`` → a registered :class:`fakes.ScriptedLM`."""

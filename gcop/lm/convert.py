@@ -8,6 +8,7 @@ gcop retries transient failures itself, with backoff, and records each attempt i
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,22 +20,49 @@ logger = logging.getLogger(__name__)
 
 LMLike = Any  # str | dspy.LM | gcop.LocalLM; kept loose so importing this module stays cheap
 
-LOCAL_TIMEOUT_S = 30.0  # a server on this machine: a hung one is noticed well within a minute
+LOCAL_TIMEOUT_S = 20.0  # a server on this machine: two timeouts and a backoff well within a minute
 API_TIMEOUT_S = 300.0  # a hosted API: room for long generations
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 
 
-def default_timeout(model: str, api_base: str | None = None) -> float | None:
-    """Seconds a request to ``model`` may take before it fails (and is retried).
+def server_address(model: str, settings: dict[str, Any] | None = None) -> str | None:
+    """Where requests for ``model`` go: the ``api_base``/``base_url`` setting, else the address
+    the environment gives its provider (``OPENAI_API_BASE``, ``HOSTED_VLLM_API_BASE``, ... or
+    ``<PROVIDER>_BASE_URL``, as DSPy and LiteLLM read them); ``None`` for the provider's own
+    endpoint and for in-process ``local/<name>`` models.
 
-    ``LOCAL_TIMEOUT_S`` for a server on this machine (``api_base`` on localhost), ``API_TIMEOUT_S``
-    for anything else, ``None`` for in-process ``local/<name>`` models (no socket that could hang;
-    their generation is bounded by ``max_tokens``). Pass ``timeout=`` to override.
+    >>> server_address("openai/m", {"api_base": "http://127.0.0.1:8000/v1"})
+    'http://127.0.0.1:8000/v1'
+    >>> server_address("local/tiny-core") is None
+    True
+    """
+    from gcop.lm import provider
+
+    if model.startswith(f"{provider.PROVIDER}/"):
+        return None
+    settings = settings or {}
+    explicit = settings.get("api_base") or settings.get("base_url")
+    if explicit:
+        return str(explicit)
+    prefix = (model.split("/", 1)[0] if "/" in model else "openai").upper()
+    names = (f"{prefix}_API_BASE", f"{prefix}_BASE_URL")
+    return next((os.environ[name] for name in names if os.environ.get(name)), None)
+
+
+def default_timeout(model: str, api_base: str | None = None) -> float | None:
+    """Seconds a request to ``model`` may take before it fails, by one rule for every route.
+
+    ``LOCAL_TIMEOUT_S`` for a server on this machine, whether named by ``api_base`` or by the
+    environment (:func:`server_address`), ``API_TIMEOUT_S`` for anything else, ``None`` for
+    in-process ``local/<name>`` models (no socket that could hang; their generation is bounded
+    by ``max_tokens``). Pass ``timeout=`` to override. A server that lets one request time out is
+    twice in a row is not asked again at once (:mod:`gcop.lm.unanswered`), so a hung local server
+    releases a run within a minute: two timeouts and one backoff.
 
     >>> default_timeout("openai/gpt-4.1-mini")
     300.0
     >>> default_timeout("openai/my-model", "http://127.0.0.1:8000/v1")
-    30.0
+    20.0
     >>> default_timeout("local/smollm2-135m") is None
     True
     """
@@ -42,7 +70,8 @@ def default_timeout(model: str, api_base: str | None = None) -> float | None:
 
     if model.startswith(f"{provider.PROVIDER}/"):
         return None
-    host = urlsplit(api_base).hostname if api_base else None
+    address = server_address(model, {"api_base": api_base})
+    host = urlsplit(address).hostname if address else None
     return LOCAL_TIMEOUT_S if host in _LOCAL_HOSTS else API_TIMEOUT_S
 
 
@@ -165,7 +194,8 @@ def as_lm(lm: LMLike, *, ledger: CostLedger | None = None, role: str = "lm", **k
 def _request_settings(model: str, settings: dict[str, Any]) -> dict[str, Any]:
     """No retries below gcop's own, and a timeout unless ``settings`` sets one."""
     extra: dict[str, Any] = {"num_retries": 0}
-    timeout = settings.get("timeout") or default_timeout(model, settings.get("api_base"))
+    address = settings.get("api_base") or settings.get("base_url")
+    timeout = settings.get("timeout") or default_timeout(model, address)
     if timeout is not None:
         extra["timeout"] = timeout
     return extra

@@ -3,10 +3,17 @@
 DSPy's cache returns a reply without its token usage, so each reply's usage and latency are kept in
 DSPy's cache next to it, under a key of their own: a cache hit is recorded at what the reply cost
 when it was made, and the ledger marks it as a hit.
+
+DSPy's cache key leaves out the server address, so two servers serving the same model string
+would share replies; and a local model keeps its name when its weights change. Each call's
+``rollout_id`` (which DSPy keys on and never sends) is therefore mixed with what else decides the
+reply: the server's address, or the local model's weights (``weights_id``). A request to a server
+that let an earlier one time out fails at once (:mod:`gcop.lm.unanswered`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import asdict
 from typing import Any
@@ -16,6 +23,8 @@ from dspy.lm15 import Request
 from dspy.utils.usage_tracker import UsageTracker
 
 from gcop.cost import CallRecord, CostLedger, record_call
+from gcop.lm import provider, unanswered
+from gcop.lm.convert import server_address
 
 _IGNORED_IN_KEY = ["api_key", "api_base", "base_url"]  # as DSPy's own cache key ignores them
 
@@ -36,10 +45,13 @@ class MeteredLM(dspy.LM):
         super().__init__(model, **kwargs)
         self.ledger = ledger if ledger is not None else CostLedger()
         self.role = role
+        self._warned_zero_temp_rollout = True  # its rollout_id also names the server: not a no-op
 
     def __call__(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
         tracker = UsageTracker()
         outer = dspy.settings.usage_tracker
+        server = self._server(kwargs)
+        kwargs = self._scoped(kwargs)
         usage_key = self._usage_key(prompt, messages, kwargs)
         start = time.perf_counter()
         try:
@@ -47,8 +59,11 @@ class MeteredLM(dspy.LM):
                 outputs = super().__call__(prompt, messages=messages, **kwargs)
         except Exception as error:
             self._record(tracker, time.perf_counter() - start, usage_key, error=error)
+            if server:
+                unanswered.record(server, error)
             raise
-        self._record(tracker, time.perf_counter() - start, usage_key)
+        if not self._record(tracker, time.perf_counter() - start, usage_key) and server:
+            unanswered.record(server, None)
         if outer is not None:
             for usage in tracker.usage_data.get(self.model, []):
                 outer.add_usage(self.model, usage)
@@ -56,6 +71,8 @@ class MeteredLM(dspy.LM):
 
     async def acall(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
         tracker = UsageTracker()
+        server = self._server(kwargs)
+        kwargs = self._scoped(kwargs)
         usage_key = self._usage_key(prompt, messages, kwargs, asynchronous=True)
         start = time.perf_counter()
         try:
@@ -63,9 +80,44 @@ class MeteredLM(dspy.LM):
                 outputs = await super().acall(prompt, messages=messages, **kwargs)
         except Exception as error:
             self._record(tracker, time.perf_counter() - start, usage_key, error=error)
+            if server:
+                unanswered.record(server, error)
             raise
-        self._record(tracker, time.perf_counter() - start, usage_key)
+        if not self._record(tracker, time.perf_counter() - start, usage_key) and server:
+            unanswered.record(server, None)
         return outputs
+
+    def _server(self, kwargs: dict[str, Any]) -> str | None:
+        """The server this call goes to (``None``: in-process); raises
+        :class:`~gcop.lm.unanswered.ServerNotAnswering` when it let an earlier request time out."""
+        if self.model.startswith(f"{provider.PROVIDER}/"):
+            return None
+        settings = {**self.kwargs, **kwargs}
+        server = server_address(self.model, settings) or self.model.split("/", 1)[0]
+        unanswered.check(server)
+        return server
+
+    def cache_scope(self, kwargs: dict[str, Any] | None = None) -> str | None:
+        """What decides a reply besides the request: the server's address, or a local model's
+        weights (its backend's ``weights_id``); ``None`` when nothing more is known."""
+        if self.model.startswith(f"{provider.PROVIDER}/"):
+            try:
+                return getattr(provider.get_backend(self.model), "weights_id", None)
+            except ValueError:
+                return None  # not served yet: DSPy reports it on the call
+        return server_address(self.model, {**self.kwargs, **(kwargs or {})})
+
+    def _scoped(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` with a ``rollout_id`` that also names :meth:`cache_scope`, so DSPy's cache
+        never answers from another server or other weights (unchanged when uncached)."""
+        if not kwargs.get("cache", self.cache):
+            return kwargs
+        scope = self.cache_scope(kwargs)
+        if scope is None:
+            return kwargs
+        rollout = kwargs.get("rollout_id", self.kwargs.get("rollout_id"))
+        digest = hashlib.blake2b(f"{rollout}|{scope}".encode(), digest_size=7).hexdigest()
+        return {**kwargs, "rollout_id": int(digest, 16)}
 
     def _usage_key(
         self, prompt: Any, messages: Any, kwargs: dict[str, Any], asynchronous: bool = False
@@ -94,7 +146,8 @@ class MeteredLM(dspy.LM):
         latency_s: float,
         usage_key: dict | None,
         error: Exception | None = None,
-    ) -> None:
+    ) -> bool:
+        """Write the call into the ledger; returns whether DSPy's cache answered it."""
         usages = tracker.usage_data.get(self.model, [])
         cache_hit = error is None and not usages  # DSPy adds no usage for cache hits
         if cache_hit:
@@ -124,3 +177,4 @@ class MeteredLM(dspy.LM):
                 usage_known=known,
             ),
         )
+        return cache_hit

@@ -21,6 +21,28 @@ def test_default_timeout_is_short_for_local_servers(model, api_base, timeout):
     assert default_timeout(model, api_base) == timeout
 
 
+@pytest.mark.parametrize(
+    "model, variable",
+    [("openai/served", "OPENAI_API_BASE"), ("hosted_vllm/served", "HOSTED_VLLM_API_BASE")],
+)
+def test_a_server_named_by_the_environment_gets_the_local_timeout(model, variable, monkeypatch):
+    """One rule for every route: the CLI's route to a server is the environment (issue 31)."""
+    monkeypatch.setenv(variable, "http://127.0.0.1:8000/v1")
+    assert default_timeout(model) == LOCAL_TIMEOUT_S
+    assert as_lm(model).kwargs["timeout"] == LOCAL_TIMEOUT_S
+    monkeypatch.setenv(variable, "https://gateway.example.com/v1")
+    assert default_timeout(model) == API_TIMEOUT_S
+
+
+def test_a_hung_local_server_is_released_within_a_minute_by_default():
+    """Two timeouts in a row mark a server hung (gcop.lm.unanswered); the retry between them
+    waits at most one first backoff."""
+    from gcop.lm import unanswered
+    from gcop.optimizers.acceptance.calls import BACKOFF_BASE_S
+
+    assert unanswered.STRIKES * LOCAL_TIMEOUT_S + 1.25 * BACKOFF_BASE_S <= 45  # + start-up
+
+
 def test_model_strings_get_a_timeout_and_no_dspy_retries():
     lm = as_lm("openai/gpt-4.1-mini", role="core")
     assert lm.num_retries == 0 and lm.kwargs["timeout"] == API_TIMEOUT_S

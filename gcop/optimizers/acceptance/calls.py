@@ -18,6 +18,7 @@ from typing import Any
 
 from gcop.cost import CallRecord, cost_scope
 from gcop.lm.chat import chat
+from gcop.lm.unanswered import refused_unsent
 from gcop.optimizers.acceptance.records import OUTPUT_CHARS, TrialRecord, TrialStatus
 from gcop.optimizers.grpo.rewards import as_score
 
@@ -82,9 +83,11 @@ def call_with_retries(
 ) -> tuple[Any, str | None, int]:
     """Run ``fn`` up to ``1 + max_retries`` times on transient errors.
 
-    ``may_retry`` (e.g. a budget) is asked before each retry; ``False`` stops the retries.
-    Returns ``(value, None, attempts)``, or ``(None, error text, attempts)`` when every attempt
-    failed transiently. Non-transient errors propagate.
+    ``may_retry`` (e.g. a budget) is asked before each retry; ``False`` stops the retries. A
+    request refused because its server let an earlier one time out is not retried: a few
+    seconds will not revive a hung server (see :mod:`gcop.lm.unanswered`). Returns
+    ``(value, None, attempts)``, or ``(None, error text, attempts)`` when every attempt failed
+    transiently (``attempts`` counts the requests sent). Non-transient errors propagate.
     """
     attempt = 0
     while True:
@@ -94,6 +97,8 @@ def call_with_retries(
             if not is_transient(error):
                 raise
             text = f"{type(error).__name__}: {error}"[:OUTPUT_CHARS]
+            if refused_unsent(error):  # not sent: it is no attempt, and retrying cannot help
+                return None, text, attempt
             if attempt >= max_retries:
                 return None, text, attempt + 1
             if may_retry is not None and not may_retry():
