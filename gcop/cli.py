@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -25,20 +26,13 @@ def _non_negative(text: str) -> int:
     return value
 
 
-def _positive_seconds(text: str) -> float:
-    """An argparse type: a number of seconds > 0."""
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gcop",
         description="Steer a black-box LLM (the core) with a small trained guide model.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser(
@@ -92,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     compile_.add_argument("--max-core-calls", type=int, help="budget: most core calls")
     compile_.add_argument("--max-dollars", type=float, help="budget: most dollars")
+    compile_.add_argument(
+        "--config",
+        help="a .yaml or .toml file of ExecTuneConfig fields (sft_args, grpo_args and lora_args "
+        "included); a flag given here wins over it",
+    )
+    compile_.add_argument("--json", action="store_true", help="print the full record as JSON")
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -105,7 +105,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--split", default="test", help="data split (default: test)")
     evaluate.add_argument("--n", type=int, default=100, help="examples to evaluate")
-    evaluate.add_argument("--threads", type=int, default=8, help="examples run concurrently")
+    evaluate.add_argument(
+        "--threads", type=int, default=8, help="examples run concurrently, 1 or more (default: 8)"
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the full record as JSON")
 
     report = commands.add_parser(
         "report",
@@ -116,12 +119,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    """``gcop X (dspy Y, trl Z, ...)``: gcop's version and the libraries it runs on."""
+    from gcop.provenance import library_versions
+
+    versions = library_versions()
+    gcop = versions.pop("gcop")
+    found = ", ".join(f"{name} {version}" for name, version in versions.items() if version)
+    return f"gcop {gcop} ({found})"
+
+
 def _config_default(field: str, note: str = "") -> dict[str, object]:
-    """``default`` and ``help`` for an option from its ``ExecTuneConfig`` field, its one home."""
+    """``help`` for an option from its ``ExecTuneConfig`` field, its one home, and no default:
+    an option not given leaves the field to ``--config``'s file or the field's default."""
     from gcop.optimizers.config import ExecTuneConfig
 
     info = ExecTuneConfig.model_fields[field]
-    return {"default": info.default, "help": f"{info.description}{note} (default: {info.default})"}
+    return {"help": f"{info.description}{note} (default: --config's, else {info.default})"}
 
 
 def _task_args(sub: argparse.ArgumentParser) -> None:
@@ -138,18 +152,6 @@ def _task_args(sub: argparse.ArgumentParser) -> None:
         "and kept answers) instead of plain guided generation",
     )
     sub.add_argument("--core", required=True, help="core LM: LiteLLM string or registry name")
-    sub.add_argument(
-        "--core-api-base",
-        help="the core's server address (e.g. http://127.0.0.1:8000/v1); default: the "
-        "provider's, or <PROVIDER>_API_BASE from the environment",
-    )
-    sub.add_argument(
-        "--timeout",
-        type=_positive_seconds,
-        help="seconds a request to a model server may take (default: 20 for a server on this "
-        "machine, 300 for a hosted API); a server that lets two in a row time out is not asked "
-        "again for a minute",
-    )
     sub.add_argument("--guide", default="smollm2-135m", help="guide model (registry name/path)")
     sub.add_argument("--out", required=True, help="output folder")
 
@@ -160,6 +162,9 @@ def _check_common(args: argparse.Namespace) -> None:
         from gcop.tasks import load_task
 
         load_task(task)  # an unknown name or a path to no Task ends here, before any work
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads < 1:
+        raise ValueError(f"--threads must be 1 or more, got {threads}")
     out = getattr(args, "out", None)
     if out is not None:
         existing = next(path for path in [Path(out), *Path(out).parents] if path.exists())
@@ -213,10 +218,17 @@ def _run(args: argparse.Namespace) -> None:
 
         print(f"report written to {rewrite_report(args.run)}")
     else:
-        from gcop import workflows
+        from gcop import run_summary, workflows
 
+        start = time.perf_counter()
         result = getattr(workflows, f"run_{args.command}")(args)
-        print(json.dumps(result, indent=2, default=str))
+        wall_s = time.perf_counter() - start
+        if args.json:
+            print(json.dumps(result, indent=2, default=str))
+        elif args.command == "compile":
+            print(run_summary.compile_summary(result, wall_s))
+        else:
+            print(run_summary.evaluate_summary(result, args.out, wall_s))
 
 
 def _expected_failure(error: Exception) -> str | None:

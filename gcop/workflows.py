@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,26 +37,7 @@ def _require_keys(*models: str) -> None:
             )
 
 
-def _on_server(model: str, role: str, api_base: str | None, timeout: float | None) -> Any:
-    """``model`` as named, or, when the command line gave a server address or a timeout, a
-    metered LM carrying them (a model run in-process takes no address and needs no timeout)."""
-    from gcop.lm.convert import as_lm, named_backends
-    from gcop.lm.registry import available_models
-
-    in_process = model in available_models() or model in named_backends() or Path(model).exists()
-    if in_process or model.startswith("local/"):
-        if api_base is not None:
-            raise ValueError(
-                f"--{role}-api-base: {model} runs in this process, not on a server; pass a "
-                "LiteLLM model string such as openai/<served-name>"
-            )
-        return model
-    given = (("api_base", api_base), ("timeout", timeout))
-    settings = {key: value for key, value in given if value is not None}
-    return as_lm(model, role=role, **settings) if settings else model
-
-
-def _task_policy(task: Any, guide: str | None, core: Any, preset: str | None):
+def _task_policy(task: Any, guide: str | None, core: str, preset: str | None):
     """The task's policy (:meth:`gcop.tasks.task.Task.policy`), with a demo preset's policy
     settings when ``preset`` names one; no guide runs the core alone."""
     from gcop.presets import PRESETS
@@ -70,22 +52,15 @@ def run_compile(args: argparse.Namespace) -> dict[str, Any]:
     """Train a guide with ExecTune and save the policy into ``args.out``."""
     import gcop
     from gcop.lm.convert import check_routable, model_string, resolve_lm
+    from gcop.run_config import compile_config
     from gcop.tasks import load_task
 
     task = load_task(args.task)
     task.check_teacher(args.teacher)
-    config = gcop.ExecTuneConfig(
-        k=args.k,
-        tau=args.tau,
-        grpo=args.grpo_steps > 0,
-        grpo_steps=max(args.grpo_steps, 1),
-        max_core_calls=args.max_core_calls,
-        max_dollars=args.max_dollars,
-        privileged_teacher=args.teacher in task.privileged_teachers,  # they read the reference
-    )
-    core = _on_server(args.core, "core", args.core_api_base, args.timeout)
-    policy = _task_policy(task, args.guide, core, args.preset)
-    teacher = resolve_lm(_on_server(args.teacher, "teacher", None, args.timeout), "teacher")
+    # the offline planners read the reference solution
+    config = compile_config(args, privileged_teacher=args.teacher in task.privileged_teachers)
+    policy = _task_policy(task, args.guide, args.core, args.preset)
+    teacher = resolve_lm(args.teacher, "teacher")
     check_routable(model_string(teacher))
     _require_keys(model_string(teacher), policy.core.lm.model, policy.guide.lm.model)
     trainset = task.load("train", n=args.n_train)
@@ -106,7 +81,7 @@ def run_compile(args: argparse.Namespace) -> dict[str, Any]:
         if new_out and not any(p.stat().st_size for p in out.rglob("*") if p.is_file()):
             shutil.rmtree(out, ignore_errors=True)  # nothing finished worth resuming from
         raise
-    return {"saved": str(out), **compiled.artifacts}
+    return {"saved": str(out), **compiled.artifacts, "cost": asdict(compiled.ledger.summary())}
 
 
 def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -116,8 +91,7 @@ def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from gcop.tasks import load_task
 
     task = load_task(args.task)
-    core = _on_server(args.core, "core", args.core_api_base, args.timeout)
-    policy = _task_policy(task, args.guide if args.policy else None, core, args.preset)
+    policy = _task_policy(task, args.guide if args.policy else None, args.core, args.preset)
     if args.policy:
         policy.load(args.policy, keep_core_lm=True)
     _require_keys(policy.core.lm.model)

@@ -1,6 +1,7 @@
 """The CLI's expected failures: one line naming the fix, exit status 2, nothing half-written."""
 
 import json
+import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -164,6 +165,14 @@ def test_evaluate_swaps_the_core_of_a_saved_policy(tmp_path, scripted_lm, capsys
     assert saved_core.calls == [] and len(new_core.calls) == len(guide.calls) == 2
     report = json.loads((tmp_path / "eval" / "results.json").read_text())["results"][0]
     assert (report["name"], report["n"], report["valid_rate"]) == ("policy", 2, 1.0)
+    summary = capsys.readouterr().out.splitlines()  # a few lines for a person, not JSON
+    assert len(summary) == 3 and summary[0].startswith("policy: accuracy 0.000 (95% CI 0.000-")
+    assert summary[1].startswith("cost: $0.0000 over 4 model calls; wall time ")
+    assert summary[2] == f"report: {tmp_path / 'eval' / 'report.md'} (full record: --json)"
+
+    assert main([*args, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["name"], record["n"], record["valid_rate"]) == ("policy", 2, 1.0)
 
 
 def test_negative_grpo_steps_are_refused(tmp_path, capsys):
@@ -180,23 +189,122 @@ def test_negative_grpo_steps_are_refused(tmp_path, capsys):
 def test_compile_defaults_are_read_from_the_config(monkeypatch):
     from gcop.cli import _parser
     from gcop.optimizers.config import ExecTuneConfig
+    from gcop.run_config import compile_config
 
-    fields = ExecTuneConfig.model_fields
+    argv = ["compile", "--core", "c", "--teacher", "t", "--out", "o"]
+    args = _parser().parse_args(argv)  # no flag given: each field keeps the config's default
+    assert compile_config(args, privileged_teacher=False) == ExecTuneConfig()
     for name, value in (("k", 9), ("tau", 0.6), ("grpo_steps", 11)):
-        monkeypatch.setattr(fields[name], "default", value)
-    args = _parser().parse_args(["compile", "--core", "c", "--teacher", "t", "--out", "o"])
-    assert (args.k, args.tau, args.grpo_steps) == (9, 0.6, 11)
+        monkeypatch.setattr(ExecTuneConfig.model_fields[name], "default", value)
+    parser = _parser()
+    compile_help = parser._subparsers._group_actions[0].choices["compile"].format_help()
+    shown = " ".join(compile_help.split())
+    for value in (9, 0.6, 11):
+        assert f"(default: --config's, else {value})" in shown
 
 
-@pytest.mark.parametrize("teacher", ["reference-planner", "tiny"])
-def test_compile_runs_offline_with_a_planner_or_a_registry_teacher(tmp_path, capsys, teacher):
-    from gcop.cli import main
+RUN_YAML = """
+k: 3
+tau: 0.5
+sft_learning_rate: 1e-5   # YAML 1.1 reads this as a string; --config reads a number
+grpo_steps: 7
+sft_args: {max_steps: 2}
+grpo_args: {beta: 0.0}
+lora_args: {r: 4}
+"""
+RUN_TOML = """
+k = 3
+tau = 0.5
+sft_learning_rate = 1e-5
+grpo_steps = 7
+sft_args = { max_steps = 2 }
+grpo_args = { beta = 0.0 }
+lora_args = { r = 4 }
+"""
 
+
+@pytest.mark.parametrize("name, text", [("run.yaml", RUN_YAML), ("run.toml", RUN_TOML)])
+def test_a_config_file_sets_exectune_fields_and_flags_win(tmp_path, name, text):
+    from gcop.cli import _parser
+    from gcop.run_config import compile_config
+
+    (tmp_path / name).write_text(text)
+    base = ["compile", "--core", "c", "--teacher", "t", "--out", "o"]
+    args = _parser().parse_args([*base, "--config", str(tmp_path / name)])
+    config = compile_config(args, privileged_teacher=True)
+    assert (config.k, config.tau, config.sft_learning_rate, config.grpo_steps) == (3, 0.5, 1e-5, 7)
+    assert config.sft_args == {"max_steps": 2} and config.grpo_args == {"beta": 0.0}
+    assert config.lora_args == {"r": 4} and config.privileged_teacher
+    flags = ["--k", "2", "--grpo-steps", "0", "--max-dollars", "1.5"]
+    args = _parser().parse_args([*base, "--config", str(tmp_path / name), *flags])
+    config = compile_config(args, privileged_teacher=False)
+    assert (config.k, config.tau, config.grpo, config.max_dollars) == (2, 0.5, False, 1.5)
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("run.yaml", "kk: 3\n", r"--config .*run\.yaml: kk: Extra inputs are not permitted"),
+        ("run.yaml", "k: [3\n", r"--config .*run\.yaml is not valid YAML"),
+        ("run.toml", "k = 0\n", r"--config .*run\.toml: k: Input should be greater than"),
+        ("run.yaml", "- 3\n", r"must hold ExecTuneConfig fields"),
+        ("run.json", "{}", r"use a \.yaml, \.yml, \.toml file"),
+        ("run.yaml", None, r"run\.yaml: No such file"),
+    ],
+)
+def test_a_bad_config_file_is_one_line_before_any_work(tmp_path, capsys, name, text, message):
+    if text is not None:
+        (tmp_path / name).write_text(text)
+    args = ["compile", "--core", "tiny", "--teacher", "reference-planner"]
+    args += ["--config", str(tmp_path / name), "--out", str(tmp_path / "run")]
+    assert main(args) == 2
+    assert re.search(message, one_line_error(capsys))
+    assert not (tmp_path / "run").exists()
+
+
+def test_version_names_gcop_and_its_libraries(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith(f"gcop {gcop.__version__} (dspy ") and "trl " in printed
+
+
+@pytest.mark.parametrize("threads", ["0", "-4"])
+def test_threads_below_one_are_refused_in_one_line(tmp_path, capsys, threads):
+    args = ["evaluate", "--core", "tiny", "--threads", threads, "--out", str(tmp_path / "e")]
+    assert main(args) == 2
+    assert one_line_error(capsys) == f"gcop: error: --threads must be 1 or more, got {threads}"
+    assert not (tmp_path / "e").exists()
+
+
+def test_compile_runs_offline_with_a_planner_and_a_config_file(tmp_path, capsys):
+    """The default output is a summary; policy.json records the configuration it trained with."""
     out = tmp_path / "run"
-    args = ["compile", "--core", "tiny", "--guide", "tiny", "--teacher", teacher]
+    (tmp_path / "run.yaml").write_text("k: 2\ngrpo: false\nsft_args: {max_steps: 1}\n")
+    args = ["compile", "--core", "tiny", "--guide", "tiny", "--teacher", "reference-planner"]
+    args += ["--n-train", "4", "--config", str(tmp_path / "run.yaml"), "--out", str(out)]
+    assert main(args) == 0, capsys.readouterr().err
+    summary = capsys.readouterr().out.splitlines()
+    assert summary[0] == f"policy saved to {out}"
+    assert summary[1].startswith("acceptance: ") and " of 4 tasks accepted " in summary[1]
+    assert summary[-1].startswith("cost: $0.0000 over ") and "; wall time " in summary[-1]
+    assert len(summary) <= 6
+    saved = json.loads((out / "policy.json").read_text())
+    config = saved["training_config"]
+    assert (config["k"], config["grpo"], config["sft_args"]) == (2, False, {"max_steps": 1})
+    assert config["privileged_teacher"] is True  # the planner reads the reference
+    provenance = saved["artifacts"]["provenance"]
+    assert provenance["trainset"]["n"] == 4 and provenance["versions"]["gcop"] == gcop.__version__
+
+
+def test_compile_runs_offline_with_a_registry_teacher_and_prints_json(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["compile", "--core", "tiny", "--guide", "tiny", "--teacher", "tiny", "--json"]
     args += ["--n-train", "4", "--k", "2", "--grpo-steps", "0", "--out", str(out)]
     assert main(args) == 0, capsys.readouterr().err
     saved = json.loads(capsys.readouterr().out)
     assert saved["saved"] == str(out) and (out / "policy.json").exists()
     teacher_calls = saved["acceptance"]["cost"]["teacher"]["calls"]
     assert teacher_calls >= 4  # every task asked the teacher at least once
+    assert saved["config"]["k"] == 2 and saved["cost"]["calls"] >= teacher_calls

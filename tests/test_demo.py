@@ -124,7 +124,7 @@ def test_wrap_dspy_program_example_with_an_api_core():
 
 def test_cli_evaluate_writes_a_report_from_real_runs(tmp_path, capsys):
     out = tmp_path / "eval"
-    args = ["evaluate", "--core", "tiny", "--n", "2", "--threads", "2", "--out", str(out)]
+    args = ["evaluate", "--core", "tiny", "--n", "2", "--threads", "2", "--out", str(out), "--json"]
     assert main(args) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["n"] == 2 and printed["cost"]["calls"] == 2

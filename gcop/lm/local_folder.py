@@ -112,7 +112,7 @@ def save(lm: LocalLM, path: str | Path) -> Path:
     spec["adapter_path"] = None
     model = lm._model
     if is_peft(model) and lm.base is not None:
-        model.save_pretrained(path / "adapter")
+        save_adapter(model, path / "adapter", lm.base)
         fingerprint = base_fingerprint(model)
         spec.update(model=lm.base, weights="adapter", base_fingerprint=fingerprint)
         if Path(lm.base).is_dir():  # copied in, as for a full model below
@@ -135,6 +135,20 @@ def save(lm: LocalLM, path: str | Path) -> Path:
     (path / SPEC_FILE).write_text(json.dumps(spec, indent=2))
     logger.info("saved %s (%s weights) to %s", lm._name, spec["weights"], path)
     return path
+
+
+def save_adapter(model: Any, folder: Path, base: str) -> None:
+    """Save ``model``'s active adapter alone (not the copy a trainer may keep beside it, such as
+    TRL's ``ref``), as a folder peft loads without gcop: ``PeftModel.from_pretrained(base_model,
+    folder)``. Its ``base_model_name_or_path`` is where ``base`` is on this machine (a registry
+    name resolves to its cached folder, :func:`gcop.lm.resolve_model`), so that
+    ``AutoPeftModelForCausalLM.from_pretrained(folder)`` finds the base too; ``gcop_lm.json``
+    keeps the portable name."""
+    model.save_pretrained(folder, selected_adapters=[model.active_adapter])
+    config_file = folder / "adapter_config.json"
+    config = json.loads(config_file.read_text())
+    config["base_model_name_or_path"] = str(resolve_model(base))
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True))
 
 
 def load(cls: type[LocalLM], path: str | Path, **overrides: Any) -> LocalLM:

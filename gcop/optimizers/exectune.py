@@ -16,6 +16,7 @@ from gcop.optimizers.acceptance.records import AcceptedStrategy
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.guide_training import require_trainable
 from gcop.optimizers.validation import check_examples, pick_checkpoint
+from gcop.provenance import training_provenance
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class ExecTune(dspy.teleprompt.Teleprompter):
         teacher = _teacher_lm(teacher) if teacher is not None else self.teacher
         trainset, valset = self._check_inputs(student, trainset, valset, teacher)
         program = copy.deepcopy(student)
+        program.artifacts["config"] = self.config.model_dump(mode="json")
+        program.artifacts["provenance"] = training_provenance(trainset, valset)
         checkpoints = []
         if self.config.sft:
             accepted = self._run_acceptance(program, trainset, teacher)

@@ -90,7 +90,8 @@ def train_sft(
     """Fine-tune a copy of ``guide`` on ``pairs`` of (guide inputs, accepted strategy text).
 
     Returns the new guide (its LocalLM is named ``<base>-sft-<weights fingerprint>``) and a
-    JSON-able summary: steps, losses, train time, number of pairs.
+    JSON-able summary of what ran: optimizer steps and epochs completed (next to the epochs
+    configured), losses, train time, number of pairs.
     """
     if not isinstance(config, ExecTuneConfig):
         raise TypeError(f"config must be an ExecTuneConfig, got {type(config).__name__}")
@@ -103,8 +104,11 @@ def train_sft(
     new_guide = trained_guide(guide, trainer.model, trainer.processing_class, "sft")
     summary = {
         "n_pairs": len(pairs),
+        # what ran: sft_args' max_steps can end training before sft_epochs
         "steps": int(trainer.state.global_step),
-        "epochs": config.sft_epochs,
+        "epochs": round(float(trainer.state.epoch or 0.0), 4),
+        "epochs_planned": config.sft_epochs,
+        "max_steps": int(trainer.state.max_steps),
         "lora": config.lora,
         "final_loss": losses[-1] if losses else None,
         "mean_loss": round(float(result.training_loss), 6),

@@ -246,6 +246,33 @@ def test_a_lora_model_over_a_named_base_saves_its_adapter_and_checks_the_base(
         wrong.complete(HI, max_tokens=8)
 
 
+def test_a_saved_adapter_is_what_peft_loads_without_gcop(tmp_path, unique_name):
+    """The adapter folder holds the trained adapter alone (not the ``ref`` copy TRL's GRPO keeps
+    beside it) and names its base, so peft loads it by itself."""
+    import torch
+    from peft import AutoPeftModelForCausalLM, LoraConfig, PeftModel, get_peft_model
+
+    from gcop.lm import resolve_model
+
+    config = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    base = LocalLM("tiny", name=f"{unique_name}-base", dtype="float32")
+    model = get_peft_model(copy.deepcopy(base.model), config)
+    model.add_adapter("ref", config)  # a second adapter, as TRL's GRPO adds for its reference
+    LocalLM(model, tokenizer=base.tokenizer, name=unique_name, base="tiny").save(tmp_path)
+    adapter = tmp_path / "adapter"
+    assert sorted(p.name for p in adapter.iterdir() if p.is_dir()) == []  # no adapter/ref/
+    saved = json.loads((adapter / "adapter_config.json").read_text())
+    assert saved["base_model_name_or_path"] == str(resolve_model("tiny"))
+
+    ids = base.tokenizer("question 1", return_tensors="pt").input_ids
+    with torch.no_grad():
+        expected = model(ids).logits
+        loaded = PeftModel.from_pretrained(tiny_model(seed=0)[0].float(), str(adapter))
+        assert torch.allclose(loaded(ids).logits, expected, atol=1e-5)
+        auto = AutoPeftModelForCausalLM.from_pretrained(str(adapter), dtype=torch.float32)
+        assert torch.allclose(auto(ids).logits, expected, atol=1e-5)
+
+
 def test_close_unregisters(unique_name):
     from gcop.lm import provider
 

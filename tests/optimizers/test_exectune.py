@@ -3,6 +3,8 @@ DSPy optimizer contract (a new program, the student untouched, the valset used).
 
 import copy
 import inspect
+import json
+from importlib import metadata
 
 import dspy
 import pytest
@@ -23,6 +25,7 @@ import gcop
 from gcop.baselines.advisor import Advisor
 from gcop.optimizers.acceptance import calls as acceptance_calls
 from gcop.optimizers.exectune import AcceptanceFailed
+from gcop.provenance import examples_digest
 from gcop.signatures import MathGuide, MathSolve
 
 
@@ -143,7 +146,9 @@ def test_optimizers_follow_the_teleprompter_contract(scripted_lm):
         advisor.compile(policy, trainset=[example], teacher="local/x")
 
 
-def test_compile_returns_a_new_program_scored_on_the_valset_and_leaves_the_student(scripted_lm):
+def test_compile_returns_a_new_program_scored_on_the_valset_and_leaves_the_student(
+    scripted_lm, tmp_path
+):
     torch.set_num_threads(1)
     core, _ = keyword_core(scripted_lm)
     student = gcop.GuideCorePolicy(guide=tiny_guide(), core=core)
@@ -170,6 +175,20 @@ def test_compile_returns_a_new_program_scored_on_the_valset_and_leaves_the_stude
     else:
         assert "-grpo-" in compiled.guide.local_lm.name
     assert compiled.artifacts["sft"]["steps"] == 2 and compiled.artifacts["grpo"]["steps"] == 1
+
+    # provenance: the configuration, the versions and data it trained on, and what actually ran
+    assert compiled.artifacts["config"] == config.model_dump(mode="json")
+    provenance = compiled.artifacts["provenance"]
+    assert provenance["trainset"] == examples_digest(examples())
+    assert provenance["valset"] == examples_digest(examples(QUESTIONS[:2]))
+    assert provenance["trainset"] != provenance["valset"]
+    for library in ("dspy", "trl", "transformers", "peft"):
+        assert provenance["versions"][library] == metadata.version(library)
+    sft = compiled.artifacts["sft"]
+    assert (sft["max_steps"], sft["epochs_planned"]) == (2, 20) and 0 < sft["epochs"] < 20
+    saved = json.loads((compiled.save(tmp_path / "policy") / "policy.json").read_text())
+    assert saved["training_config"] == config.model_dump(mode="json")
+    assert saved["artifacts"]["provenance"]["versions"]["gcop"] == gcop.__version__
 
 
 def test_accept_returns_the_sft_data_and_keeps_its_decisions_in_the_run_dir(scripted_lm, tmp_path):

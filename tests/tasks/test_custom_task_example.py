@@ -46,7 +46,7 @@ def test_gcop_compile_runs_the_example_task(tmp_path, monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(EXAMPLE.parent))
     out = tmp_path / "run"
     args = ["compile", "--task", "custom_task:TASK", "--core", "tiny", "--guide", "tiny"]
-    args += ["--teacher", "tiny", "--n-train", "3", "--k", "2", "--grpo-steps", "0"]
+    args += ["--teacher", "tiny", "--n-train", "3", "--k", "2", "--grpo-steps", "0", "--json"]
     assert main([*args, "--out", str(out)]) == 0, capsys.readouterr().err
     saved = json.loads(capsys.readouterr().out)
     assert saved["acceptance"]["cost"]["teacher"]["calls"] >= 3
