@@ -26,6 +26,14 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    """An argparse type: a number of seconds > 0."""
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gcop",
@@ -152,6 +160,18 @@ def _task_args(sub: argparse.ArgumentParser) -> None:
         "and kept answers) instead of plain guided generation",
     )
     sub.add_argument("--core", required=True, help="core LM: LiteLLM string or registry name")
+    sub.add_argument(
+        "--core-api-base",
+        help="the core's server address (e.g. http://127.0.0.1:8000/v1); default: the "
+        "provider's, or <PROVIDER>_API_BASE from the environment",
+    )
+    sub.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        help="seconds a request to a model server may take (default: 20 for a server on this "
+        "machine, 300 for a hosted API); a server that lets two in a row time out is not asked "
+        "again for a minute",
+    )
     sub.add_argument("--guide", default="smollm2-135m", help="guide model (registry name/path)")
     sub.add_argument("--out", required=True, help="output folder")
 

@@ -37,7 +37,26 @@ def _require_keys(*models: str) -> None:
             )
 
 
-def _task_policy(task: Any, guide: str | None, core: str, preset: str | None):
+def _on_server(model: str, role: str, api_base: str | None, timeout: float | None) -> Any:
+    """``model`` as named, or, when the command line gave a server address or a timeout, a
+    metered LM carrying them (a model run in-process takes no address and needs no timeout)."""
+    from gcop.lm.convert import as_lm, named_backends
+    from gcop.lm.registry import available_models
+
+    in_process = model in available_models() or model in named_backends() or Path(model).exists()
+    if in_process or model.startswith("local/"):
+        if api_base is not None:
+            raise ValueError(
+                f"--{role}-api-base: {model} runs in this process, not on a server; pass a "
+                "LiteLLM model string such as openai/<served-name>"
+            )
+        return model
+    given = (("api_base", api_base), ("timeout", timeout))
+    settings = {key: value for key, value in given if value is not None}
+    return as_lm(model, role=role, **settings) if settings else model
+
+
+def _task_policy(task: Any, guide: str | None, core: Any, preset: str | None):
     """The task's policy (:meth:`gcop.tasks.task.Task.policy`), with a demo preset's policy
     settings when ``preset`` names one; no guide runs the core alone."""
     from gcop.presets import PRESETS
@@ -59,8 +78,9 @@ def run_compile(args: argparse.Namespace) -> dict[str, Any]:
     task.check_teacher(args.teacher)
     # the offline planners read the reference solution
     config = compile_config(args, privileged_teacher=args.teacher in task.privileged_teachers)
-    policy = _task_policy(task, args.guide, args.core, args.preset)
-    teacher = resolve_lm(args.teacher, "teacher")
+    core = _on_server(args.core, "core", args.core_api_base, args.timeout)
+    policy = _task_policy(task, args.guide, core, args.preset)
+    teacher = resolve_lm(_on_server(args.teacher, "teacher", None, args.timeout), "teacher")
     check_routable(model_string(teacher))
     _require_keys(model_string(teacher), policy.core.lm.model, policy.guide.lm.model)
     trainset = task.load("train", n=args.n_train)
@@ -91,7 +111,8 @@ def run_evaluate(args: argparse.Namespace) -> dict[str, Any]:
     from gcop.tasks import load_task
 
     task = load_task(args.task)
-    policy = _task_policy(task, args.guide if args.policy else None, args.core, args.preset)
+    core = _on_server(args.core, "core", args.core_api_base, args.timeout)
+    policy = _task_policy(task, args.guide if args.policy else None, core, args.preset)
     if args.policy:
         policy.load(args.policy, keep_core_lm=True)
     _require_keys(policy.core.lm.model)
