@@ -92,6 +92,12 @@ class ExecTuneConfig(BaseModel):
         "runs as long as the longest row, so a cap near what plans need (GSM8K symbolic plans: "
         "~38 tokens) buys speed; a completion cut off before its closing tag is invalid (reward 0)",
     )
+    grpo_shared_prefix: bool = Field(
+        False,
+        description="sample each step's groups with one prefill per prompt (gcop's rollout, "
+        "gcop.optimizers.grpo.rollout) instead of TRL's generate over repeated prompts; on a CPU "
+        "the prompt's prefill is most of the sampling",
+    )
     grpo_core_share: float = Field(
         0.25,
         ge=0.0,

@@ -28,6 +28,7 @@ from gcop.optimizers.grpo.checkpoints import checkpoint_args, last_checkpoint
 from gcop.optimizers.grpo.guide_reward import GuideReward, core_inputs
 from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.optimizers.grpo.plan_reward import PlanReward, PlanVerifier
+from gcop.optimizers.grpo.rollout import shared_prefix_rollout
 from gcop.optimizers.guide_training import (
     micro_batches,
     new_adapter,
@@ -203,6 +204,7 @@ def grpo_trainer(
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=reward_fn,
+        rollout_func=shared_prefix_rollout if config.grpo_shared_prefix else None,
         args=grpo_args(model, config, output_dir),
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
