@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gcop",
         description="Steer a black-box LLM (the core) with a small trained guide model.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # --version on one line
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser.add_argument("--version", action="version", version=_version())

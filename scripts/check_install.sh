@@ -20,15 +20,17 @@ torch_pin=$(grep -E '^torch==' constraints.txt)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$PYTHON" -m venv "$work/venv"
-pip=("$work/venv/bin/python" -m pip)
+pip_install() {  # pip's own output, less its notes about index folders it skips
+  "$work/venv/bin/python" -m pip install --quiet "$@" 2> >(grep -v "is ignored: it is neither" >&2)
+}
 echo "[check_install] $torch_pin, then '$DSPY' '$TRL' in a fresh virtualenv" >&2
-"${pip[@]}" install --quiet "$torch_pin"
-"${pip[@]}" install --quiet "$DSPY" "$TRL"
-"${pip[@]}" freeze | sort >"$work/before"
+pip_install "$torch_pin"
+pip_install "$DSPY" "$TRL"
+"$work/venv/bin/python" -m pip freeze | sort >"$work/before"
 target="$root${EXTRA:+[$EXTRA]}"
 echo "[check_install] pip install '$target'" >&2
-"${pip[@]}" install --quiet "$target"
-"${pip[@]}" freeze | sort >"$work/after"
+pip_install "$target"
+"$work/venv/bin/python" -m pip freeze | sort >"$work/after"
 changed=$(comm -23 "$work/before" "$work/after")
 if [ -n "$changed" ]; then
   echo "[check_install] FAIL: installing gcop changed these packages:" >&2

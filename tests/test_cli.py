@@ -5,6 +5,7 @@ import re
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
 
 import pytest
 
@@ -266,8 +267,9 @@ def test_version_names_gcop_and_its_libraries(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
     assert exit_info.value.code == 0
-    printed = capsys.readouterr().out.strip()
-    assert printed.startswith(f"gcop {gcop.__version__} (dspy ") and "trl " in printed
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"gcop {gcop.__version__} (dspy {metadata.version('dspy')}, ")
+    assert f"trl {metadata.version('trl')}" in printed and printed.count("\n") == 1
 
 
 @pytest.mark.parametrize("threads", ["0", "-4"])
