@@ -104,3 +104,27 @@ def test_server_flags_are_checked_before_any_work(tmp_path, capsys):
     )
     assert "runs in this process" in one_line_error(capsys)
     assert not (tmp_path / "e").exists()
+
+
+def test_a_refusing_server_is_never_scored_from_another_servers_cache(
+    tmp_path, monkeypatch, capsys
+):
+    """DSPy's cache key leaves out the server: replies cached from one server under a model
+    string must not answer for another that refuses every request (issue 31, item 4)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-any")
+    answering = FaultServer(lambda m: ANSWER, lifetime_s=60)
+    refusing = FaultServer(lambda m: ANSWER, {i: 401 for i in range(1, 100)}, lifetime_s=60)
+    try:
+        monkeypatch.setenv("OPENAI_API_BASE", answering.api_base)
+        code, _ = evaluate(tmp_path / "first", core="openai/served")
+        assert code == 0 and answering.served == 4  # the cache now holds its 4 replies
+        code, _ = evaluate(tmp_path / "again", core="openai/served")
+        assert code == 0 and answering.served == 4  # the same server: answered from the cache
+        monkeypatch.setenv("OPENAI_API_BASE", refusing.api_base)
+        code, _ = evaluate(tmp_path / "refused", core="openai/served")
+    finally:
+        answering.close()
+        refusing.close()
+    assert code == 2 and refusing.requests >= 1
+    assert "every example failed" in one_line_error(capsys)
+    assert not (tmp_path / "refused").exists()

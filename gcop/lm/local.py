@@ -81,6 +81,7 @@ class LocalLM:
         self._model: Any = None
         self._tokenizer: Any = tokenizer
         self._modified = False  # True once weights differ from what ``_source`` names
+        self._weights_id: str | None = None  # digest of the served weights, computed on first use
         if isinstance(model, str | Path):
             self._source = str(model)
             check_source(self._source)
@@ -163,6 +164,18 @@ class LocalLM:
             return self._source
         return None
 
+    @property
+    def weights_id(self) -> str:
+        """16 hex digits naming the weights served now (loading them if need be): they change
+        when the weights do (:meth:`set_model`), so DSPy's cache, which keys on the model's name,
+        never answers for other weights under the same name (see :mod:`gcop.lm.metered`)."""
+        with self._load_lock:
+            if self._weights_id is None:
+                from gcop.lm.weights import weights_digest
+
+                self._weights_id = weights_digest(self.model.state_dict(), digest_size=8)
+            return self._weights_id
+
     def spec(self) -> dict[str, Any]:
         """A JSON-serializable description (the model source is ``None`` for in-memory models)."""
         return {
@@ -232,6 +245,7 @@ class LocalLM:
             self._requests.forget_all()
             self._model = model
             self._modified = True
+            self._weights_id = None
             self._eos_ids = None
             if tokenizer is not None:
                 self._tokenizer = tokenizer

@@ -156,7 +156,13 @@ def load(cls: type[LocalLM], path: str | Path, **overrides: Any) -> LocalLM:
     path = Path(path)
     if not (path / SPEC_FILE).is_file():
         raise ValueError(f"{path} has no {SPEC_FILE}; pass a folder written by LocalLM.save")
-    spec = json.loads((path / SPEC_FILE).read_text())
+    try:
+        spec = json.loads((path / SPEC_FILE).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(
+            f"{path / SPEC_FILE} is not JSON ({error}); save the model again"
+        ) from None
+    check_spec(path, spec)
     kwargs: dict[str, Any] = {
         "name": spec["name"],
         "max_batch_size": spec["max_batch_size"],
@@ -175,6 +181,68 @@ def load(cls: type[LocalLM], path: str | Path, **overrides: Any) -> LocalLM:
         lm._base_fingerprint = spec.get("base_fingerprint")
         return lm
     return cls(spec["model"], **kwargs)
+
+
+def check_spec(path: Path, spec: Any) -> None:
+    """Refuse a saved folder that would load weights from outside it or a broken adapter, before
+    anything loads: its base is a folder inside ``path`` or a registry name or hub id, and its
+    adapter's ``adapter_config.json`` is a peft config."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("model"), str | None):
+        raise ValueError(f"{path / SPEC_FILE} is not a LocalLM spec; save the model again")
+    weights = spec.get("weights", "none")
+    if weights not in ("full", "adapter", "none"):
+        raise ValueError(f"{path / SPEC_FILE}: unknown weights {weights!r}; save the model again")
+    if weights == "full":
+        _inside(path, "model")
+    elif spec.get("base_in_folder"):
+        _inside(path, spec["model"])
+    else:
+        _named(path, spec["model"])
+    if weights == "adapter":
+        _check_adapter_config(path / "adapter")
+
+
+def _inside(folder: Path, relative: Any) -> None:
+    target = (folder / str(relative)).resolve()
+    if Path(str(relative)).is_absolute() or not target.is_relative_to(folder.resolve()):
+        raise ValueError(
+            f"{folder / SPEC_FILE} loads weights from outside its folder ({relative!r}); a saved "
+            "model only refers to folders inside it, so it is refused"
+        )
+    if not target.is_dir():
+        raise ValueError(f"{target} is missing: copy the whole saved folder, or save it again")
+
+
+def _named(folder: Path, name: Any) -> None:
+    """``name`` must be a registry name or a hub id (``org/model``), never a path."""
+    hub_id = r"[\w\-][\w\-.]*/[\w\-.]+"
+    if isinstance(name, str) and (
+        is_registered(name)
+        or (re.fullmatch(hub_id, name) and ".." not in name and not Path(name).exists())
+    ):
+        return
+    raise ValueError(
+        f"{folder / SPEC_FILE} names base weights {name!r}, which is neither a registry name, a "
+        "hub id nor a folder inside it; save the model again"
+    )
+
+
+_ADAPTER_KEYS = {"peft_type", "r", "target_modules"}  # what peft needs to rebuild a LoRA adapter
+
+
+def _check_adapter_config(adapter: Path) -> None:
+    file = adapter / "adapter_config.json"
+    try:
+        config = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(
+            f"{file} is not a readable adapter config ({error}); save it again"
+        ) from None
+    missing = sorted(_ADAPTER_KEYS - set(config) if isinstance(config, dict) else _ADAPTER_KEYS)
+    if missing:
+        raise ValueError(
+            f"{file} is not a LoRA adapter config (no {', '.join(missing)}); save it again"
+        )
 
 
 def _copy_folder(source: str | Path, target: Path) -> None:

@@ -7,6 +7,7 @@ models, program state and inference settings in and out of it.
 from __future__ import annotations
 
 import copy
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,8 @@ from gcop.modules.policy_file import (
 
 if TYPE_CHECKING:
     from gcop.modules.policy import GuideCorePolicy
+
+logger = logging.getLogger(__name__)
 
 
 def save_policy(policy: GuideCorePolicy, path: str | Path) -> Path:
@@ -100,10 +103,18 @@ def saved_guide(guide: Guide | None, folder: Path, saved: SavedPolicy) -> Guide 
         return guide
     from gcop.lm.local import LocalLM
 
+    where = folder / saved.guide_local_lm
     try:
-        local = LocalLM.load(folder / saved.guide_local_lm)
+        local = LocalLM.load(where)
     except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{where} holds no loadable guide ({error})") from error
+    try:  # what will run is loaded now, so a broken folder fails here, before anything is scored
+        logger.info("guide loaded from %s (weights %s)", where, local.weights_id)
+    except Exception as error:  # torch, safetensors and peft raise many kinds for broken files
+        local.close()
+        detail = " ".join(f"{type(error).__name__}: {error}".split())[:300]
         raise ValueError(
-            f"{folder / saved.guide_local_lm} holds no loadable guide ({error})"
+            f"{where} holds no loadable guide ({detail}); restore the folder from a copy, or "
+            "save the policy again"
         ) from error
     return guide.with_lm(local)
