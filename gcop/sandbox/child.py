@@ -12,7 +12,9 @@ import os
 import signal
 import sys
 
-_PYTEST_RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child_pytest.py")
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_PYTEST_RUNNER = os.path.join(_HERE, "child_pytest.py")
+_LANDLOCK = os.path.join(_HERE, "child_landlock.py")
 _OWN_FILES = (__file__, _PYTEST_RUNNER)  # frames hidden from the tracebacks we report
 
 
@@ -32,6 +34,7 @@ def main(job_file: str) -> None:
             import pytest  # noqa: F401
         except ImportError:
             pass
+    landlock = _sibling(_LANDLOCK, "gcop_sandbox_landlock").confine(root, spec["sys_path"])
     seccomp = _no_fork()
     _guard(root, block_sockets=spec["block_sockets"])
     status, error = _run(spec, root)
@@ -40,7 +43,8 @@ def main(job_file: str) -> None:
             stream.flush()
         except Exception:  # the program may have closed or replaced it
             pass
-    record = json.dumps({"status": status, "error": error[-8000:], "seccomp": seccomp})
+    record = {"status": status, "error": error[-8000:], "seccomp": seccomp, "landlock": landlock}
+    record = json.dumps(record)
     os.write(result_fd, f"{nonce} {record}\n".encode())
     os._exit(0)
 
@@ -77,23 +81,34 @@ def _owner(pid: str) -> int:
 
 def _no_fork() -> bool:
     """Install a seccomp filter refusing fork/vfork/kill/tkill and non-thread clone (clone3 says
-    ENOSYS so libc falls back to clone). Return whether it is active."""
+    ENOSYS so libc falls back to clone); the path forms of chmod, chown, utime and xattr changes,
+    which Landlock does not cover (their fd forms pass: an fd is opened through Landlock); and
+    UNIX-domain sockets, which reach servers by path even from a private network. Return whether
+    it is active."""
     import ctypes
     import struct
 
-    arches = {  # AUDIT_ARCH, clone, then the syscalls refused outright
-        "x86_64": (0xC000003E, 56, (57, 58, 62, 200)),
-        "aarch64": (0xC00000B7, 220, (129, 130)),
+    arches = {  # AUDIT_ARCH, clone, utimensat, socket, then the syscalls refused outright
+        "x86_64": (
+            0xC000003E,
+            (56, 280, 41),
+            (57, 58, 62, 200, 90, 268, 452, 92, 94, 260, 188, 189, 197, 198, 132, 235, 261),
+        ),
+        "aarch64": (0xC00000B7, (220, 88, 198), (129, 130, 53, 452, 54, 5, 6, 14, 15)),
     }
     if os.uname().machine not in arches:
         return False
-    audit, clone, refused = arches[os.uname().machine]
+    audit, (clone, utimensat, socket), refused = arches[os.uname().machine]
     ld, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     allow, eperm, enosys = 0x7FFF0000, 0x00050001, 0x00050026
     prog = [(ld, 0, 0, 4), (jeq, 1, 0, audit), (ret, 0, 0, eperm), (ld, 0, 0, 0)]
     prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, eperm), (jeq, 0, 1, 435), (ret, 0, 0, enosys)]
     for nr in refused:
         prog += [(jeq, 0, 1, nr), (ret, 0, 0, eperm)]
+    prog += [(jeq, 0, 6, utimensat), (ld, 0, 0, 24), (jeq, 0, 2, 0), (ld, 0, 0, 28)]  # a path
+    prog += [(jeq, 1, 0, 0), (ret, 0, 0, eperm), (ret, 0, 0, allow)]  # args[1] NULL: futimens
+    prog += [(jeq, 0, 4, socket), (ld, 0, 0, 16), (jeq, 0, 1, 1), (ret, 0, 0, eperm)]  # AF_UNIX
+    prog += [(ret, 0, 0, allow)]
     prog += [(jeq, 1, 0, clone), (ret, 0, 0, allow), (ld, 0, 0, 16)]  # args[0] = clone flags
     prog += [(jset, 0, 1, 0x10000), (ret, 0, 0, allow), (ret, 0, 0, eperm)]  # CLONE_THREAD
     code = b"".join(struct.pack("HBBI", *ins) for ins in prog)
@@ -115,11 +130,12 @@ _DENIED = """kill killpg fork forkpty system popen execv execve execl execle exe
 execvpe spawnl spawnle spawnlp spawnlpe spawnv spawnve spawnvp spawnvpe posix_spawn posix_spawnp
 setsid setpgid setuid seteuid setgid setegid setreuid setregid setresuid setresgid chroot""".split()
 _CONFINED = {  # os function -> positions of path arguments that must stay inside the root
-    **dict.fromkeys("remove unlink rmdir mkdir chmod chown lchown truncate utime".split(), (0,)),
+    **dict.fromkeys("remove unlink rmdir mkdir truncate".split(), (0,)),
     **dict.fromkeys("mkfifo mknod fchmod fchown ftruncate".split(), (0,)),
     **dict.fromkeys("rename renames replace link".split(), (0, 1)),
     "symlink": (1,),  # only the link's own location; writes through it are checked when opened
 }
+_BY_FD = ("chmod", "chown", "lchown", "utime")  # their path syscalls are refused by seccomp
 
 
 def _guard(root: str, block_sockets: bool) -> None:
@@ -158,6 +174,27 @@ def _guard(root: str, block_sockets: bool) -> None:
 
         return wrapper
 
+    real_open, real_os_open = io.open, os.open
+
+    def by_fd(fn, follow: bool = True):
+        """``fn(path, ...)`` inside ``root``, done on an open file (the path form is refused)."""
+
+        @functools.wraps(fn)
+        def wrapper(path, *args, dir_fd=None, follow_symlinks=follow, **kwargs):
+            if isinstance(path, int):
+                return fn(path, *args, **kwargs)
+            check(path, dir_fd)
+            flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+            fd = real_os_open(
+                path, flags | (0 if follow_symlinks else os.O_NOFOLLOW), dir_fd=dir_fd
+            )
+            try:
+                return fn(fd, *args, **kwargs)
+            finally:
+                os.close(fd)
+
+        return wrapper
+
     for mod in (os, posix):
         for name in _DENIED:
             if hasattr(mod, name):
@@ -165,7 +202,9 @@ def _guard(root: str, block_sockets: bool) -> None:
         for name, which in _CONFINED.items():
             if hasattr(mod, name):
                 setattr(mod, name, confine(name, getattr(mod, name), which))
-    real_open, real_os_open = io.open, os.open
+        for name in _BY_FD:
+            real = getattr(posix, "chown" if name == "lchown" else name)
+            setattr(mod, name, by_fd(real, follow=name != "lchown"))
     writes = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
     def guarded_open(file, mode="r", *args, **kwargs):
@@ -207,7 +246,9 @@ def _run(spec: dict, root: str) -> tuple[str, str]:
                     raise
             return "passed", ""
         if style == "pytest":
-            return _pytest_runner().run(spec["tests"], root, judge=_judge)
+            return _sibling(_PYTEST_RUNNER, "gcop_sandbox_pytest").run(
+                spec["tests"], root, judge=_judge
+            )
         ns = {"__name__": "solution"}
         exec(compile(program, "solution.py", "exec"), ns)
         exec(compile(spec["tests"], "tests.py", "exec"), ns)
@@ -219,11 +260,11 @@ def _run(spec: dict, root: str) -> tuple[str, str]:
         return _judge(exc)
 
 
-def _pytest_runner():
-    """``child_pytest.py``, loaded by path: this script's directory is not on ``sys.path``."""
+def _sibling(path: str, name: str):
+    """A script beside this one, loaded by path: this script's directory is not on ``sys.path``."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("gcop_sandbox_pytest", _PYTEST_RUNNER)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

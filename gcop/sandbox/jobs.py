@@ -69,8 +69,12 @@ class Job:
 
 @dataclasses.dataclass(frozen=True)
 class Isolation:
-    """Which protections are active: ``network`` is ``netns`` or ``socket-guard``."""
+    """Which protections are active: ``network`` is ``netns`` or ``socket-guard``;
+    ``filesystem`` is ``landlock`` (the kernel confines every file access to the run's folder,
+    plus reading the interpreter and its libraries) or ``guard`` (only Python's own calls are
+    checked)."""
 
     network: Literal["netns", "socket-guard"]
     pid_namespace: bool
     fork_block: Literal["seccomp", "guard"]
+    filesystem: Literal["landlock", "guard"] = "guard"

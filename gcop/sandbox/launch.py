@@ -2,7 +2,7 @@
 environment, ``unshare`` namespaces where the kernel allows them, capped output and a wall clock.
 
 The child is ``child.py`` run as a script (``python -I -B -S child.py JOB_FILE``); it reports
-``{status, error, seccomp}`` on a private pipe, prefixed by a nonce only it and we know.
+``{status, error, seccomp, landlock}`` on a private pipe, prefixed by a nonce only it and we know.
 """
 
 from __future__ import annotations
@@ -102,6 +102,8 @@ def execute(job: Job, cfg: SandboxConfig) -> tuple[SandboxResult, dict]:
     record = _parse_record(raw, nonce)
     if record and not record.get("seccomp"):
         _warn_once("sandbox: seccomp unavailable; only the in-process guard blocks fork and kill")
+    if record and not record.get("landlock"):
+        _warn_once("sandbox: Landlock unavailable; only the in-process guard confines file access")
     stdout, stderr = (b.decode("utf-8", "replace") for b in (out, err))
     if record.get("status") in ("passed", "failed", "error"):
         status, error = record["status"], record.get("error", "")
@@ -119,7 +121,7 @@ def _warn_once(message: str) -> None:
 
 
 def _parse_record(raw: bytes, nonce: str) -> dict:
-    """The child's ``{status, error, seccomp}`` line; only the child knows the nonce."""
+    """The child's ``{status, error, seccomp, landlock}`` line; only the child knows the nonce."""
     text = raw.decode("utf-8", "replace")
     at = text.rfind(nonce + " ")
     try:
