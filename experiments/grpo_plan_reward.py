@@ -213,6 +213,7 @@ def run_grpo(args, guide, train, dev) -> dict:
             "grpo_temperature": args.temperature,
             "grpo_max_completion_tokens": args.max_completion_tokens,
             "grpo_core_share": args.core_share,
+            "grpo_shared_prefix": args.shared_prefix,
             "grpo_save_steps": args.save_steps,
             "grpo_checkpoint_dir": str(args.run_dir / "checkpoints"),
             "lambda_judge": 0.0,
@@ -260,6 +261,12 @@ def main(argv=None) -> None:
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--max-completion-tokens", type=int, default=96)
     parser.add_argument("--core-share", type=float, default=0.25)
+    parser.add_argument(
+        "--shared-prefix",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="sample groups with one prefill per prompt (gcop's rollout) instead of TRL's generate",
+    )
     parser.add_argument("--save-steps", type=int, default=10)
     parser.add_argument("--curve-steps", type=int, default=25)
     parser.add_argument("--k", type=int, default=8, help="pass@k's k")
