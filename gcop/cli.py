@@ -15,6 +15,7 @@ import time
 import traceback
 from pathlib import Path
 
+from gcop.secrets import redact
 from gcop.tasks import TASKS
 
 
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         if message is None:
             raise
         if args.verbose:
-            traceback.print_exception(error)
+            print(redact("".join(traceback.format_exception(error))), file=sys.stderr, end="")
         print(f"gcop: error: {message}", file=sys.stderr)
         return 2
     return 0
@@ -260,7 +261,7 @@ def _expected_failure(error: Exception) -> str | None:
     from gcop.optimizers.exectune import AcceptanceFailed
     from gcop.workflows import RunFailed
 
-    text = " ".join(str(error).split())[:500]  # one line, even for a provider's long reply
+    text = redact(" ".join(str(error).split()))[:500]  # one line, no key a server echoed
     if isinstance(error, RunFailed | AcceptanceFailed):
         return text
     if isinstance(error, lm_errors.LMAuthError):

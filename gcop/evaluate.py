@@ -14,6 +14,8 @@ import dspy
 from gcop.cost import CostSummary, CostUnit, cost_scope, net_utility, summarize
 from gcop.modules.plan_consensus import ABSTAINED, KEPT_ANSWER
 from gcop.optimizers.acceptance.calls import call_with_retries
+from gcop.optimizers.grpo.rewards import as_score
+from gcop.secrets import redact
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +124,8 @@ def evaluate(
     exception of the program or the metric, and a transient one that outlasts the retries, makes
     the example an error (kept in its ``error``, counted in ``errors``, left out of accuracy), so
     an outage never reads as a bad model. An example's cost is that of every call recorded while
-    it ran, failed attempts included.
+    it ran, failed attempts included. A metric returns a bool or a number in [0, 1]
+    (:func:`~gcop.optimizers.grpo.rewards.as_score`); anything else raises at once.
     """
     if not dataset:
         raise ValueError("dataset is empty: pass at least one dspy.Example")
@@ -133,7 +136,7 @@ def evaluate(
 
     def run(index: int) -> ExampleResult:
         example = dataset[index]
-        prediction, score, error, output = dspy.Prediction(), 0.0, None, ""
+        prediction, verdict, error, output = dspy.Prediction(), None, None, ""
         with cost_scope() as calls:
             try:
                 outcome, failure, attempts = call_with_retries(
@@ -141,7 +144,7 @@ def evaluate(
                 )
                 if failure is None:
                     prediction = outcome
-                    score = float(metric(example, prediction, None))
+                    verdict = metric(example, prediction, None)
                     output = _main_output(prediction)
                 else:
                     logger.warning("example %d failed %d times: %s", index, attempts, failure)
@@ -151,7 +154,8 @@ def evaluate(
                 output = f"(unparseable reply) {getattr(exc, 'lm_response', '') or exc}"[:2000]
             except Exception as exc:  # a failing example must not sink the whole evaluation
                 logger.warning("example %d failed: %s", index, exc)
-                error = f"{type(exc).__name__}: {exc}"
+                error = redact(f"{type(exc).__name__}: {exc}")
+        score = as_score(verdict)  # a metric returning a non-number is a bug: raised, not scored
         cost = summarize(calls)
         guided = "valid" in prediction and prediction.get("reason") != "unguided"
         return ExampleResult(

@@ -250,3 +250,11 @@ def test_a_rewritten_report_keeps_its_title_provenance_and_paired_tests(scripted
     assert rewritten.startswith("# GSM8K, 3 problems\n") and "- **seed**: 7" in rewritten
     assert "## Paired tests" in rewritten and "## How the guide was used" in rewritten
     assert rewritten == written
+
+
+@pytest.mark.parametrize("verdict", ["yes", "1/2", [1], 2.5])
+def test_a_metric_returning_no_score_is_an_error_not_nan(scripted_lm, verdict):
+    """Issue 31: a metric returning a string gave accuracy NaN (every example an 'error')."""
+    policy, _ = policy_with(scripted_lm, ["<strategy>copy it</strategy>"])
+    with pytest.raises((TypeError, ValueError), match=f"{verdict!r}".replace("[", r"\[")):
+        evaluate(policy, dataset(2), lambda *_: verdict, num_threads=1, progress=False)

@@ -25,6 +25,7 @@ from dspy.utils.usage_tracker import UsageTracker
 from gcop.cost import CallRecord, CostLedger, record_call
 from gcop.lm import provider, unanswered
 from gcop.lm.convert import server_address
+from gcop.secrets import redact
 
 _IGNORED_IN_KEY = ["api_key", "api_base", "base_url"]  # as DSPy's own cache key ignores them
 
@@ -140,6 +141,10 @@ class MeteredLM(dspy.LM):
             **settings,
         }
 
+    def _error_text(self, error: Exception) -> str:
+        """What the ledger keeps of a failed call: its type and message, credentials cut out."""
+        return redact(f"{type(error).__name__}: {error}", self.kwargs.get("api_key"))
+
     def _record(
         self,
         tracker: UsageTracker,
@@ -173,7 +178,7 @@ class MeteredLM(dspy.LM):
                 latency_s=reply["latency_s"],
                 dollars=self.ledger.price(self.model, p_tok, c_tok) if known else None,
                 cache_hit=cache_hit,
-                error=None if error is None else f"{type(error).__name__}: {error}",
+                error=None if error is None else self._error_text(error),
                 usage_known=known,
             ),
         )

@@ -104,6 +104,7 @@ class Core(dspy.Module):
         ``lm_kwargs`` override LM settings for this call, e.g. ``{"rollout_id": 3,
         "temperature": 0.7}`` for the third of k independent (uncached) trials.
         """
+        self._check_inputs(inputs)
         with self._settings(strategy, lm_kwargs):
             return self.program(**inputs)
 
@@ -112,10 +113,24 @@ class Core(dspy.Module):
     ) -> dspy.Prediction:
         """Async :meth:`forward`: through DSPy's async LM path for programs that have one
         (``dspy.Predict``, ``dspy.ChainOfThought``, ...), in a worker thread for the others."""
+        self._check_inputs(inputs)
         if not hasattr(self.program, "aforward"):
             return await asyncio.to_thread(self.forward, strategy, lm_kwargs=lm_kwargs, **inputs)
         with self._settings(strategy, lm_kwargs):
             return await self.program.acall(**inputs)
+
+    def _check_inputs(self, inputs: dict[str, Any]) -> None:
+        """Refuse a call missing an input field of the program's signature (e.g. ``foo=`` for
+        ``question=``), naming the fields it takes; DSPy would only warn and answer garbage."""
+        signature = getattr(self.program, "signature", None)
+        expected = list(getattr(signature, "input_fields", None) or [])
+        missing = [name for name in expected if name not in inputs]
+        if missing:
+            given = ", ".join(f"{name}=" for name in inputs) or "nothing"
+            raise ValueError(
+                f"{signature.__name__} takes {', '.join(f'{n}=' for n in expected)}; got {given} "
+                f"(missing {', '.join(missing)}): call it as policy({expected[0]}=...)"
+            )
 
     def _settings(self, strategy: str | None, lm_kwargs: dict | None) -> Any:
         """DSPy settings for one call: the core LM (with this call's overrides) and the adapter

@@ -25,6 +25,7 @@ POLICY_FILE = "policy.json"
 CORE_STATE_FILE = "core_program.json"
 GUIDE_DIR = "guide"
 FORMAT_VERSION = 2  # 1: files written before the format had a version (no weight hashes)
+MAX_POLICY_BYTES = 64 << 20  # a policy.json holds settings and training summaries: a few MB
 
 _SECRET_WORDS = {  # anywhere in a name
     "apikey",
@@ -174,6 +175,12 @@ def read_policy_folder(folder: Path) -> SavedPolicy:
         raise ValueError(f"{folder} is not a folder: pass the folder GuideCorePolicy.save wrote")
     if not state_file.is_file():
         raise ValueError(f"{folder} holds no saved policy ({POLICY_FILE} is missing)")
+    size = state_file.stat().st_size
+    if size > MAX_POLICY_BYTES:  # refused before it is read: it would be read whole
+        raise ValueError(
+            f"{state_file} is {size >> 20} MB, more than a saved policy's {MAX_POLICY_BYTES >> 20} "
+            "MB; it is not a file GuideCorePolicy.save wrote"
+        )
     try:
         saved = SavedPolicy.model_validate_json(state_file.read_bytes())
     except ValidationError as error:

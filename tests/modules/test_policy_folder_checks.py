@@ -167,3 +167,17 @@ def test_a_warm_cache_does_not_answer_for_a_guide_saved_again_with_other_weights
         answered.append(policy.guide.lm.ledger.records()[-1].cache_hit)
         policy.guide.local_lm.close()
     assert answered == [False, False, True]  # only the same weights are answered from the cache
+
+
+def test_a_huge_policy_file_is_refused_by_its_size_before_it_is_read(scripted_lm, tmp_path):
+    import tracemalloc
+
+    folder = make_policy(scripted_lm).save(tmp_path / "run")
+    with open(folder / "policy.json", "r+b") as file:
+        file.truncate(1 << 30)  # 1 GB, sparse: costs no disk
+    tracemalloc.start()
+    with pytest.raises(ValueError, match="policy.json is 1024 MB, more than"):
+        make_policy(scripted_lm).load(folder)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 16 << 20  # nothing of it was read

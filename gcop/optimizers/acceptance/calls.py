@@ -21,6 +21,7 @@ from gcop.lm.chat import chat
 from gcop.lm.unanswered import refused_unsent
 from gcop.optimizers.acceptance.records import OUTPUT_CHARS, TrialRecord, TrialStatus
 from gcop.optimizers.grpo.rewards import as_score
+from gcop.secrets import redact
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def call_with_retries(
         except Exception as error:
             if not is_transient(error):
                 raise
-            text = f"{type(error).__name__}: {error}"[:OUTPUT_CHARS]
+            text = redact(f"{type(error).__name__}: {error}")[:OUTPUT_CHARS]
             if refused_unsent(error):  # not sent: it is no attempt, and retrying cannot help
                 return None, text, attempt
             if attempt >= max_retries:
