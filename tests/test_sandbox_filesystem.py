@@ -113,3 +113,19 @@ print(sorted(os.listdir('.')))
         "import json\ndef f():\n    return json.dumps(1)",
         "def test_f():\n    from solution import f\n    assert f() == '1'\n",
     ).passed
+
+
+def test_the_child_holds_no_capability():
+    """Started as root, the child keeps uid 0 (the interpreter may live in root's home) but no
+    capability: no clock, reboot, module, renice or re-limit of other processes."""
+    if os.getuid() != 0 or os.uname().machine != "x86_64":
+        pytest.skip("not root (no capabilities to drop), or no x86_64 capget to ask")
+    program = LIBC + (
+        "import struct\n"
+        "header = ctypes.create_string_buffer(struct.pack('Ii', 0x20080522, 0))\n"
+        "data = ctypes.create_string_buffer(24)\n"
+        "assert libc.syscall(125, header, data) == 0  # capget (x86_64)\n"
+        "print(struct.unpack('6I', data.raw))\n"
+    )
+    assert run_code(program).stdout == "(0, 0, 0, 0, 0, 0)\n"
+    assert sandbox.isolation().capabilities_dropped

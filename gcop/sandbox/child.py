@@ -14,7 +14,7 @@ import sys
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _PYTEST_RUNNER = os.path.join(_HERE, "child_pytest.py")
-_LANDLOCK = os.path.join(_HERE, "child_landlock.py")
+_CONFINE = os.path.join(_HERE, "child_confine.py")
 _OWN_FILES = (__file__, _PYTEST_RUNNER)  # frames hidden from the tracebacks we report
 
 
@@ -34,7 +34,9 @@ def main(job_file: str) -> None:
             import pytest  # noqa: F401
         except ImportError:
             pass
-    landlock = _sibling(_LANDLOCK, "gcop_sandbox_landlock").confine(root, spec["sys_path"])
+    confinement = _sibling(_CONFINE, "gcop_sandbox_confine")
+    landlock = confinement.confine(root, spec["sys_path"])
+    capabilities_dropped = confinement.drop_capabilities()
     seccomp = _no_fork()
     _guard(root, block_sockets=spec["block_sockets"])
     status, error = _run(spec, root)
@@ -44,6 +46,7 @@ def main(job_file: str) -> None:
         except Exception:  # the program may have closed or replaced it
             pass
     record = {"status": status, "error": error[-8000:], "seccomp": seccomp, "landlock": landlock}
+    record["capabilities_dropped"] = capabilities_dropped
     record = json.dumps(record)
     os.write(result_fd, f"{nonce} {record}\n".encode())
     os._exit(0)

@@ -72,9 +72,10 @@ class Isolation:
     """Which protections are active: ``network`` is ``netns`` or ``socket-guard``;
     ``filesystem`` is ``landlock`` (the kernel confines every file access to the run's folder,
     plus reading the interpreter and its libraries) or ``guard`` (only Python's own calls are
-    checked)."""
+    checked); ``capabilities_dropped``: a child started as root holds no capability."""
 
     network: Literal["netns", "socket-guard"]
     pid_namespace: bool
     fork_block: Literal["seccomp", "guard"]
     filesystem: Literal["landlock", "guard"] = "guard"
+    capabilities_dropped: bool = False

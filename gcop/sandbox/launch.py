@@ -2,7 +2,8 @@
 environment, ``unshare`` namespaces where the kernel allows them, capped output and a wall clock.
 
 The child is ``child.py`` run as a script (``python -I -B -S child.py JOB_FILE``); it reports
-``{status, error, seccomp, landlock}`` on a private pipe, prefixed by a nonce only it and we know.
+``{status, error, seccomp, landlock, ...}`` on a private pipe, prefixed by a nonce only it and
+we know.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def _warn_once(message: str) -> None:
 
 
 def _parse_record(raw: bytes, nonce: str) -> dict:
-    """The child's ``{status, error, seccomp, landlock}`` line; only the child knows the nonce."""
+    """The child's ``{status, error, seccomp, landlock, ...}`` line; only it knows the nonce."""
     text = raw.decode("utf-8", "replace")
     at = text.rfind(nonce + " ")
     try:

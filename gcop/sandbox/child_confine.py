@@ -1,7 +1,11 @@
-"""Landlock for the sandboxed child: it may read, write, create and delete files in its working
-directory, read the interpreter and its libraries, and touch nothing else, by any route (Python's
-own calls, ``ctypes``, ``sqlite3``...), even as root. Standard library only: ``child.py`` loads it
-by path before running the job; the restriction holds for the child and anything it starts.
+"""Confinement of the sandboxed child by the kernel, for the child and anything it starts.
+Standard library only: ``child.py`` loads it by path before running the job.
+
+:func:`landlock`: the child may read, write, create and delete files in its working directory,
+read the interpreter and its libraries, and touch nothing else, by any route (Python's own calls,
+``ctypes``, ``sqlite3``...), even as root. :func:`drop_capabilities`: a child started as root keeps
+uid 0 (the interpreter may live in root's home) but loses every capability, so it cannot set the
+clock, reboot, load modules, renice or re-limit other processes, or read past file permissions.
 
 Landlock (Linux 5.13+) governs opening, reading, writing, creating, deleting, renaming and
 linking files, ``ioctl`` on devices, ``mount``, and ``ptrace``/signals beyond the sandbox (ABI 6);
@@ -23,6 +27,7 @@ MAKE_SYM, REFER, TRUNCATE, IOCTL_DEV = 1 << 12, 1 << 13, 1 << 14, 1 << 15
 _SINCE_ABI = {1: (MAKE_SYM << 1) - 1, 2: REFER, 3: TRUNCATE, 5: IOCTL_DEV}  # the rights each added
 _FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV  # those a file can get
 _READ = EXECUTE | READ_FILE | READ_DIR
+_CAPSET = {"x86_64": 126, "aarch64": 91}  # the capset syscall
 _SCOPES = 1 << 0 | 1 << 1  # abstract UNIX sockets and signals stay inside the sandbox (ABI 6)
 _READ_ONLY = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/etc/localtime", "/dev/urandom")
 
@@ -74,3 +79,19 @@ def _allow(libc, ruleset: int, path: str, rights: int, add_rule: int) -> None:
         libc.syscall(add_rule, ruleset, ctypes.c_int(1), beneath, ctypes.c_uint32(0))
     finally:
         os.close(fd)
+
+
+def drop_capabilities() -> bool:
+    """Drop every capability, from the bounding set too, so none comes back; return whether the
+    process holds none now."""
+    number = _CAPSET.get(os.uname().machine)
+    if number is None:
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    for cap in range(64):
+        if libc.prctl(24, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # PR_CAPBSET_DROP
+            break  # EINVAL: past the last capability this kernel knows
+    header = struct.pack("Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    none = bytes(24)  # effective, permitted, inheritable, for both 32-bit halves
+    return libc.syscall(number, header, none) == 0
