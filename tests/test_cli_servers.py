@@ -8,7 +8,7 @@ import pytest
 from fault_server import FaultServer
 
 from gcop.cli import main
-from gcop.lm import convert, unanswered
+from gcop.lm import convert
 from gcop.optimizers.acceptance import calls as acceptance_calls
 
 ANSWER = "[[ ## reasoning ## ]]\nAdd.\n\n[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]"
@@ -73,6 +73,8 @@ def test_core_api_base_names_the_server_on_the_command_line(tmp_path, monkeypatc
         args = ("--core-api-base", server.api_base, "--timeout", "0.5")
         code, _ = evaluate(tmp_path / "hung", *args, core="openai/served", threads=1)
         assert code == 2 and server.requests == 2  # then it is not asked again
+        from gcop.lm import unanswered
+
         unanswered.forget()
         served = server.served
         code, _ = evaluate(tmp_path / "eval", *args, core="openai/served")

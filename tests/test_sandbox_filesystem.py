@@ -81,9 +81,19 @@ def test_nothing_outside_the_sandbox_can_be_read(host, route):
     assert "keep.txt" not in result.stdout
 
 
-def test_a_unix_socket_cannot_reach_a_server_by_path():
-    code = "import socket\nsocket.socket(socket.AF_UNIX).connect('/run/any.sock')"
-    assert run_code(code).status == "error"
+def test_a_unix_socket_cannot_reach_a_server_by_path(host):
+    """A private network namespace still lets a UNIX socket reach a server by its path."""
+    import socket
+
+    path = str(host / "server.sock")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(path)
+        server.listen(1)
+        server.settimeout(0.5)
+        code = f"import socket\nsocket.socket(socket.AF_UNIX).connect({path!r})"
+        assert run_code(code).status == "error"
+        with pytest.raises(TimeoutError):
+            server.accept()
 
 
 def test_everything_works_inside_the_sandbox():

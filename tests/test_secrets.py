@@ -8,7 +8,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from gcop.cli import main
-from gcop.secrets import redact
 
 KEY = "sk-test-0123456789abcdefSECRET"
 
@@ -62,6 +61,8 @@ def test_an_echoed_key_is_not_printed(tmp_path, monkeypatch, capsys, status, ver
 
 
 def test_redact_cuts_credentials_out_of_any_text(monkeypatch):
+    from gcop.secrets import redact
+
     monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-abcdef")
     assert redact("Authorization: Bearer abc.def-123") == "Authorization: ***"
     assert redact("sent tok-abcdef and sk-ant-0123456789abcdef") == "sent *** and ***"
