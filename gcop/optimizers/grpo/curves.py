@@ -12,7 +12,8 @@ appends one JSON line to ``path``:
 - ``mean_plan_tokens`` and ``valid_rate`` of the greedy completions;
 - ``kl_to_start``: KL(current ‖ starting guide) per plan in nats, estimated on one sampled plan
   per pass@k example as the mean of log p_current − log p_start (needs a LoRA guide: the
-  starting adapter's weights are kept and swapped in for the measurement).
+  starting adapter's weights are kept and swapped in for the measurement). The estimate is
+  unbiased but noisy: on a few examples it can come out below 0.
 """
 
 from __future__ import annotations
@@ -227,7 +228,7 @@ class PlanCurves(TrainerCallback):
 
     def _training_stats(self, state: Any) -> dict[str, Any]:
         """Means of TRL's logged reward and zero-std share over the steps since the last point."""
-        since = self._last_step if self._last_step >= 0 else 0
+        since = max(0, state.global_step - self.every)  # a resumed run's log holds earlier steps
         logs = [e for e in state.log_history if e.get("step", 0) > since]
         zero = [e["frac_reward_zero_std"] for e in logs if "frac_reward_zero_std" in e]
         reward = [e["reward"] for e in logs if "reward" in e]
