@@ -222,7 +222,12 @@ def run_grpo(args, guide, train, dev) -> dict:
     timers = {"sampling": 0.0, "reward": 0.0}
     time_phases(timers)
     steps = step_log(args.run_dir / "steps.jsonl", timers)
-    meter = curves(guide, dev, args.run_dir / "curves.jsonl", args, pass_n=args.pass_n)
+    path = args.run_dir / "curves.jsonl"
+    sft_point = args.run_dir / "sft_eval.jsonl"
+    if not path.exists() and sft_point.exists():  # the SFT guide's point is step 0
+        path.write_text(sft_point.read_text())
+    meter = curves(guide, dev, path, args, pass_n=args.pass_n)
+    meter.at_start = not path.exists()
     core = core_module() if args.core_share > 0 else SimpleNamespace(ledger=_NoLedger())
     trained, summary = train_grpo(
         guide,

@@ -44,7 +44,9 @@ class PlanCurves(TrainerCallback):
         devset: the fixed dev slice (examples with the guide's input fields).
         verifier: ``verifier(strategy, example) -> float | None`` (None counts as 0).
         path: the JSON-lines file; points are appended, so a resumed run continues it.
-        every: steps between points; a point is also taken before the first step.
+        every: steps between points.
+        at_start: also take a point before the first step (False where the starting guide
+            was measured already).
         k, pass_n: pass@k over the first ``pass_n`` dev examples (``pass_n=0``: none).
         temperature: sampling temperature for pass@k.
         max_new_tokens: the completion cap (as in GRPO).
@@ -64,6 +66,7 @@ class PlanCurves(TrainerCallback):
         temperature: float = 1.0,
         max_new_tokens: int = 96,
         batch_size: int = 16,
+        at_start: bool = True,
     ) -> None:
         if every < 1 or k < 1 or pass_n < 0:
             raise ValueError("PlanCurves needs every ≥ 1, k ≥ 1 and pass_n ≥ 0")
@@ -80,11 +83,12 @@ class PlanCurves(TrainerCallback):
         model = guide.local_lm.model
         self._start = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_" in n}
         self._last_step = -1
+        self.at_start = at_start
 
     # --- transformers callback hooks -------------------------------------------------------
 
     def on_train_begin(self, args, state, control, model=None, processing_class=None, **kwargs):
-        if state.global_step == 0:
+        if state.global_step == 0 and self.at_start:
             self.evaluate(model, processing_class, state)
 
     def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
