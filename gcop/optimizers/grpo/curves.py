@@ -27,6 +27,7 @@ from typing import Any
 
 from transformers import TrainerCallback  # imported only where GRPO trains, never by `import gcop`
 
+from gcop.lm.head_input import contiguous_head_input
 from gcop.modules.guide import Guide, guide_messages
 from gcop.optimizers.grpo.plan_reward import PlanVerifier
 from gcop.optimizers.grpo.rewards import as_score
@@ -102,6 +103,7 @@ class PlanCurves(TrainerCallback):
         import torch
 
         start = time.perf_counter()
+        contiguous_head_input(model)  # a frozen head would copy its weight per row (gcop.lm)
         was_training = model.training
         model.eval()
         try:
