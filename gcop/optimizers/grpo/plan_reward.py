@@ -130,19 +130,19 @@ class PlanReward:
     ) -> tuple[list[float | None], list[bool]]:
         """The verifier's score per completion (0.0 for an invalid completion in shaped mode, which
         the format gate zeroes anyway; ``None`` where the verifier cannot tell), and validity."""
-        judge = self.core_reward
+        settings = self.core_reward  # its mode, format budget and trainset
         scores: list[float | None] = []
         valid: list[bool] = []
         for completion, index in zip(completions, indices, strict=True):
             text = completion_text(completion)
             parse = parse_strategy(
-                text, token_budget=judge.token_budget, count_tokens=judge.count_tokens
+                text, token_budget=settings.token_budget, count_tokens=settings.count_tokens
             )
-            if not parse.valid and judge.mode == "shaped":
+            if not parse.valid and settings.mode == "shaped":
                 score: float | None = 0.0
             else:
                 plan = parse.strategy if parse.valid else text
-                raw = self.verifier(plan, judge.trainset[index])
+                raw = self.verifier(plan, settings.trainset[index])
                 score = None if raw is None else as_score(raw)
             scores.append(score)
             valid.append(parse.valid)
@@ -161,10 +161,10 @@ class PlanReward:
         """The shaped (or task) reward with the verifier's score as R_task; unchecked plans get
         0.0 here (their group goes to the core, which replaces it)."""
         task_scores = [0.0 if s is None else s for s in scores]
-        judge = self.core_reward
-        if judge.mode == "task":
+        settings = self.core_reward
+        if settings.mode == "task":
             return task_reward(completions, task_scores)
-        config = judge.config
+        config = settings.config
         return shaped_reward(
             completions,
             task_scores,
@@ -173,8 +173,8 @@ class PlanReward:
             alpha_fmt=config.alpha_fmt,
             lambda_judge=config.lambda_judge,
             mu=config.mu,
-            token_budget=judge.token_budget,
-            count_tokens=judge.count_tokens,
+            token_budget=settings.token_budget,
+            count_tokens=settings.count_tokens,
         )
 
     def summary(self) -> dict[str, Any]:
