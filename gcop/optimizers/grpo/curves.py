@@ -31,6 +31,7 @@ from gcop.lm.head_input import contiguous_head_input
 from gcop.modules.guide import Guide, guide_messages
 from gcop.optimizers.grpo.plan_reward import PlanVerifier
 from gcop.optimizers.grpo.rewards import as_score
+from gcop.optimizers.grpo.rollout import sample_rows
 from gcop.strategy import parse_strategy
 
 logger = logging.getLogger(__name__)
@@ -163,7 +164,10 @@ class PlanCurves(TrainerCallback):
         ]
 
     def _generate(self, model, tokenizer, examples, n: int, sample: bool):
-        """``[(example, [(completion text, completion tokens), …n]), …]``."""
+        """``[(example, [(completion text, completion tokens), …n]), …]``; samples share their
+        prompt's prefill (:func:`~gcop.optimizers.grpo.rollout.sample_rows`)."""
+        if sample:
+            return self._sample(model, tokenizer, examples, n)
         results = []
         side = tokenizer.padding_side
         tokenizer.padding_side = "left"
@@ -174,14 +178,12 @@ class PlanCurves(TrainerCallback):
                     self._prompts(tokenizer, chunk), return_tensors="pt", padding=True
                 )
                 batch = batch.to(model.device)
-                settings = {"temperature": self.temperature} if sample else {}
                 out = model.generate(
                     **batch,
                     max_new_tokens=self.max_new_tokens,
                     num_return_sequences=n,
-                    do_sample=sample,
+                    do_sample=False,
                     pad_token_id=tokenizer.pad_token_id,
-                    **settings,
                 )
                 new = out[:, batch["input_ids"].shape[1] :]
                 for j, example in enumerate(chunk):
@@ -193,6 +195,33 @@ class PlanCurves(TrainerCallback):
                     results.append((example, texts))
         finally:
             tokenizer.padding_side = side
+        return results
+
+    def _sample(self, model, tokenizer, examples, n: int):
+        eos = {tokenizer.eos_token_id, *_ids(model.generation_config.eos_token_id)}
+        results = []
+        for first in range(0, len(examples), self.batch_size):
+            chunk = examples[first : first + self.batch_size]
+            prompts = [
+                tokenizer(p, add_special_tokens=False)["input_ids"]
+                for p in self._prompts(tokenizer, chunk)
+            ]
+            rows = [i for i in range(len(chunk)) for _ in range(n)]
+            tokens, _ = sample_rows(
+                model,
+                prompts,
+                rows,
+                max_new_tokens=self.max_new_tokens,
+                temperature=self.temperature,
+                eos_ids=eos,
+                pad_id=tokenizer.pad_token_id,
+            )
+            for j, example in enumerate(chunk):
+                texts = [
+                    (tokenizer.decode(ids, skip_special_tokens=True), len(ids))
+                    for ids in tokens[j * n : (j + 1) * n]
+                ]
+                results.append((example, texts))
         return results
 
     def _kl(self, model: Any, tokenizer: Any, sampled) -> float | None:
@@ -242,6 +271,12 @@ class PlanCurves(TrainerCallback):
             "zero_advantage_share": _mean(zero) if zero else None,
             "train_reward": _mean(reward) if reward else None,
         }
+
+
+def _ids(value: Any) -> list[int]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def _mean(values: Sequence[float]) -> float:
