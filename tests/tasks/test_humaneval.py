@@ -47,7 +47,7 @@ def test_load(problems):
     ex = problems[0]
     assert ex.task_id == "HumanEval/0" and set(ex.inputs().keys()) == {"prompt"}
     assert set(humaneval.FIELDS) <= set(ex.keys())
-    assert (humaneval.GUIDE_SIGNATURE, humaneval.CORE_SIGNATURE) == (CodeGuide, CodeSolve)
+    assert (humaneval.TASK.guide_signature, humaneval.TASK.core_signature) == (CodeGuide, CodeSolve)
     subset = humaneval.load(n=5, seed=1)
     assert [e.task_id for e in subset] == [e.task_id for e in humaneval.load("test", 5, 1)]
     with pytest.raises(ValueError, match="only the 'test' split|choose one of"):

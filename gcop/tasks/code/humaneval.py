@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import dspy
 
-from gcop.sandbox import Job, SandboxConfig, run_job
-from gcop.signatures import CodeGuide, CodeSolve
+from gcop.sandbox import Job
 from gcop.tasks._rows import require, take
-from gcop.tasks.code.ceiling import code_plan_policy
-from gcop.tasks.code.metric import complete, extract_code, prediction_code
-from gcop.tasks.code.planner import CODE_TEACHERS, PRIVILEGED_CODE_TEACHERS
-from gcop.tasks.task import Task
+from gcop.tasks.code.code_task import code_task, sandbox_metric
+from gcop.tasks.code.metric import complete
 
-GUIDE_SIGNATURE = CodeGuide
-CORE_SIGNATURE = CodeSolve
 SPLITS = ("test",)
 FIELDS = ("task_id", "prompt", "entry_point", "test", "canonical_solution")
 
@@ -50,19 +45,6 @@ def job(example, code: str) -> Job:
     return Job(program, example.test, example.entry_point, style="check")
 
 
-def metric(example, prediction, trace=None, config: SandboxConfig | None = None) -> bool:
-    """pass@1 of one reply: extract its code and run the problem's tests in the sandbox."""
-    code = extract_code(prediction_code(prediction), example.entry_point)
-    return run_job(job(example, code), config=config).passed
+metric = sandbox_metric(job)  # pass@1 of one reply, its tests run in the sandbox
 
-
-TASK = Task(
-    name="humaneval",
-    load=load,
-    guide_signature=GUIDE_SIGNATURE,
-    core_signature=CORE_SIGNATURE,
-    metric=metric,
-    teachers=CODE_TEACHERS,
-    privileged_teachers=PRIVILEGED_CODE_TEACHERS,
-    ceiling=code_plan_policy,
-)
+TASK = code_task("humaneval", load, metric)

@@ -14,18 +14,12 @@ import re
 
 import dspy
 
-from gcop.sandbox import Job, SandboxConfig, run_job
-from gcop.signatures import CodeGuide, CodeSolve
+from gcop.sandbox import Job
 from gcop.tasks._rows import DATA_DIR, check_source, check_split, read_jsonl, require, take
-from gcop.tasks.code.ceiling import code_plan_policy
-from gcop.tasks.code.metric import extract_code, prediction_code
-from gcop.tasks.code.planner import CODE_TEACHERS, PRIVILEGED_CODE_TEACHERS
-from gcop.tasks.task import Task
+from gcop.tasks.code.code_task import code_task, sandbox_metric
 
 logger = logging.getLogger(__name__)
 
-GUIDE_SIGNATURE = CodeGuide
-CORE_SIGNATURE = CodeSolve
 SPLITS = ("train", "dev", "test")
 HUB_ID = "KodCode/KodCode-V1"
 
@@ -149,19 +143,6 @@ def job(example, code: str) -> Job:
     return Job(code, example.test, example.entry_point, style="pytest")
 
 
-def metric(example, prediction, trace=None, config: SandboxConfig | None = None) -> bool:
-    """pass@1 of one reply: extract its code and run the tests in the sandbox."""
-    code = extract_code(prediction_code(prediction), example.entry_point)
-    return run_job(job(example, code), config=config).passed
+metric = sandbox_metric(job)  # pass@1 of one reply, its tests run in the sandbox
 
-
-TASK = Task(
-    name="kodcode",
-    load=load,
-    guide_signature=GUIDE_SIGNATURE,
-    core_signature=CORE_SIGNATURE,
-    metric=metric,
-    teachers=CODE_TEACHERS,
-    privileged_teachers=PRIVILEGED_CODE_TEACHERS,
-    ceiling=code_plan_policy,
-)
+TASK = code_task("kodcode", load, metric)

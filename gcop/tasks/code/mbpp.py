@@ -20,16 +20,10 @@ import textwrap
 
 import dspy
 
-from gcop.sandbox import Job, SandboxConfig, run_job
-from gcop.signatures import CodeGuide, CodeSolve
+from gcop.sandbox import Job
 from gcop.tasks._rows import DATA_DIR, check_split, read_jsonl, require, take
-from gcop.tasks.code.ceiling import code_plan_policy
-from gcop.tasks.code.metric import extract_code, prediction_code
-from gcop.tasks.code.planner import CODE_TEACHERS, PRIVILEGED_CODE_TEACHERS
-from gcop.tasks.task import Task
+from gcop.tasks.code.code_task import code_task, sandbox_metric
 
-GUIDE_SIGNATURE = CodeGuide
-CORE_SIGNATURE = CodeSolve
 SPLITS = {"train": (601, 974), "dev": (511, 600), "test": (11, 510)}  # task_id ranges, inclusive
 
 __all__ = ["entry_point", "job", "load", "metric", "to_example"]
@@ -106,19 +100,6 @@ def job(example, code: str) -> Job:
     return Job(code, tests, example.entry_point, style="check")
 
 
-def metric(example, prediction, trace=None, config: SandboxConfig | None = None) -> bool:
-    """pass@1 of one reply: extract its code and run the three asserts in the sandbox."""
-    code = extract_code(prediction_code(prediction), example.entry_point)
-    return run_job(job(example, code), config=config).passed
+metric = sandbox_metric(job)  # pass@1 of one reply, its tests run in the sandbox
 
-
-TASK = Task(
-    name="mbpp",
-    load=load,
-    guide_signature=GUIDE_SIGNATURE,
-    core_signature=CORE_SIGNATURE,
-    metric=metric,
-    teachers=CODE_TEACHERS,
-    privileged_teachers=PRIVILEGED_CODE_TEACHERS,
-    ceiling=code_plan_policy,
-)
+TASK = code_task("mbpp", load, metric)
