@@ -1,7 +1,6 @@
 """gcop.Task: a task written by a user (here, in this file) runs through the same path as
 gcop's own; every entry point builds a task's policy the same way."""
 
-
 import dspy
 import pytest
 
