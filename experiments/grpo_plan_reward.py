@@ -33,30 +33,15 @@ import logging
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
-# --- the task: every GSM8K import in one place (these modules may move into a package) ---------
-from gcop.tasks import gsm8k as gsm8k_task  # load, extract_number, exact_match
-from gcop.tasks.gsm8k.calculator import plan_value, render_symbolic
+from gcop.tasks import gsm8k as gsm8k_task  # load, the kit (its verifier), the calculator
+from gcop.tasks.gsm8k.calculator import render_symbolic
 from gcop.tasks.gsm8k.planner import plan_from_reference
 
 logger = logging.getLogger("grpo_plan_reward")
 MODEL = "qwen2.5-coder-0.5b"
-
-
-def gsm8k_plan_verifier(strategy: str, example: Any) -> float:
-    """1.0 when the plan's calculator value equals the gold answer, else 0.0.
-
-    >>> import dspy
-    >>> example = dspy.Example(answer="48/2 = <<48/2=24>>24\\n#### 72")
-    >>> gsm8k_plan_verifier("1. A = 48/2\\n2. B = 48+A", example)
-    1.0
-    >>> gsm8k_plan_verifier("1. A = 48/2", example)
-    0.0
-    """
-    gold = gsm8k_task.extract_number(example.answer)
-    value = plan_value(strategy)
-    return float(value is not None and gold is not None and value == round(gold, 6))
+# the task's check of a plan without the core: the calculator's value against the gold answer
+PLAN_VERIFIER = gsm8k_task.KIT.verifier
 
 
 def load_data(args) -> tuple[list, list]:
@@ -113,7 +98,7 @@ def curves(guide, dev, path, args, pass_n):
     return PlanCurves(
         guide,
         dev,
-        gsm8k_plan_verifier,
+        PLAN_VERIFIER,
         path,
         every=args.curve_steps,
         k=args.k,
@@ -236,7 +221,7 @@ def run_grpo(args, guide, train, dev) -> dict:
         metric=gsm8k_task.exact_match,
         config=config,
         reward="shaped",
-        plan_verifier=gsm8k_plan_verifier,
+        plan_verifier=PLAN_VERIFIER,
         callbacks=[meter, steps],
     )
     trained.local_lm.save(args.run_dir / "grpo_guide")

@@ -98,6 +98,13 @@ class ExecTuneConfig(BaseModel):
         "gcop.optimizers.grpo.rollout) instead of TRL's generate over repeated prompts; on a CPU "
         "the prompt's prefill is most of the sampling",
     )
+    grpo_plan_reward: bool = Field(
+        False,
+        description="GRPO scores plans with the verifier of the student's strategy kit (its "
+        "task's check of a plan without the core, e.g. GSM8K's calculator against the gold "
+        "answer), grpo_core_share of the groups still with the core; off: every group is "
+        "executed by the core",
+    )
     grpo_core_share: float = Field(
         0.25,
         ge=0.0,

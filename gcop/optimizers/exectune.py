@@ -41,7 +41,8 @@ class ExecTune(dspy.teleprompt.Teleprompter):
         plan_verifier: the task's check of a plan, ``verifier(strategy, example) -> float | None``
             (None: it cannot tell); GRPO then scores most groups with it, at no core call, and
             ``config.grpo_core_share`` of them with the core (see
-            :mod:`gcop.optimizers.grpo.plan_reward`). None: every group is core-executed.
+            :mod:`gcop.optimizers.grpo.plan_reward`). None: the student's kit's verifier with
+            ``config.grpo_plan_reward``, else every group is core-executed.
 
     After :meth:`compile`, ``self.sft_program_`` holds the policy after SFT (before GRPO): the
     "SFT only" baseline at no extra cost.
@@ -175,14 +176,31 @@ class ExecTune(dspy.teleprompt.Teleprompter):
             config=self.config,
             judge_lm=self.config.judge or teacher,
             reward="shaped",
-            plan_verifier=self.plan_verifier,
+            plan_verifier=self._plan_verifier(student),
         )
         return student
+
+    def _plan_verifier(self, student: GuideCorePolicy) -> Callable[[str, Any], Any] | None:
+        """The check GRPO scores plans with: the one given to :class:`ExecTune`, else, with
+        ``config.grpo_plan_reward``, the verifier of the student's strategy kit."""
+        if self.plan_verifier is not None or not self.config.grpo_plan_reward:
+            return self.plan_verifier
+        verifier = getattr(student.kit, "verifier", None)
+        if verifier is None:
+            kit = student.kit.name if student.kit is not None else None
+            raise ValueError(
+                f"ExecTuneConfig(grpo_plan_reward=True) needs a strategy kit with a verifier, and "
+                f"the student's kit ({kit!r}) has none: build the policy with its task's kit "
+                "(Task.policy), pass ExecTune(plan_verifier=...), or set grpo_plan_reward=False"
+            )
+        return verifier
 
     def _check_inputs(
         self, program: Any, trainset: Sequence, valset: Sequence | None, teacher: Any
     ) -> tuple[list, list | None]:
         require_trainable(program, "ExecTune.compile")
+        if self.config.grpo:
+            self._plan_verifier(program)  # a missing verifier stops here, before any call
         fields = program.guide.signature.input_fields
         trainset = check_examples(trainset, fields, "trainset")
         if valset is not None:

@@ -149,3 +149,24 @@ def test_exectune_hands_its_plan_verifier_to_grpo(scripted_lm):
     assert grpo["core_calls"] == 0 and fake.calls == []  # the verifier scored every plan
     with pytest.raises(TypeError, match="plan_verifier must be callable"):
         gcop.ExecTune(exact_metric, plan_verifier="gsm8k")
+
+
+def test_exectune_takes_the_verifier_of_the_students_kit_when_asked(scripted_lm):
+    """With grpo_plan_reward the task's own check scores the plans: the kit's verifier, given to
+    the policy, not to the optimizer; without a verifier in the kit the error names the fixes."""
+    core, fake = keyword_core(scripted_lm)
+    kit = gcop.StrategyKit("keyword", verifier=says_add)
+    student = gcop.GuideCorePolicy(guide=tiny_guide(), core=core, kit=kit)
+    teacher = scripted_lm(["<strategy>add</strategy>"])
+    config = one_pass_config(sft=False, grpo_core_share=0.0, grpo_plan_reward=True)
+    compiled = gcop.ExecTune(exact_metric, teacher=teacher.model_string, config=config).compile(
+        student, trainset=examples()
+    )
+    assert compiled.artifacts["grpo"]["plan_verifier"] == "says_add" and fake.calls == []
+    plain = gcop.GuideCorePolicy(guide=tiny_guide(), core=core)
+    calls = len(teacher.calls)
+    with pytest.raises(ValueError, match="needs a strategy kit with a verifier"):
+        gcop.ExecTune(exact_metric, teacher=teacher.model_string, config=config).compile(
+            plain, trainset=examples()
+        )
+    assert len(teacher.calls) == calls and fake.calls == []  # refused before any call
