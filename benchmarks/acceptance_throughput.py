@@ -22,8 +22,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import dspy  # noqa: E402
 
 import gcop  # noqa: E402
-from gcop.lm.convert import as_lm  # noqa: E402
 from gcop.lm.provider import ChatCompletion, register_backend, unregister_backend  # noqa: E402
+from gcop.lm.resolve import as_lm  # noqa: E402
 from gcop.optimizers.acceptance.run import run_acceptance  # noqa: E402
 from gcop.optimizers.config import ExecTuneConfig  # noqa: E402
 from gcop.signatures import MathGuide, MathSolve  # noqa: E402

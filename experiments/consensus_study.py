@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gcop
-from gcop.lm.convert import resolve_lm
+from gcop.lm.resolve import resolve_lm
 from gcop.presets import EVIDENCE
 from gcop.signatures import MathGuide, MathSolve
 from gcop.tasks import gsm8k

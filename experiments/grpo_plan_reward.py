@@ -172,7 +172,7 @@ def time_phases(timers: dict) -> None:
 
 def core_module():
     import gcop
-    from gcop.lm.convert import resolve_lm
+    from gcop.lm.resolve import resolve_lm
     from gcop.signatures import MathSolve
 
     return gcop.Core(

@@ -31,7 +31,7 @@ from pathlib import Path
 import dspy
 from symbolic_guide_study import core_program
 
-from gcop.lm.convert import as_lm
+from gcop.lm.resolve import as_lm
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.grpo.groups import zero_advantage_share
 from gcop.optimizers.grpo.judge import StrategyJudge

@@ -36,7 +36,7 @@ import dspy
 
 import gcop
 from gcop.evaluate import evaluate, evaluate_all
-from gcop.lm.convert import resolve_lm
+from gcop.lm.resolve import resolve_lm
 from gcop.paired import mcnemar
 from gcop.presets import EVIDENCE
 from gcop.signatures import MathGuide, MathSolve

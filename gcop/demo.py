@@ -88,7 +88,7 @@ def demo_policy(preset: DemoPreset) -> Any:
 
 def _run(preset: DemoPreset, out: Path) -> Path:
     from gcop.evaluate import evaluate_all
-    from gcop.lm.convert import resolve_lm
+    from gcop.lm.resolve import resolve_lm
     from gcop.report import row_models, write_report
     from gcop.run_usage import local_decoding, peak_memory_gb
 
@@ -228,7 +228,7 @@ def trained_once(
 def _references(preset, policy, evalset) -> dict[str, Any]:
     """The rows that put the recipes in context: the privileged ceiling and other cores."""
     import gcop
-    from gcop.lm.convert import resolve_lm
+    from gcop.lm.resolve import resolve_lm
 
     rows: dict[str, Any] = {}
     if preset.ceiling:

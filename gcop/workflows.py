@@ -26,7 +26,7 @@ class RunFailed(RuntimeError):
 
 def _require_keys(*models: str) -> None:
     """Raise ``ValueError`` for a LiteLLM model whose API key is not in the environment."""
-    from gcop.lm.convert import missing_keys
+    from gcop.lm.resolve import missing_keys
 
     for model in models:
         missing = missing_keys(model)
@@ -40,8 +40,8 @@ def _require_keys(*models: str) -> None:
 def _on_server(model: str, role: str, api_base: str | None, timeout: float | None) -> Any:
     """``model`` as named, or, when the command line gave a server address or a timeout, a
     metered LM carrying them (a model run in-process takes no address and needs no timeout)."""
-    from gcop.lm.convert import as_lm, named_backends
     from gcop.lm.registry import available_models
+    from gcop.lm.resolve import as_lm, named_backends
 
     in_process = model in available_models() or model in named_backends() or Path(model).exists()
     if in_process or model.startswith("local/"):
@@ -70,7 +70,7 @@ def _task_policy(task: Any, guide: str | None, core: Any, preset: str | None):
 def run_compile(args: argparse.Namespace) -> dict[str, Any]:
     """Train a guide with ExecTune and save the policy into ``args.out``."""
     import gcop
-    from gcop.lm.convert import check_routable, model_string, resolve_lm
+    from gcop.lm.resolve import check_routable, model_string, resolve_lm
     from gcop.run_config import compile_config
     from gcop.tasks import load_task
 

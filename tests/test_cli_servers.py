@@ -8,7 +8,7 @@ import pytest
 from fault_server import FaultServer
 
 from gcop.cli import main
-from gcop.lm import convert
+from gcop.lm import resolve
 from gcop.optimizers.acceptance import calls as acceptance_calls
 
 ANSWER = "[[ ## reasoning ## ]]\nAdd.\n\n[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]"
@@ -57,7 +57,7 @@ def test_the_environment_route_gets_the_local_default_timeout(
 ):
     """No --timeout: the default for a server on this machine applies to OPENAI_API_BASE too
     (before issue 31 it got the hosted API's 300 s, retried)."""
-    monkeypatch.setattr(convert, "LOCAL_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(resolve, "LOCAL_TIMEOUT_S", 0.5)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-any")
     monkeypatch.setenv("OPENAI_API_BASE", hung_server.api_base)
     code, elapsed = evaluate(tmp_path / "eval")

@@ -202,12 +202,12 @@ def test_a_rerun_with_other_settings_does_not_reuse_guides_trained_with_the_old(
 
 def test_a_preset_sets_how_local_models_are_served(tmp_path, monkeypatch):
     from gcop.demo import run_demo
-    from gcop.lm import convert
+    from gcop.lm import resolve
     from gcop.lm.local import LocalLM
     from gcop.presets import DemoPreset
 
     served = []
-    real = convert.resolve_lm
+    real = resolve.resolve_lm
 
     def recording(lm, role, **settings):
         resolved = real(lm, role, **settings)
@@ -215,7 +215,7 @@ def test_a_preset_sets_how_local_models_are_served(tmp_path, monkeypatch):
             served.append((role, resolved.dtype, resolved._batcher.max_batch_size))
         return resolved
 
-    monkeypatch.setattr(convert, "resolve_lm", recording)
+    monkeypatch.setattr(resolve, "resolve_lm", recording)
     settings = {"dtype": "float32", "max_batch_size": 2}
     run_demo("tiny", tmp_path / "demo", recipes=("core-only",), local_lm=settings)
     assert set(served) == {("core", "float32", 2), ("guide", "float32", 2)}

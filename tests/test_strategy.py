@@ -125,7 +125,7 @@ def test_acceptance_judges_proposals_by_the_guide_tokens(tiny_guide, scripted_lm
     import dspy
 
     import gcop
-    from gcop.lm.convert import as_lm
+    from gcop.lm.resolve import as_lm
     from gcop.optimizers.acceptance.run import run_acceptance
     from gcop.optimizers.config import ExecTuneConfig
     from gcop.signatures import MathSolve

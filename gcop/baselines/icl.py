@@ -12,7 +12,7 @@ from typing import Any
 import dspy
 
 from gcop.cost import CallRecord, CostLedger, record_call
-from gcop.lm.convert import check_routable
+from gcop.lm.resolve import check_routable
 from gcop.modules.core import Core
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -45,7 +45,7 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
 class LiteLLMEmbedder:
     """Embeddings from any LiteLLM embedding model (e.g. ``openai/text-embedding-3-small``).
 
-    An embedding model is not a chat LM, so :func:`~gcop.lm.convert.resolve_lm`'s local and
+    An embedding model is not a chat LM, so :func:`~gcop.lm.resolve.resolve_lm`'s local and
     planner names do not apply: the model is checked as a LiteLLM route, and each call is
     recorded in ``ledger`` (role ``embedder``) as a ``MeteredLM`` records a chat call.
     """

@@ -6,8 +6,8 @@ Exports load lazily so that ``import gcop.lm`` does not import torch or LiteLLM.
 from gcop.lazy_exports import lazy_exports
 
 _EXPORTS = {
-    "as_lm": "gcop.lm.convert",
-    "check_routable": "gcop.lm.convert",
+    "as_lm": "gcop.lm.resolve",
+    "check_routable": "gcop.lm.resolve",
     "MeteredLM": "gcop.lm.metered",
     "ChatCompletion": "gcop.lm.provider",
     "register_backend": "gcop.lm.provider",

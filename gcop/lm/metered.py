@@ -24,7 +24,7 @@ from dspy.utils.usage_tracker import UsageTracker
 
 from gcop.cost import CallRecord, CostLedger, record_call
 from gcop.lm import provider, unanswered
-from gcop.lm.convert import server_address
+from gcop.lm.resolve import server_address
 from gcop.secrets import redact
 
 _IGNORED_IN_KEY = ["api_key", "api_base", "base_url"]  # as DSPy's own cache key ignores them

@@ -12,7 +12,7 @@ import dspy
 from dspy.utils.exceptions import AdapterParseError
 
 from gcop.cost import CostLedger
-from gcop.lm.convert import LMLike, as_lm
+from gcop.lm.resolve import LMLike, as_lm
 from gcop.modules.plain_adapter import PlainStrategyAdapter
 from gcop.modules.strategy_adapter import StrategyAdapter
 from gcop.modules.strategy_kit import StrategyKit

@@ -10,7 +10,7 @@ import dspy
 
 from gcop.cost import CostLedger
 from gcop.lm.chat import chat
-from gcop.lm.convert import LMLike, as_lm, resolve_lm
+from gcop.lm.resolve import LMLike, as_lm, resolve_lm
 from gcop.modules.plan_consensus import agreed_plan, plan_prediction, sample_key
 from gcop.modules.strategy_kit import StrategyKit
 from gcop.strategy import (
@@ -51,7 +51,7 @@ class Guide(dspy.Module):
         signature: the guide signature (e.g. :class:`gcop.signatures.MathGuide`); its
             instructions become the system prompt and its input fields the task.
         lm: a ``gcop.LocalLM`` or registry name (trainable by ExecTune), a LiteLLM model
-            string, or a ``dspy.LM`` (see :func:`gcop.lm.convert.resolve_lm`).
+            string, or a ``dspy.LM`` (see :func:`gcop.lm.resolve.resolve_lm`).
         token_budget: the most tokens a valid strategy may have (§A.8), in the guide's own
             tokens (see :meth:`count_tokens`).
         ledger: cost ledger shared with the rest of the policy.

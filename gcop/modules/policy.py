@@ -12,7 +12,7 @@ import dspy
 from dspy.utils.exceptions import AdapterParseError
 
 from gcop.cost import CostLedger, attach_cost, cost_scope, summarize
-from gcop.lm.convert import LMLike
+from gcop.lm.resolve import LMLike
 from gcop.modules.core import Core
 from gcop.modules.guide import Guide
 from gcop.modules.inference_settings import restore_inference

@@ -10,7 +10,7 @@ from typing import Any
 
 import dspy
 
-from gcop.lm.convert import LMLike, as_lm, resolve_lm
+from gcop.lm.resolve import LMLike, as_lm, resolve_lm
 from gcop.modules.policy import GuideCorePolicy
 from gcop.optimizers.acceptance.records import AcceptedStrategy
 from gcop.optimizers.config import ExecTuneConfig
@@ -211,7 +211,7 @@ class ExecTune(dspy.teleprompt.Teleprompter):
 
 
 def _teacher_lm(teacher: LMLike | None) -> LMLike | None:
-    """``teacher`` resolved (:func:`~gcop.lm.convert.resolve_lm`), unless it is a DSPy program:
+    """``teacher`` resolved (:func:`~gcop.lm.resolve.resolve_lm`), unless it is a DSPy program:
     ExecTune's teacher writes strategies, so it is an LM, not a program whose traces become
     demos as in DSPy's own optimizers."""
     if isinstance(teacher, dspy.Module):

@@ -119,7 +119,7 @@ class Task:
         or LM; ``None``: the core alone) steering ``core``, configured by ``settings``.
         ``local_kwargs`` go to the in-process models (``gcop.LocalLM`` arguments)."""
         import gcop
-        from gcop.lm.convert import resolve_lm
+        from gcop.lm.resolve import resolve_lm
 
         settings = settings or PolicySettings()
         kit = self.policy_kit(settings)
@@ -145,8 +145,8 @@ class Task:
     def check_teacher(self, teacher: str) -> None:
         """Refuse a bare teacher name that is neither one of this task's offline teachers nor
         a model gcop can resolve, naming the ones there are (checked before any work)."""
-        from gcop.lm.convert import named_backends
         from gcop.lm.registry import available_models
+        from gcop.lm.resolve import named_backends
 
         if not isinstance(teacher, str) or "/" in teacher or teacher in self.teachers:
             return

@@ -7,7 +7,7 @@ import pytest
 
 import gcop
 from gcop.lm.chat import chat
-from gcop.lm.convert import as_lm
+from gcop.lm.resolve import as_lm
 from gcop.optimizers.acceptance.calls import propose
 from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.signatures import MathGuide

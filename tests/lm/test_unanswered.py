@@ -6,7 +6,7 @@ import pytest
 from fault_server import FaultServer
 
 from gcop.lm import unanswered
-from gcop.lm.convert import as_lm
+from gcop.lm.resolve import as_lm
 from gcop.lm.unanswered import ServerNotAnswering
 
 TIMEOUT_S = 0.3

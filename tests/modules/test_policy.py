@@ -10,7 +10,7 @@ from dspy.utils.exceptions import AdapterParseError
 from fakes import last_user_text
 
 import gcop
-from gcop.lm.convert import API_TIMEOUT_S, LOCAL_TIMEOUT_S
+from gcop.lm.resolve import API_TIMEOUT_S, LOCAL_TIMEOUT_S
 from gcop.modules.strategy_adapter import STRATEGY_HEADER
 from gcop.signatures import MathGuide, MathSolve
 

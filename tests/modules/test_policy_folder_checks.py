@@ -14,8 +14,8 @@ import pytest
 import gcop
 from gcop.cli import main
 from gcop.lm.chat import chat
-from gcop.lm.convert import as_lm
 from gcop.lm.local import LocalLM
+from gcop.lm.resolve import as_lm
 from gcop.lm.tiny import tiny_model
 from gcop.modules.policy_file import GUIDE_DIR, file_hashes
 from gcop.signatures import MathGuide, MathSolve

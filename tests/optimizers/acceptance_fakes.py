@@ -161,7 +161,7 @@ def make_policy(core_model: str, guide_model: str, **core_kwargs) -> gcop.GuideC
 
 def teacher_for(policy: gcop.GuideCorePolicy, model: str, **kwargs):
     """The teacher as ``ExecTune.accept`` builds it: metered into the policy's ledger."""
-    from gcop.lm.convert import as_lm
+    from gcop.lm.resolve import as_lm
 
     kwargs.setdefault("num_retries", 0)
     return as_lm(model, ledger=policy.ledger, role="teacher", temperature=0.7, **kwargs)

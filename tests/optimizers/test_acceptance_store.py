@@ -7,7 +7,7 @@ appends must stay readable. Records stored under other settings must never be re
 import pytest
 from acceptance_fakes import Backend, make_policy, metric, teacher_for, trainset
 
-from gcop.lm.convert import as_lm
+from gcop.lm.resolve import as_lm
 from gcop.optimizers.acceptance.progress import fingerprint
 from gcop.optimizers.acceptance.run import run_acceptance
 from gcop.optimizers.acceptance.store import FOLDER, RECORDS_FILE, AcceptanceStore

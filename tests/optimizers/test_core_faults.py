@@ -20,7 +20,7 @@ from acceptance_fakes import (
 from dspy.utils import exceptions as dspy_errors
 
 import gcop
-from gcop.lm import convert
+from gcop.lm import resolve
 from gcop.optimizers.acceptance import calls as acceptance_calls
 from gcop.optimizers.acceptance.calls import backoff_delay, is_transient
 from gcop.optimizers.acceptance.run import run_acceptance
@@ -163,7 +163,7 @@ def test_backoff_grows_and_honours_retry_after():
 
 
 def test_a_hung_core_times_out_and_leaves_the_task_undecided(teacher_backend, monkeypatch):
-    monkeypatch.setattr(convert, "LOCAL_TIMEOUT_S", 0.3)  # the default for a server on 127.0.0.1
+    monkeypatch.setattr(resolve, "LOCAL_TIMEOUT_S", 0.3)  # the default for a server on 127.0.0.1
     server = FakeOpenAI({i: "slow" for i in range(1, 100)}, slow_s=5.0)  # answers after 5 s
     try:
         policy, teacher_lm = string_core_policy(server, teacher_backend)

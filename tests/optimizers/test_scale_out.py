@@ -9,7 +9,7 @@ from fault_server import FaultServer
 
 import gcop
 from gcop.lm.chat import chat
-from gcop.lm.convert import as_lm
+from gcop.lm.resolve import as_lm
 from gcop.lm.tiny import tiny_model
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.grpo.trainer import grpo_args

@@ -123,7 +123,7 @@ def test_code_tasks_offer_the_planners_as_privileged_teachers_and_a_ceiling():
         assert set(task.teachers) == set(TEACHER_STYLES) == task.privileged_teachers
         assert task.ceiling is not None
         task.check_teacher("code-planner")
-    assert gcop.lm.convert.resolve_lm("code-outline-planner", "teacher") == (
+    assert gcop.lm.resolve.resolve_lm("code-outline-planner", "teacher") == (
         "local/code-outline-planner"
     )
 

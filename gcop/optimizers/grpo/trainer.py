@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from gcop.lm.convert import as_lm
+from gcop.lm.resolve import as_lm
 from gcop.modules.guide import Guide, guide_messages
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.freed_memory import release_freed_memory
@@ -67,7 +67,7 @@ def train_grpo(
         metric: ``metric(example, prediction, trace=None)``.
         config: steps, group size, learning rate, temperature, reward weights, LoRA settings.
         judge_lm: the judge LM for the shaped reward (not needed when ``lambda_judge=0``):
-            anything :func:`~gcop.lm.convert.resolve_lm` takes; metered once, as ``judge`` into
+            anything :func:`~gcop.lm.resolve.resolve_lm` takes; metered once, as ``judge`` into
             the core's ledger, at temperature 0.
         reward: ``"shaped"`` (ExecTune) or ``"task"`` (Advisor).
         plan_verifier: ``verifier(strategy, example) -> float | None``, the task's own check of a

@@ -33,8 +33,8 @@ import logging
 import re
 from typing import Literal
 
-from gcop.lm.convert import register_named_backend
 from gcop.lm.provider import ChatCompletion
+from gcop.lm.resolve import register_named_backend
 from gcop.strategy import CLOSE_TAG, OPEN_TAG, count_words
 from gcop.tasks.code.describe import returned, value_words
 from gcop.tasks.code.reference_facts import Facts, reference_facts

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-from gcop.lm.convert import register_named_backend
+from gcop.lm.resolve import register_named_backend
 from gcop.modules.strategy_kit import StrategyKit, register_kit
 from gcop.tasks.gsm8k.calculator import answer_value, plan_value, plan_verdict, render_symbolic
 from gcop.tasks.gsm8k.ceiling import reference_plan_policy

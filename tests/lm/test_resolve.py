@@ -3,8 +3,8 @@
 import dspy
 import pytest
 
-from gcop.lm import convert
-from gcop.lm.convert import API_TIMEOUT_S, LOCAL_TIMEOUT_S, as_lm, default_timeout, missing_keys
+from gcop.lm import resolve
+from gcop.lm.resolve import API_TIMEOUT_S, LOCAL_TIMEOUT_S, as_lm, default_timeout, missing_keys
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def test_in_process_models_get_no_timeout(scripted_lm):
 
 
 def test_the_timeout_default_is_read_when_the_lm_is_built(monkeypatch):
-    monkeypatch.setattr(convert, "LOCAL_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(resolve, "LOCAL_TIMEOUT_S", 0.5)
     assert as_lm("openai/served", api_base="http://localhost:9/v1").kwargs["timeout"] == 0.5
 
 
@@ -81,8 +81,8 @@ def test_missing_keys_names_the_environment_variable(monkeypatch):
 
 
 def test_one_resolver_for_every_role():
-    from gcop.lm.convert import model_string, resolve_lm
     from gcop.lm.local import LocalLM
+    from gcop.lm.resolve import model_string, resolve_lm
 
     planner = resolve_lm("reference-planner", "teacher")
     assert planner == "local/gsm8k-reference-planner"
