@@ -81,6 +81,7 @@ def test_missing_keys_names_the_environment_variable(monkeypatch):
 
 
 def test_one_resolver_for_every_role():
+    import gcop.tasks.gsm8k  # noqa: F401  (a task registers its offline teachers)
     from gcop.lm.local import LocalLM
     from gcop.lm.resolve import model_string, resolve_lm
 
