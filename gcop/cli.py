@@ -259,10 +259,11 @@ def _expected_failure(error: Exception) -> str | None:
     from pydantic import ValidationError
 
     from gcop.optimizers.exectune import AcceptanceFailed
+    from gcop.optimizers.grpo.guide_reward import CoreUnavailable
     from gcop.workflows import RunFailed
 
     text = redact(" ".join(str(error).split()))[:500]  # one line, no key a server echoed
-    if isinstance(error, RunFailed | AcceptanceFailed):
+    if isinstance(error, RunFailed | AcceptanceFailed | CoreUnavailable):
         return text
     if isinstance(error, lm_errors.LMAuthError):
         return (

@@ -130,3 +130,43 @@ def test_a_refusing_server_is_never_scored_from_another_servers_cache(
     assert code == 2 and refusing.requests >= 1
     assert "every example failed" in one_line_error(capsys)
     assert not (tmp_path / "refused").exists()
+
+
+class DiesAfter(FaultServer):
+    """Answers its first ``healthy`` requests, then returns HTTP 500 to every one."""
+
+    def __init__(self, reply, healthy: int) -> None:
+        super().__init__(reply, lifetime_s=120)
+        self.healthy = healthy
+
+    def fault_for(self, number, messages):
+        return 500 if number > self.healthy else None
+
+
+def test_a_core_that_dies_during_grpo_ends_compile_in_one_line_keeping_its_work(
+    tmp_path, monkeypatch, capsys
+):
+    """Issue 31.3: acceptance finishes (here it refuses the teacher's plan without a core call),
+    then every core call of GRPO gets HTTP 500: one line naming the cause and what is kept,
+    exit 2, and the acceptance records stay for a rerun."""
+    from gcop.tasks import gsm8k
+
+    gold = gsm8k.load("train", n=1)[0].gold
+    server = DiesAfter(lambda m: f"So the answer is {gold}.", healthy=0)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-any")
+    config = tmp_path / "run.toml"
+    config.write_text("max_retries = 0\nk = 2\ngrpo_steps = 1\nlambda_judge = 0.0\n")
+    out = tmp_path / "run"
+    args = ["compile", "--core", "openai/dying-core", "--core-api-base", server.api_base]
+    args += ["--guide", "tiny", "--teacher", "reference-planner", "--n-train", "1"]
+    try:
+        code = main([*args, "--config", str(config), "--out", str(out)])
+    finally:
+        server.close()
+    assert code == 2
+    err = capsys.readouterr().err  # the error may follow the step's unfinished progress bar
+    assert err.count("gcop: error:") == 1 and "Traceback" not in err, err
+    line = err.split("gcop: error:")[1].splitlines()[0]
+    assert "core calls of this GRPO step failed" in line and "is kept" in line
+    assert server.served == 0 and server.injected and set(server.injected) == {500}
+    assert any(out.rglob("records.jsonl"))  # acceptance's work, kept for the rerun

@@ -44,6 +44,11 @@ def core_inputs(example: Any) -> dict[str, Any]:
     return {key: example[key] for key in keys}
 
 
+class CoreUnavailable(RuntimeError):
+    """Every core call of a GRPO step failed: the core did not answer, so no step can be
+    scored. Finished work (acceptance records, GRPO checkpoints) is kept."""
+
+
 class GuideReward:
     """A TRL reward function ``(completions, example_index, **kwargs) -> list[float]``.
 
@@ -173,9 +178,11 @@ class GuideReward:
             verdicts = {job: f.result() for job, f in judge_f.items()}
         runs = (len(jobs) + len(baselines)) * self.core_samples
         if runs and self.core_errors - errors_before == runs:
-            raise RuntimeError(
+            raise CoreUnavailable(
                 f"all {runs} core calls of this GRPO step failed (see the warnings above): "
-                "check the core LM's model string, key and server"
+                "check the core LM's model string, key and server; finished work (acceptance "
+                "records in the run folder, GRPO checkpoints) is kept, so rerunning the same "
+                "command resumes from it"
             )
         return guided, verdicts
 
