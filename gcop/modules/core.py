@@ -6,6 +6,8 @@ import asyncio
 import copy
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal, get_args
 
 import dspy
@@ -74,7 +76,14 @@ class Core(dspy.Module):
         if adapter not in get_args(CoreFormat):
             raise ValueError(f"adapter must be 'chat' or 'plain', got {adapter!r}")
         self.adapter = adapter
-        self.lenient = not wrapped if lenient is None else lenient
+        typed = _typed_outputs(self.program)
+        if lenient and typed:
+            raise ValueError(
+                f"lenient=True keeps a reply without DSPy's field markers whole in a str output, "
+                f"and {typed} are not str: use adapter='plain' for a small core, or "
+                "lenient=False (the default for a wrapped program)"
+            )
+        self.lenient = (not wrapped and not typed) if lenient is None else lenient
         self._rescues = EventCount()
         if kit is not None and not isinstance(kit, StrategyKit):
             raise TypeError(f"kit must be a gcop.StrategyKit or None, got {kit!r}")
@@ -105,7 +114,7 @@ class Core(dspy.Module):
         "temperature": 0.7}`` for the third of k independent (uncached) trials.
         """
         self._check_inputs(inputs)
-        with self._settings(strategy, lm_kwargs):
+        with self._settings(strategy, lm_kwargs), _fix_named_on_parse_failure():
             return self.program(**inputs)
 
     async def aforward(
@@ -116,7 +125,7 @@ class Core(dspy.Module):
         self._check_inputs(inputs)
         if not hasattr(self.program, "aforward"):
             return await asyncio.to_thread(self.forward, strategy, lm_kwargs=lm_kwargs, **inputs)
-        with self._settings(strategy, lm_kwargs):
+        with self._settings(strategy, lm_kwargs), _fix_named_on_parse_failure():
             return await self.program.acall(**inputs)
 
     def _check_inputs(self, inputs: dict[str, Any]) -> None:
@@ -182,6 +191,42 @@ def _take_over_predictors(program: dspy.Module) -> None:
         )
     for _, predictor in predictors:
         predictor.lm = None
+
+
+def _typed_outputs(program: dspy.Module) -> list[str]:
+    """The output fields of ``program``'s predictors that are not ``str`` (a lenient parse
+    cannot fill them from a whole reply)."""
+    return [
+        f"{name}.{field}"
+        for name, predictor in program.named_predictors()
+        for field, info in predictor.signature.output_fields.items()
+        if info.annotation is not str
+    ]
+
+
+PARSE_HINT = (
+    "The core's reply could not be read as the program's output fields. For a small core, give "
+    "it the plain prompt (gcop.Core(..., adapter='plain')) or keep replies without DSPy's field "
+    "markers with lenient=True (str outputs only); otherwise use a larger core."
+)
+
+
+@contextmanager
+def _fix_named_on_parse_failure() -> Iterator[None]:
+    """Re-raise a reply the core program could not parse with :data:`PARSE_HINT` in its
+    message, so the error names the fix."""
+    try:
+        yield
+    except AdapterParseError as error:
+        if PARSE_HINT in str(error):
+            raise
+        raise AdapterParseError(
+            error.adapter_name,
+            error.signature,
+            error.lm_response,
+            message=PARSE_HINT,
+            parsed_result=error.parsed_result,
+        ) from error
 
 
 class EventCount:

@@ -33,7 +33,8 @@ class GuideCorePolicy(dspy.Module):
         core: a :class:`Core`, or an existing DSPy program to wrap (then ``core_lm`` is its LM,
             and replies must carry DSPy's field markers: build ``Core(program, lm,
             lenient=True)`` to keep those that do not).
-        core_lm: the LM for a wrapped program (ignored when ``core`` is already a ``Core``).
+        core_lm: the LM for a wrapped program (ignored when ``core`` is already a ``Core``);
+            ``None``: the LM DSPy is configured with (``dspy.configure(lm=...)``).
         guided: ``False`` runs the core without the guide (unguided mode, for baselines).
         strict: ``True`` (ExecTune) sends only a parsed, valid strategy block to the core and runs
             it unguided otherwise; ``False`` (the Advisor baseline, trained without a format
@@ -58,8 +59,12 @@ class GuideCorePolicy(dspy.Module):
     ) -> None:
         super().__init__()
         if not isinstance(core, Core):
+            core_lm = core_lm if core_lm is not None else dspy.settings.lm
             if core_lm is None:
-                raise ValueError("wrapping a DSPy program as the core needs core_lm=<model>")
+                raise ValueError(
+                    "wrapping a DSPy program as the core needs its LM: pass core_lm=<model> or "
+                    "configure one with dspy.configure(lm=...)"
+                )
             core = Core(core, core_lm)
         if kit is not None:
             if not isinstance(kit, StrategyKit):
