@@ -144,7 +144,11 @@ def _run(preset: DemoPreset, out: Path) -> Path:
             "Advisor": (artifacts.get("advisor") or {}).get("history", []),
         },
         comparisons=paired_comparisons(results),
-        provenance={"preset": preset, "config": exectune_config, "models": models},
+        # one configuration block: the preset with the ExecTune settings the run actually used
+        provenance={
+            "preset": preset.model_copy(update={"exectune": exectune_config}),
+            "models": models,
+        },
     )
 
 

@@ -54,6 +54,11 @@ def test_tiny_demo_writes_a_report_with_all_six_recipes(tmp_path, capsys):
     core = data["provenance"]["models"]["core-only"]["core"]
     assert " batches, " in setup[f"decoding, {core}"]  # the core served every row
     assert data["training"]["acceptance"]["wall_time_s"] > 0
+    # one configuration block, the settings the run used (no second, contradicting copy)
+    recorded = data["provenance"]
+    assert "config" not in recorded and recorded["preset"]["teacher"] == "reference-planner"
+    assert recorded["preset"]["exectune"]["privileged_teacher"] is True
+    assert recorded["preset"]["exectune"]["judge"] == setup["judge"]
 
 
 def test_cli_rejects_bad_input_without_leaving_files(tmp_path, capsys):
