@@ -149,15 +149,41 @@ def _provenance(provenance: dict[str, Any] | None) -> dict[str, Any]:
 
 def _provenance_lines(recorded: dict[str, Any]) -> list[str]:
     versions = ", ".join(f"{name} {v}" for name, v in recorded["versions"].items())
-    lines = [f"- **versions**: {versions}"]
-    for key, value in recorded.items():
-        if key == "versions":
+    rest = {key: value for key, value in recorded.items() if key != "versions"}
+    return [f"- **versions**: {versions}", *settings_lines(rest)]
+
+
+def _is_dict(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def settings_lines(settings: dict[str, Any], depth: int = 0) -> list[str]:
+    """``settings`` as a nested Markdown list a person reads: one ``key: value`` a line, a
+    nested dict indented under its key, floats to 4 significant digits, a long list (a run's
+    per-step history) named by its length (``results.json`` holds it whole), empty values left
+    out.
+
+    >>> for line in settings_lines({"k": 2, "sft": {"steps": 3, "history": list(range(9))}}):
+    ...     print(line)
+    - **k**: 2
+    - **sft**:
+      - **steps**: 3
+      - **history**: 9 entries (in results.json)
+    """
+    lines = []
+    indent = "  " * depth
+    for key, value in settings.items():
+        if value is None or value == {} or value == []:
             continue
         if isinstance(value, dict):
-            lines += [f"- **{key}**:", "", "```json", json.dumps(value, indent=2, default=str)]
-            lines += ["```", ""]
+            lines += [f"{indent}- **{key}**:", *settings_lines(value, depth + 1)]
+        elif isinstance(value, list) and (
+            len(value) > 4 or any(isinstance(v, dict) for v in value)
+        ):
+            lines.append(f"{indent}- **{key}**: {len(value)} entries (in results.json)")
         else:
-            lines.append(f"- **{key}**: {value}")
+            shown = f"{value:.4g}" if isinstance(value, float) else value
+            lines.append(f"{indent}- **{key}**: {shown}")
     return lines
 
 
@@ -203,10 +229,9 @@ def write_report(
         lines += ["## Paired tests", "", comparisons_table(comparisons, accuracy), ""]
     if certificate:
         lines += ["## Acceptance-sampling certificate", "", _describe(certificate), ""]
-        lines += ["```json", json.dumps(certificate, indent=2, default=str), "```", ""]
+        lines += [*settings_lines(certificate), ""]
     if training:
-        lines += ["## Training", "", "```json", json.dumps(training, indent=2, default=str)]
-        lines += ["```", ""]
+        lines += ["## Training", "", *settings_lines(training), ""]
     recorded = _provenance(provenance)
     lines += ["## Provenance", ""] + _provenance_lines(recorded) + [""]
     lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots if p is not None]

@@ -83,7 +83,7 @@ def test_a_stored_certificate_with_a_negative_alpha_bound_reads_clipped(tmp_path
     }
     results = [evaluate(echo, questions(3), metric, name="x", progress=False)]
     text = write_report(tmp_path, results, certificate=old).read_text()
-    reading = text.split("## Acceptance-sampling certificate")[1].split("```")[0]
+    reading = text.split("## Acceptance-sampling certificate")[1].split("\n- **")[0]
     assert "α ≥ 0.00" in reading and "-0.29" not in reading and "vacuous" in reading
     assert "4453 decided proposals (not 10) with k = 79" in reading
 
@@ -103,7 +103,8 @@ def test_provenance_is_recorded_with_the_versions(tmp_path):
     assert saved["title"] == "T"
     section = text.split("## Provenance")[1].split("## Plots")[0]
     assert f"gcop {gcop.__version__}" in section and models["guide"] in section
-    assert '"tau": 0.5' in section and "- **seed**: 7" in section
+    assert "  - **tau**: 0.5" in section and "- **seed**: 7" in section
+    assert "```" not in text  # settings read as lists, not JSON dumps
     again = write_report(tmp_path, results, provenance=recorded)  # a rebuilt report keeps it
     assert json.loads((tmp_path / "results.json").read_text())["provenance"] == recorded
     assert again.exists()
