@@ -94,17 +94,33 @@ def plot_training_curves(histories: dict[str, list[dict[str, Any]]], path: Path)
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5), sharex=True)
-    for name, curve in curves.items():
-        top.plot(curve["step"], curve["reward"], marker="o", label=name)
-        bottom.plot(curve["step"], curve["valid_rate"], marker="o")
-    top.set_ylabel("mean reward")
-    top.set_title("GRPO training: mean reward and valid-strategy rate per step")
-    bottom.set_ylabel("valid rate")
-    bottom.set_ylim(0, 1)
+    # one reward panel per recipe (ExecTune's shaped reward and the Advisor's task reward are
+    # on different scales), and the valid rate of all below, each run in its own style so that
+    # identical runs stay visible; rates of 0 and 1 are inside the axis
+    styles = [("o", "-"), ("s", "--"), ("^", ":"), ("D", "-.")]
+    fig, axes = plt.subplots(len(curves) + 1, 1, figsize=(6, 2.2 * (len(curves) + 1)), sharex=True)
+    for panel, (index, (name, curve)) in zip(axes, enumerate(curves.items()), strict=False):
+        marker, line = styles[index % len(styles)]
+        color = f"C{index}"
+        panel.plot(curve["step"], curve["reward"], marker=marker, ls=line, color=color)
+        panel.set_ylabel(f"{name}\nmean reward", fontsize=8)
+        axes[-1].plot(
+            curve["step"],
+            curve["valid_rate"],
+            marker=marker,
+            ls=line,
+            color=color,
+            label=name,
+            alpha=0.8,
+            markersize=max(3, 8 - 2 * index),
+        )
+    axes[0].set_title("GRPO: mean reward per recipe, valid-strategy rate", fontsize=10)
+    bottom = axes[-1]
+    bottom.set_ylabel("valid rate", fontsize=8)
+    bottom.set_ylim(-0.05, 1.05)  # a rate of 0 or 1 shows whole markers
     bottom.set_xlabel("GRPO step")
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
-    top.legend(fontsize=8)
+    bottom.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

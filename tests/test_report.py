@@ -108,3 +108,19 @@ def test_provenance_is_recorded_with_the_versions(tmp_path):
     again = write_report(tmp_path, results, provenance=recorded)  # a rebuilt report keeps it
     assert json.loads((tmp_path / "results.json").read_text())["provenance"] == recorded
     assert again.exists()
+
+
+def test_grpo_curves_put_each_recipes_reward_on_its_own_axis(tmp_path):
+    """ExecTune's shaped reward and the Advisor's task reward are on different scales: one
+    panel each above the shared valid-rate panel (issue 30.6)."""
+    from matplotlib.image import imread
+
+    from gcop.report_plots import plot_training_curves
+
+    rows = [
+        {"step": 1, "reward": 1.1, "valid_rate": 1.0},
+        {"step": 2, "reward": 0.6, "valid_rate": 1.0},
+    ]
+    one = imread(plot_training_curves({"ExecTune": rows}, tmp_path / "one.png"))
+    two = imread(plot_training_curves({"ExecTune": rows, "Advisor": rows}, tmp_path / "two.png"))
+    assert one.shape[1] == two.shape[1] and two.shape[0] == one.shape[0] * 3 // 2
