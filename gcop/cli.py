@@ -15,8 +15,12 @@ import time
 import traceback
 from pathlib import Path
 
+from gcop.repeated_warnings import show_dependency_warnings_once
 from gcop.secrets import redact
 from gcop.tasks import TASKS
+
+# dependencies' loggers that repeat one warning per call (DSPy: "response was truncated")
+REPEATING_LOGGERS = ("dspy.clients.lm", "dspy.adapters.chat_adapter", "dspy.adapters.json_adapter")
 
 
 def _non_negative(text: str) -> int:
@@ -202,9 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    repeated = show_dependency_warnings_once(*REPEATING_LOGGERS)
     try:
         _check_common(args)
         _run(args)
+        if repeated.left_out():
+            print(
+                f"gcop: {repeated.left_out()} repeats of the warnings above were left out",
+                file=sys.stderr,
+            )
     except KeyboardInterrupt:
         print("gcop: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

@@ -310,3 +310,26 @@ def test_compile_runs_offline_with_a_registry_teacher_and_prints_json(tmp_path, 
     teacher_calls = saved["acceptance"]["cost"]["teacher"]["calls"]
     assert teacher_calls >= 4  # every task asked the teacher at least once
     assert saved["config"]["k"] == 2 and saved["cost"]["calls"] >= teacher_calls
+
+
+def test_a_dependencys_repeated_warning_is_shown_once_and_counted(monkeypatch, capsys, caplog):
+    """DSPy warns once per truncated reply; the command shows it once and says how many
+    repeats it left out (issue 30.6)."""
+    import logging
+
+    import gcop.cli as cli
+
+    def noisy_run(args):
+        for n in range(5):
+            logging.getLogger("dspy.clients.lm").warning(
+                "LM response was truncated due to exceeding max_tokens=24 (reply %d)", n
+            )
+
+    monkeypatch.setattr(cli, "_run", noisy_run)
+    with caplog.at_level(logging.WARNING, logger="dspy.clients.lm"):
+        assert main(["report", "anywhere"]) == 0
+    assert len([r for r in caplog.records if "truncated" in r.getMessage()]) == 1
+    assert "gcop: 4 repeats of the warnings above were left out" in capsys.readouterr().err
+    for name in cli.REPEATING_LOGGERS:  # the next command starts counting afresh
+        for kept in logging.getLogger(name).filters[:]:
+            logging.getLogger(name).removeFilter(kept)
