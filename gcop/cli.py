@@ -15,7 +15,7 @@ import time
 import traceback
 from pathlib import Path
 
-from gcop.repeated_warnings import show_dependency_warnings_once
+from gcop.repeated_warnings import warnings_shown_once
 from gcop.secrets import redact
 from gcop.tasks import TASKS
 
@@ -206,10 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    repeated = show_dependency_warnings_once(*REPEATING_LOGGERS)
     try:
-        _check_common(args)
-        _run(args)
+        with warnings_shown_once(*REPEATING_LOGGERS) as repeated:
+            _check_common(args)
+            _run(args)
         if repeated.left_out():
             print(
                 f"gcop: {repeated.left_out()} repeats of the warnings above were left out",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 PREFIX_CHARS = 60  # messages that agree this far are the same warning
 
@@ -38,10 +40,15 @@ class ShownOnce(logging.Filter):
         return sum(count - 1 for count in self.counts.values())
 
 
-def show_dependency_warnings_once(*loggers: str) -> ShownOnce:
-    """Install one :class:`ShownOnce` on each named logger (their records stop at the filter
-    before any handler); returns it, for :meth:`ShownOnce.left_out`."""
+@contextmanager
+def warnings_shown_once(*loggers: str) -> Iterator[ShownOnce]:
+    """One :class:`ShownOnce` on each named logger while the block runs (their records stop at
+    the filter before any handler), removed after it: the next command counts afresh."""
     shown = ShownOnce()
     for name in loggers:
         logging.getLogger(name).addFilter(shown)
-    return shown
+    try:
+        yield shown
+    finally:
+        for name in loggers:
+            logging.getLogger(name).removeFilter(shown)
