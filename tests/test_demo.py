@@ -296,3 +296,16 @@ def test_a_demo_guide_sampling_several_plans_abstains_where_they_disagree(tmp_pa
     assert rows["None (untrained guide)"]["cost"]["calls"] == 4 * (2 + 1)  # 2 samples, 1 core
     ceiling = [json.loads(line) for line in (out / "examples.jsonl").open()]
     assert all(" = " in e["strategy"] for e in ceiling if e["recipe"] == CEILING)
+
+
+def test_gsm8k_offline_example_runs_on_the_tiny_preset(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "examples/gsm8k_offline.py", "--preset", "tiny", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    results = json.loads((tmp_path / "results.json").read_text())["results"]
+    assert [r["name"] for r in results] == list(RECIPES) and "| ExecTune |" in out.stdout
