@@ -69,6 +69,7 @@ class GuideCorePolicy(dspy.Module):
         if kit is not None:
             if not isinstance(kit, StrategyKit):
                 raise TypeError(f"kit must be a gcop.StrategyKit or None, got {kit!r}")
+            core = copy.copy(core)  # the caller's core keeps its own kit
             core.kit = kit
             if guide is not None:
                 guide = guide.with_lm(_guide_lm(guide), kit=kit)

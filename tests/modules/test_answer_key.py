@@ -116,3 +116,13 @@ def test_the_report_counts_how_each_recipe_used_its_guide(scripted_lm, tmp_path)
     assert "| kept | 0 | 2 | 0 | 0 |" in table
     assert "| sent | 2 | 0 | 0 | 0 |" in table
     assert "| abstained | 0 | 0 | 2 | 0 |" in table
+
+
+def test_a_policys_kit_leaves_the_callers_core_and_guide_as_they_were(scripted_lm):
+    core = gcop.Core(MathSolve, lm=scripted_lm(["The answer is 4"]).model_string)
+    guide = gcop.Guide(MathGuide, lm=scripted_lm(SAMPLES).model_string)
+    kit = gcop.StrategyKit("leaves-callers", samples=2, consensus=plan_value)
+    policy = gcop.GuideCorePolicy(guide=guide, core=core, kit=kit)
+    assert (policy.core.kit, policy.guide.kit) == (kit, kit)
+    assert (core.kit, guide.kit) == (None, None)
+    assert policy.core.lm is core.lm and policy.ledger is core.ledger
