@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -150,7 +151,7 @@ class Task:
 
         if not isinstance(teacher, str) or "/" in teacher or teacher in self.teachers:
             return
-        if teacher in available_models():
+        if teacher in available_models() or Path(teacher).exists():  # a model or its folder
             return
         others = sorted(set(named_backends()) - set(self.teachers))
         if teacher in others:

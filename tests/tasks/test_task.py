@@ -59,10 +59,13 @@ def test_a_kit_a_task_lacks_is_refused_with_its_name(scripted_lm):
         humaneval.policy(None, "openai/any", PolicySettings(samples=3))
 
 
-def test_teacher_names_are_checked_against_the_tasks_own(scripted_lm):
+def test_teacher_names_are_checked_against_the_tasks_own(tmp_path, monkeypatch):
     gsm8k = load_task("gsm8k")
     gsm8k.check_teacher("symbolic-planner")
     gsm8k.check_teacher("openai/gpt-4.1-mini")  # a LiteLLM string is the provider's to check
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-teacher").mkdir()
+    gsm8k.check_teacher("my-teacher")  # a local model folder
     with pytest.raises(ValueError, match="unknown teacher 'symbolic-planer'.*symbolic-planner"):
         gsm8k.check_teacher("symbolic-planer")
     with pytest.raises(ValueError, match="plans for another task and cannot read 'humaneval'"):
