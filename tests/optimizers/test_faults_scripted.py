@@ -10,7 +10,6 @@ import re
 import time
 
 import pytest
-import torch
 from acceptance_fakes import (
     Backend,
     core_answer,
@@ -146,14 +145,6 @@ def grpo(server: FaultServer):
     finally:
         server.close()
     return trained, summary, core.ledger.records("core")
-
-
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_grpo_through_every_fault_trains_as_without_faults(one_thread, fast_backoff):

@@ -30,12 +30,7 @@ from gcop.signatures import MathSolve
 JUDGE_REPLY = "SCORE: 0.5\nLEAK: no"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.py
 
 
 @pytest.fixture(autouse=True)

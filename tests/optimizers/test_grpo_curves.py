@@ -20,13 +20,7 @@ from gcop.optimizers.grpo.trainer import train_grpo
 from gcop.optimizers.sft import train_sft
 from gcop.strategy import parse_strategy
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.py
 
 
 def says_add(strategy, example):

@@ -23,13 +23,7 @@ from transformers import TrainerCallback
 from gcop.optimizers.grpo.trainer import train_grpo
 from gcop.optimizers.sft import train_sft
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.py
 
 
 def says_add(strategy, example):

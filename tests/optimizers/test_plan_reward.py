@@ -3,7 +3,6 @@
 import random
 
 import pytest
-import torch
 from training_fakes import (
     KEYWORD,
     exact_metric,
@@ -19,13 +18,7 @@ import gcop
 from gcop.optimizers.grpo.plan_reward import PlanReward, core_group_count
 from gcop.optimizers.grpo.trainer import make_reward, train_grpo
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.py
 
 
 def as_chat(text):

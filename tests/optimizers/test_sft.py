@@ -86,12 +86,7 @@ def test_bad_pairs_raise_clear_errors():
         train_sft(guide, PAIRS, {"sft_epochs": 1})
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.py
 
 
 def test_bf16_guide_keeps_its_adapter_unmerged_so_updates_survive():
