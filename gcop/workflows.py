@@ -40,10 +40,9 @@ def _require_keys(*models: str) -> None:
 def _on_server(model: str, role: str, api_base: str | None, timeout: float | None) -> Any:
     """``model`` as named, or, when the command line gave a server address or a timeout, a
     metered LM carrying them (a model run in-process takes no address and needs no timeout)."""
-    from gcop.lm.registry import available_models
-    from gcop.lm.resolve import as_lm, named_backends
+    from gcop.lm.resolve import as_lm, is_local_model, named_backends
 
-    in_process = model in available_models() or model in named_backends() or Path(model).exists()
+    in_process = is_local_model(model) or model in named_backends()
     if in_process or model.startswith("local/"):
         if api_base is not None:
             raise ValueError(

@@ -144,13 +144,19 @@ def resolve_lm(lm: LMLike, role: str, **local_kwargs: Any) -> LMLike:
     backends = named_backends()
     if lm in backends:
         return backends[lm]()
-    from gcop.lm.registry import available_models
-
-    if lm in available_models() or Path(lm).exists():
+    if is_local_model(lm):
         from gcop.lm.local import LocalLM
 
         return LocalLM(lm, name=f"{lm.replace('/', '-')}-{role}", **local_kwargs)
     return lm
+
+
+def is_local_model(name: str) -> bool:
+    """Whether ``name`` is a model gcop serves in-process as a ``gcop.LocalLM``: a registry name
+    (``tiny``, ``qwen2.5-coder-0.5b``) or a local model folder."""
+    from gcop.lm.registry import available_models
+
+    return name in available_models() or Path(name).exists()
 
 
 def model_string(lm: LMLike) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -147,11 +146,11 @@ class Task:
         """Refuse a bare teacher name that is neither one of this task's offline teachers nor
         a model gcop can resolve, naming the ones there are (checked before any work)."""
         from gcop.lm.registry import available_models
-        from gcop.lm.resolve import named_backends
+        from gcop.lm.resolve import is_local_model, named_backends
 
         if not isinstance(teacher, str) or "/" in teacher or teacher in self.teachers:
             return
-        if teacher in available_models() or Path(teacher).exists():  # a model or its folder
+        if is_local_model(teacher):
             return
         others = sorted(set(named_backends()) - set(self.teachers))
         if teacher in others:
