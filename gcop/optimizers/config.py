@@ -94,9 +94,9 @@ class ExecTuneConfig(BaseModel):
     )
     grpo_shared_prefix: bool = Field(
         False,
-        description="sample each step's groups with one prefill per prompt (gcop's rollout, "
-        "gcop.optimizers.grpo.rollout) instead of TRL's generate over repeated prompts; on a CPU "
-        "the prompt's prefill is most of the sampling",
+        description="run each prompt once per step, not once per completion: in sampling "
+        "(gcop.optimizers.grpo.rollout instead of TRL's generate over repeated prompts) and in "
+        "the loss (gcop.optimizers.grpo.group_scoring); on a CPU the prompt is most of both",
     )
     grpo_plan_reward: bool = Field(
         False,

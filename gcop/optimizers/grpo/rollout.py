@@ -73,7 +73,7 @@ def sample_rows(
         logits_to_keep=1,
     )
     index = torch.tensor(rows, device=device)
-    cache = out.past_key_values
+    cache = out.cache
     cache.reorder_cache(index)  # one copy of its prompt's cache per row
     logits = out.logits[index, -1, :].float()
     mask, next_position = mask[index], positions[index, -1] + 1
@@ -98,12 +98,12 @@ def sample_rows(
             input_ids=token[:, None],
             attention_mask=mask,
             position_ids=next_position[:, None],
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
             logits_to_keep=1,
         )
         cache, logits, next_position = (
-            out.past_key_values,
+            out.cache,
             out.logits[:, -1, :].float(),
             next_position + 1,
         )

@@ -183,13 +183,16 @@ def make_reward(
 def grpo_trainer(
     guide: Guide, trainset: Sequence[Any], reward_fn: Any, config: ExecTuneConfig, output_dir
 ):
-    """The configured TRL ``GRPOTrainer`` over a copy of the guide's model (not yet trained).
+    """The configured TRL ``GRPOTrainer`` over a copy of the guide's model (not yet trained):
+    :class:`~gcop.optimizers.grpo.group_scoring.GroupScoringGRPOTrainer`, which skips rows that
+    carry no gradient and, with ``config.grpo_shared_prefix``, runs each prompt once per step.
 
     Prompts are the guide's own chat messages; the ``example_index`` column tells the reward which
     example each completion answers.
     """
     from datasets import Dataset
-    from trl import GRPOTrainer
+
+    from gcop.optimizers.grpo.group_scoring import GroupScoringGRPOTrainer
 
     fields = list(guide.signature.input_fields)
     rows = [
@@ -201,7 +204,7 @@ def grpo_trainer(
     ]
     set_seed(config.seed)
     model, tokenizer = trainable_copy(guide, config)
-    trainer = GRPOTrainer(
+    trainer = GroupScoringGRPOTrainer(
         model=model,
         reward_funcs=reward_fn,
         rollout_func=shared_prefix_rollout if config.grpo_shared_prefix else None,
@@ -209,6 +212,7 @@ def grpo_trainer(
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=new_adapter(model, config),
+        share_prefix=config.grpo_shared_prefix,
     )
     return quiet_progress(trainer)
 
