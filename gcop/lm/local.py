@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gcop.extras import optional_imports
 from gcop.lm import local_folder, provider
 from gcop.lm.batching import MicroBatcher, device_lock
+from gcop.lm.device import default_device
 from gcop.lm.generation import (
     BatchStats,
     GenRequest,
@@ -212,12 +212,9 @@ class LocalLM:
         with self._load_lock:
             if self._model is not None:
                 return
-            with optional_imports():
-                import torch
-
             start = time.monotonic()
             logger.info("loading %s", self._source)
-            device = str(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+            device = str(self.device or default_device())
             dtype = pick_dtype(self.dtype, device)
             model, tokenizer = local_folder.load_model(self._source, device, dtype)
             self._tokenizer = self._tokenizer or tokenizer
