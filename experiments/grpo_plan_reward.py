@@ -199,6 +199,7 @@ def run_grpo(args, guide, train, dev) -> dict:
             "grpo_max_completion_tokens": args.max_completion_tokens,
             "grpo_core_share": args.core_share,
             "grpo_shared_prefix": args.shared_prefix,
+            "grpo_dynamic_sampling": args.extra_draws,
             "grpo_save_steps": args.save_steps,
             "grpo_checkpoint_dir": str(args.run_dir / "checkpoints"),
             "lambda_judge": 0.0,
@@ -255,7 +256,13 @@ def main(argv=None) -> None:
         "--shared-prefix",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="sample groups with one prefill per prompt (gcop's rollout) instead of TRL's generate",
+        help="one prompt pass per group in sampling and in the loss, not one per completion",
+    )
+    parser.add_argument(
+        "--extra-draws",
+        type=int,
+        default=0,
+        help="dynamic sampling: extra draws a step may take to fill it with mixed groups (0: off)",
     )
     parser.add_argument("--save-steps", type=int, default=10)
     parser.add_argument("--curve-steps", type=int, default=25)

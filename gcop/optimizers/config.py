@@ -98,6 +98,14 @@ class ExecTuneConfig(BaseModel):
         "(gcop.optimizers.grpo.rollout instead of TRL's generate over repeated prompts) and in "
         "the loss (gcop.optimizers.grpo.group_scoring); on a CPU the prompt is most of both",
     )
+    grpo_dynamic_sampling: int = Field(
+        0,
+        ge=0,
+        description="DAPO's dynamic sampling: up to this many extra draws of questions a step "
+        "takes until it holds as many groups whose samples disagree as it has questions; it then "
+        "trains on those alone, in one pass (grpo_micro_batch_size unused). 0: off, every drawn "
+        "group is trained on (flat groups carry no gradient and are skipped)",
+    )
     grpo_plan_reward: bool = Field(
         False,
         description="GRPO scores plans with the verifier of the student's strategy kit (its "

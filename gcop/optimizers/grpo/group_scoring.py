@@ -7,13 +7,8 @@ its prompt forward and backward G times. A guide's prompt is about four times it
 its gradient) to the rows that continue it, and runs only the completions on top: the same
 log-probabilities from about a third of the tokens.
 
-Rows whose advantage is zero (a group whose samples all scored alike) add nothing to the gradient
-when the loss has no KL term (``beta=0``) and normalises by the whole step's token count
-(``loss_type`` "dapo", TRL's default, or "cispo"); :class:`GroupScoringGRPOTrainer` leaves them
-out of the forward pass then, so a step costs what its informative groups cost.
-
-This module imports TRL; :func:`gcop.optimizers.grpo.trainer.grpo_trainer` imports it when a run
-starts.
+Used by :class:`gcop.optimizers.grpo.guide_trainer.GuideGRPOTrainer`, which also leaves rows
+without advantage out of the pass where that leaves the gradient as it is.
 """
 
 from __future__ import annotations
@@ -21,10 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from trl import GRPOTrainer
-
-# loss types whose per-step normaliser does not depend on which rows a micro-batch holds
-_ROW_SUM_LOSSES = ("dapo", "cispo")
 
 
 def prefix_shared_logps(
@@ -91,78 +82,3 @@ def _left_padded(prompts: list[tuple[int, ...]], like: torch.Tensor):
         ids[i, width - len(prompt) :] = torch.tensor(prompt, dtype=like.dtype)
         mask[i, width - len(prompt) :] = 1
     return ids, mask
-
-
-class GroupScoringGRPOTrainer(GRPOTrainer):
-    """TRL's ``GRPOTrainer`` that scores rows with :func:`prefix_shared_logps` (when
-    ``share_prefix``) and skips rows that carry no gradient (when that is exact)."""
-
-    def __init__(self, *args: Any, share_prefix: bool = True, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.share_prefix = share_prefix
-
-    def skips_flat_rows(self) -> bool:
-        """Whether rows with zero advantage can be left out without changing the gradient."""
-        return (
-            self.beta == 0.0
-            and self.loss_type in _ROW_SUM_LOSSES
-            and self.top_entropy_quantile == 1.0
-            and not getattr(self, "_entropy_bonus_enabled", False)
-            and not self.aux_loss_enabled
-        )
-
-    def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
-        advantages = inputs["advantages"]
-        if self.skips_flat_rows() and advantages.dim() == 1:
-            keep = advantages != 0
-            if not bool(keep.any()):
-                keep[0] = True  # an all-flat micro-batch keeps one row: a zero loss to step on
-            if not bool(keep.all()):
-                inputs = _rows(inputs, keep)
-        return super()._compute_loss(model, inputs)
-
-    def _get_per_token_logps_and_entropies(
-        self,
-        model: Any,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        logits_to_keep: int,
-        batch_size: int | None = None,
-        compute_entropy: bool = False,
-        compute_aux_loss: bool = False,
-        **multimodal: Any,
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        text_only = all(value is None for value in multimodal.values())
-        if not (self.share_prefix and text_only and not compute_aux_loss):
-            return super()._get_per_token_logps_and_entropies(
-                model,
-                input_ids,
-                attention_mask,
-                logits_to_keep,
-                batch_size=batch_size,
-                compute_entropy=compute_entropy,
-                compute_aux_loss=compute_aux_loss,
-                **multimodal,
-            )
-        with self.accelerator.autocast():
-            logps, entropies = prefix_shared_logps(
-                model,
-                input_ids,
-                attention_mask,
-                logits_to_keep,
-                temperature=self.temperature,
-                compute_entropy=compute_entropy,
-            )
-        return logps, entropies, None
-
-
-def _rows(inputs: dict[str, Any], keep: torch.Tensor) -> dict[str, Any]:
-    """The micro-batch's entries for the rows in ``keep``; step-wide values (the token count the
-    loss divides by) stay as they are."""
-    size = keep.numel()
-    return {
-        name: value[keep]
-        if isinstance(value, torch.Tensor) and value.dim() >= 1 and value.size(0) == size
-        else value
-        for name, value in inputs.items()
-    }

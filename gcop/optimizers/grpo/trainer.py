@@ -43,7 +43,13 @@ logger = logging.getLogger(__name__)
 
 # per reward, how the trained guide's name ends (smollm2-135m-grpo-1a2b3c4d)
 GUIDE_NAME_SUFFIX = {"shaped": "grpo", "task": "advisor"}
-_TRL_KEYS = {"loss": "loss", "step_time": "step_time_s", "completions/mean_length": "length"}
+_TRL_KEYS = {
+    "loss": "loss",
+    "step_time": "step_time_s",
+    "completions/mean_length": "length",
+    "gcop/extra_draws": "extra_draws",
+    "gcop/trained_groups": "trained_groups",
+}
 
 
 def train_grpo(
@@ -81,7 +87,8 @@ def train_grpo(
 
     Returns the new guide (LocalLM named ``<base>-grpo-<fingerprint>`` or ``…-advisor-…``) and
     a JSON-able summary whose ``history`` holds one row per step (reward, valid rate, judge score,
-    regression rate, core calls and tokens) for the report's curves.
+    regression rate, core calls and tokens) for the report's curves; a step refilled by dynamic
+    sampling has one row per draw.
     """
     reward_fn = make_reward(
         guide,
@@ -184,15 +191,16 @@ def grpo_trainer(
     guide: Guide, trainset: Sequence[Any], reward_fn: Any, config: ExecTuneConfig, output_dir
 ):
     """The configured TRL ``GRPOTrainer`` over a copy of the guide's model (not yet trained):
-    :class:`~gcop.optimizers.grpo.group_scoring.GroupScoringGRPOTrainer`, which skips rows that
-    carry no gradient and, with ``config.grpo_shared_prefix``, runs each prompt once per step.
+    :class:`~gcop.optimizers.grpo.guide_trainer.GuideGRPOTrainer`, which skips rows that carry
+    no gradient, runs each prompt once per step (``config.grpo_shared_prefix``) and refills steps
+    with mixed groups (``config.grpo_dynamic_sampling``).
 
     Prompts are the guide's own chat messages; the ``example_index`` column tells the reward which
     example each completion answers.
     """
     from datasets import Dataset
 
-    from gcop.optimizers.grpo.group_scoring import GroupScoringGRPOTrainer
+    from gcop.optimizers.grpo.guide_trainer import GuideGRPOTrainer
 
     fields = list(guide.signature.input_fields)
     rows = [
@@ -204,7 +212,7 @@ def grpo_trainer(
     ]
     set_seed(config.seed)
     model, tokenizer = trainable_copy(guide, config)
-    trainer = GroupScoringGRPOTrainer(
+    trainer = GuideGRPOTrainer(
         model=model,
         reward_funcs=reward_fn,
         rollout_func=shared_prefix_rollout if config.grpo_shared_prefix else None,
@@ -213,6 +221,7 @@ def grpo_trainer(
         processing_class=tokenizer,
         peft_config=new_adapter(model, config),
         share_prefix=config.grpo_shared_prefix,
+        extra_draws=config.grpo_dynamic_sampling,
     )
     return quiet_progress(trainer)
 
@@ -233,8 +242,10 @@ def grpo_args(model: Any, config: ExecTuneConfig, output_dir: str) -> Any:
             group,
         )
     vllm = use_vllm(model)
-    # the step's completions are sampled in one batch, then trained in micro-batches
-    passes = micro_batches(batch, config.grpo_micro_batch_size, config.grpo_args)
+    # the step's completions are sampled in one batch, then trained in micro-batches; a step
+    # refilled by dynamic sampling has as many rows as it finds, so it trains in one pass
+    most = batch if config.grpo_dynamic_sampling else config.grpo_micro_batch_size
+    passes = micro_batches(batch, most, config.grpo_args)
     settings = dict(
         shared_trainer_args(model, config, output_dir),
         max_steps=config.grpo_steps,
