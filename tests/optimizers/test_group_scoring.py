@@ -6,6 +6,7 @@ import torch
 from training_fakes import examples, small_config, tiny_guide
 from trl import GRPOTrainer
 
+from gcop.optimizers.grpo import group_scoring
 from gcop.optimizers.grpo.group_scoring import prefix_shared_logps
 from gcop.optimizers.grpo.trainer import grpo_trainer
 
@@ -52,7 +53,9 @@ def lora_grads(model) -> dict[str, torch.Tensor]:
     return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
-def test_shared_prompt_pass_matches_full_forward_values_and_gradients():
+@pytest.mark.parametrize("chunk", [5, 256])  # logits in several chunks, or all at once
+def test_shared_prompt_pass_matches_full_forward_values_and_gradients(chunk, monkeypatch):
+    monkeypatch.setattr(group_scoring, "_CHUNK_TOKENS", chunk)
     guide = tiny_guide()
     model, tokenizer = guide.local_lm.model.train(), guide.local_lm.tokenizer
     ids, mask, length = batch_of_groups(tokenizer)

@@ -16,6 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.utils.checkpoint import checkpoint
+
+_CHUNK_TOKENS = 256  # completion tokens whose logits exist at once (152k vocabulary: ~155 MB)
 
 
 def prefix_shared_logps(
@@ -62,16 +65,40 @@ def prefix_shared_logps(
         [prompt_out.last_hidden_state[rows, -1:], completion_out.last_hidden_state[:, :-1]], dim=1
     )
     scored = completion_mask.bool()
-    logits = head(hidden[scored]).float() / temperature
-    log_probs = torch.log_softmax(logits, dim=-1)
-    chosen = log_probs.gather(1, completion_ids[scored][:, None]).squeeze(1)
+    chosen, entropy = _token_scores(head, hidden[scored], completion_ids[scored], temperature)
     logps = torch.zeros(scored.shape, dtype=chosen.dtype, device=chosen.device)
     logps = logps.masked_scatter(scored, chosen)
     if not compute_entropy:
         return logps, None
-    with torch.no_grad():  # a metric: no gradient flows through it
-        entropy = -(log_probs.exp() * log_probs).sum(-1)
     return logps, torch.zeros_like(logps).masked_scatter(scored, entropy)
+
+
+def _token_scores(
+    head: Any, hidden: torch.Tensor, tokens: torch.Tensor, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each token's log-probability under ``head`` at ``temperature``, and its distribution's
+    entropy (a metric, no gradient), in chunks of rows whose logits are recomputed in the backward
+    pass rather than kept: a 152k-word vocabulary's logits for a step's ~1,300 tokens are ~0.8 GB
+    per copy."""
+    chosen, entropy = [], []
+    for start in range(0, hidden.size(0), _CHUNK_TOKENS):
+        part = slice(start, start + _CHUNK_TOKENS)
+        args = (head, hidden[part], tokens[part], temperature)
+        if torch.is_grad_enabled():
+            scores = checkpoint(_chunk_scores, *args, use_reentrant=False)
+        else:
+            scores = _chunk_scores(*args)
+        chosen.append(scores[0])
+        entropy.append(scores[1])
+    return torch.cat(chosen), torch.cat(entropy)
+
+
+def _chunk_scores(head: Any, hidden: torch.Tensor, tokens: torch.Tensor, temperature: float):
+    log_probs = torch.log_softmax(head(hidden).float() / temperature, dim=-1)
+    chosen = log_probs.gather(1, tokens[:, None]).squeeze(1)
+    with torch.no_grad():
+        entropy = -(log_probs.exp() * log_probs).sum(-1)
+    return chosen, entropy
 
 
 def _left_padded(prompts: list[tuple[int, ...]], like: torch.Tensor):
