@@ -70,7 +70,7 @@ def core_program(model: str = EVIDENCE.core) -> gcop.Core:
     return gcop.Core(
         MathSolve,
         lm=resolve_lm(model, "core"),
-        adapter=EVIDENCE.core_format,
+        adapter=EVIDENCE.core_adapter,
         temperature=0.0,
         max_tokens=EVIDENCE.core_max_tokens,
     )

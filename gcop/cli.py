@@ -246,14 +246,14 @@ def _run(args: argparse.Namespace) -> None:
         print(report.read_text())
         print(f"report written to {report}")
     elif args.command == "report":
-        from gcop.workflows import rewrite_report
+        from gcop.commands import rewrite_report
 
         print(f"report written to {rewrite_report(args.run)}")
     else:
-        from gcop import run_summary, workflows
+        from gcop import commands, run_summary
 
         start = time.perf_counter()
-        result = getattr(workflows, f"run_{args.command}")(args)
+        result = getattr(commands, f"run_{args.command}")(args)
         wall_s = time.perf_counter() - start
         if args.json:
             print(json.dumps(result, indent=2, default=str))
@@ -268,9 +268,9 @@ def _expected_failure(error: Exception) -> str | None:
     from dspy.utils import exceptions as lm_errors
     from pydantic import ValidationError
 
+    from gcop.commands import RunFailed
     from gcop.optimizers.exectune import AcceptanceFailed
     from gcop.optimizers.grpo.guide_reward import CoreUnavailable
-    from gcop.workflows import RunFailed
 
     text = redact(" ".join(str(error).split()))[:500]  # one line, no key a server echoed
     if isinstance(error, RunFailed | AcceptanceFailed | CoreUnavailable):

@@ -197,13 +197,13 @@ def record_call(ledger: CostLedger, record: CallRecord) -> None:
         calls.append(record)
 
 
-def net_utility(value: float, cost: float, lam: float) -> float:
+def net_utility(value: float, cost: float, cost_weight: float) -> float:
     """Net utility J = V − λ·C (task value minus weighted cost).
 
     >>> net_utility(0.9, 120.0, 0.001)
     0.78
     """
-    return round(value - lam * cost, 12)
+    return round(value - cost_weight * cost, 12)
 
 
 def attach_cost(prediction: Any, cost: CostSummary) -> Any:

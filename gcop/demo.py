@@ -89,8 +89,8 @@ def demo_policy(preset: DemoPreset) -> Any:
 def _run(preset: DemoPreset, out: Path) -> Path:
     from gcop.evaluate import evaluate_all
     from gcop.lm.resolve import resolve_lm
+    from gcop.machine_usage import local_decoding, peak_memory_gb
     from gcop.report import row_models, write_report
-    from gcop.run_usage import local_decoding, peak_memory_gb
 
     started = time.time()
     trainset = TASK.load("train", n=preset.n_train, seed=0)
@@ -109,7 +109,11 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     trained = time.time()
     results = list(
         evaluate_all(
-            programs, evalset, TASK.metric, num_threads=preset.threads, lam=preset.lam
+            programs,
+            evalset,
+            TASK.metric,
+            num_threads=preset.threads,
+            cost_weight=preset.cost_weight,
         ).values()
     )
     write_examples(out / EXAMPLES_FILE, results)
@@ -120,7 +124,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     setup = {
         "task": f"GSM8K: {len(trainset)} train / {len(evalset)} {preset.eval_split} examples",
         "guide": preset.guide + _consensus_note(preset),
-        "core": f"{preset.core} ({preset.core_format} prompt, {preset.core_max_tokens} tokens)"
+        "core": f"{preset.core} ({preset.core_adapter} prompt, {preset.core_max_tokens} tokens)"
         + (", symbolic plans rendered with their numbers worked out" if preset.calculator else ""),
         "teacher": preset.teacher,
         "judge": judge,

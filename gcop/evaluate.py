@@ -54,7 +54,7 @@ class EvaluationResult:
     valid_rate: float | None
     cost: CostSummary  # totals over the dataset
     cost_unit: str
-    lam: float
+    cost_weight: float
     errors: int = 0
     guide_use: dict[str, int] | None = None  # scored guided examples by GUIDE_USES; None unguided
     results: list[ExampleResult] = field(repr=False, default_factory=list)
@@ -80,7 +80,7 @@ class EvaluationResult:
     @property
     def net_utility(self) -> float:
         """J = V − λ·C with V the accuracy and C the mean cost per task."""
-        return net_utility(self.accuracy, self.mean_cost, self.lam)
+        return net_utility(self.accuracy, self.mean_cost, self.cost_weight)
 
     def to_dict(self, with_results: bool = False) -> dict[str, Any]:
         data = {
@@ -111,7 +111,7 @@ def evaluate(
     *,
     name: str = "",
     num_threads: int = 8,
-    lam: float = 0.0,
+    cost_weight: float = 0.0,
     cost_unit: CostUnit = "tokens",
     progress: bool = True,
     max_retries: int = 3,
@@ -177,7 +177,7 @@ def evaluate(
             results.append(future.result())
             bar.update(1)
     bar.close()
-    return _aggregate(name, results, lam, cost_unit)
+    return _aggregate(name, results, cost_weight, cost_unit)
 
 
 def evaluate_all(
@@ -214,7 +214,7 @@ def guide_use(guided: list[ExampleResult]) -> dict[str, int]:
 
 
 def _aggregate(
-    name: str, results: list[ExampleResult], lam: float, cost_unit: str
+    name: str, results: list[ExampleResult], cost_weight: float, cost_unit: str
 ) -> EvaluationResult:
     scored = [r for r in results if r.error is None]
     correct = sum(r.score for r in scored)
@@ -231,7 +231,7 @@ def _aggregate(
         valid_rate=len(valid) / len(guided) if guided else None,
         cost=sum((r.cost for r in results), CostSummary()),
         cost_unit=cost_unit,
-        lam=lam,
+        cost_weight=cost_weight,
         errors=len(results) - len(scored),
         guide_use=guide_use(guided) if guided else None,
         results=results,

@@ -61,12 +61,12 @@ class DemoPreset(BaseModel):
     eval_split: Literal["dev", "test"] = Field(
         "test", description="'dev' to choose settings, 'test' for the final table only"
     )
-    core_format: Literal["chat", "plain"] = Field(
+    core_adapter: Literal["chat", "plain"] = Field(
         "chat", description="the core's prompt: DSPy 'chat' (API cores) or 'plain' (small cores)"
     )
     core_max_tokens: int = Field(256, ge=16)
     threads: int = Field(8, ge=1, description="examples in flight per recipe")
-    lam: float = Field(0.0, ge=0, description="λ of the net utility J = V − λ·C")
+    cost_weight: float = Field(0.0, ge=0, description="λ of the net utility J = V − λ·C")
     recipes: tuple[str, ...] = Field(RECIPES, description="which of the six recipes to run")
     ceiling: bool = Field(False, description="add the reference-plan ceiling row (privileged)")
     reference_cores: tuple[str, ...] = Field(
@@ -99,7 +99,7 @@ class DemoPreset(BaseModel):
     def policy_settings(self) -> PolicySettings:
         """How this preset's policy applies the task's kit and prompts its core."""
         return PolicySettings(
-            core_format=self.core_format,
+            core_adapter=self.core_adapter,
             core_max_tokens=self.core_max_tokens,
             token_budget=self.exectune.max_strategy_tokens,
             samples=self.guide_samples,
@@ -125,7 +125,7 @@ EVIDENCE = DemoPreset(
     keep_core_answer=True,
     n_train=240,
     n_test=40,
-    core_format="plain",
+    core_adapter="plain",
     core_max_tokens=320,
     threads=32,
     ceiling=True,

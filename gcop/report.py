@@ -111,7 +111,8 @@ def _table_notes(results: Sequence[EvaluationResult]) -> list[str]:
         "program or metric raised (an API outage, a timeout, a sandbox failure) is an error, not "
         "a wrong answer. η is the share of valid guide strategies the core executed successfully "
         "(§3.3); J = accuracy − λ·(mean cost), "
-        f"λ = {results[0].lam}. Intervals are 95% Wilson intervals. Cost counts every call at "
+        f"λ = {results[0].cost_weight}. "
+        "Intervals are 95% Wilson intervals. Cost counts every call at "
         'what it cost when made, cached or not; "served from cache" is the part this run did '
         "not pay for."
     )

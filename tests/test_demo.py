@@ -264,7 +264,7 @@ def test_paired_comparisons_leave_out_examples_that_errored():
         ]
         return EvaluationResult(
             name=name, n=len(rows), accuracy=0.0, ci_low=0.0, ci_high=1.0, executability=None,
-            valid_rate=None, cost=CostSummary(), cost_unit="tokens", lam=0.0, results=rows,
+            valid_rate=None, cost=CostSummary(), cost_unit="tokens", cost_weight=0.0, results=rows,
         )  # fmt: skip
 
     ours = result("ExecTune", [1, 1, 1, 0])

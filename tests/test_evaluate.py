@@ -9,12 +9,12 @@ from fakes import last_user_text
 
 import gcop
 from gcop.baselines.icl import ICLPolicy, TfidfEmbedder
+from gcop.commands import rewrite_report
 from gcop.evaluate import evaluate, wilson_interval
 from gcop.optimizers.acceptance import calls as acceptance_calls
 from gcop.paired import mcnemar
 from gcop.report import write_report
 from gcop.signatures import MathGuide, MathSolve
-from gcop.workflows import rewrite_report
 
 
 @pytest.fixture(autouse=True)

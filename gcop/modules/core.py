@@ -84,11 +84,11 @@ class Core(dspy.Module):
                 "lenient=False (the default for a wrapped program)"
             )
         self.lenient = (not wrapped and not typed) if lenient is None else lenient
-        self._rescues = EventCount()
+        self._rescues = ThreadSafeCounter()
         if kit is not None and not isinstance(kit, StrategyKit):
             raise TypeError(f"kit must be a gcop.StrategyKit or None, got {kit!r}")
         self.kit = kit
-        self._unrendered = EventCount()
+        self._unrendered = ThreadSafeCounter()
         self.lm = as_lm(lm, ledger=ledger, role="core", **lm_kwargs)
 
     @property
@@ -229,7 +229,7 @@ def _fix_named_on_parse_failure() -> Iterator[None]:
         ) from error
 
 
-class EventCount:
+class ThreadSafeCounter:
     """A thread-safe count of events (lenient rescues, unrendered strategies); a copied core starts
     its own count."""
 
@@ -241,14 +241,14 @@ class EventCount:
         with self._lock:
             self.value += 1
 
-    def __deepcopy__(self, memo: dict) -> EventCount:
-        return EventCount()
+    def __deepcopy__(self, memo: dict) -> ThreadSafeCounter:
+        return ThreadSafeCounter()
 
 
 class _CountingAdapter(StrategyAdapter):
     """:class:`StrategyAdapter` that counts the replies its lenient parse rescued."""
 
-    def __init__(self, strategy: str | None, *, lenient: bool, rescues: EventCount) -> None:
+    def __init__(self, strategy: str | None, *, lenient: bool, rescues: ThreadSafeCounter) -> None:
         super().__init__(strategy, lenient=lenient)
         self.rescues = rescues
 

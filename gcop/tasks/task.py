@@ -29,7 +29,7 @@ class PolicySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    core_format: Literal["chat", "plain"] = Field(
+    core_adapter: Literal["chat", "plain"] = Field(
         "chat", description="the core's prompt: DSPy 'chat' (API cores) or 'plain' (small cores)"
     )
     core_max_tokens: int | None = Field(None, ge=16, description="the core's reply budget")
@@ -127,7 +127,7 @@ class Task:
         core_module = gcop.Core(
             self.core_signature,
             lm=resolve_lm(core, "core", **local_kwargs),
-            adapter=settings.core_format,
+            adapter=settings.core_adapter,
             temperature=0.0,
             kit=kit,
             **core_settings,

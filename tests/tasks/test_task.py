@@ -75,9 +75,9 @@ def test_teacher_names_are_checked_against_the_tasks_own(tmp_path, monkeypatch):
 def test_the_cli_and_the_demo_build_the_same_gsm8k_policy():
     """`gcop compile/evaluate --preset quick` and the demo's quick preset run the same
     configuration: the same models, core format, token budgets and kit."""
+    from gcop.commands import _task_policy
     from gcop.demo import demo_policy
     from gcop.presets import PRESETS
-    from gcop.workflows import _task_policy
 
     preset = PRESETS["tiny"]
     demo = demo_policy(preset)

@@ -7,12 +7,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from gcop.lm.local import LocalLM
-from gcop.run_usage import local_decoding
+from gcop.machine_usage import local_decoding
 
 
 def test_peak_memory_counts_what_the_process_held():
     script = (
-        "from gcop.run_usage import peak_memory_gb\n"
+        "from gcop.machine_usage import peak_memory_gb\n"
         "before = peak_memory_gb()\n"  # imports alone may have peaked high: go 0.4 GB above it
         "block = b'x' * (int(before * 1e9) + 400_000_000)\n"
         "del block\n"
