@@ -1,0 +1,106 @@
+"""Study: one trained guide, several cores (modular adaptation) on GSM8K dev.
+
+A guide is trained against one core; can it steer another without retraining? For each core in
+``--cores``, the core alone and the same core steered by the guide, under the evidence preset's
+policy settings (plain prompt, 320 tokens, the calculator between guide and core) with
+``--samples`` plans per question (1: the greedy plan; the preset samples 5, agrees on one and
+keeps the core's own answer where a plan backs it: ``--preset-kit``). Paired test per core.
+
+The guide is a saved ``gcop.LocalLM`` folder, or a GRPO checkpoint of
+``experiments/grpo_plan_reward.py`` (``--checkpoint``: its adapter over the run's SFT guide).
+
+    .venv/bin/python experiments/core_transfer.py --run-dir runs/grpo_long \\
+        --checkpoint runs/grpo_long/checkpoints/checkpoint-100 --n 100 --out runs/study/transfer
+
+Rows go to ``<out>/rows.jsonl`` (one per condition, resumable) and the table to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import gcop
+from gcop.evaluate import evaluate
+from gcop.paired import mcnemar
+from gcop.presets import EVIDENCE
+from gcop.tasks import gsm8k
+
+
+def guide_folder(run_dir: Path, checkpoint: Path | None, out: Path) -> Path:
+    """The guide as a LocalLM folder: the run's SFT guide, with a checkpoint's adapter in it."""
+    if checkpoint is None:
+        return run_dir / "sft_guide"
+    folder = out / f"guide-{checkpoint.name}"
+    if not folder.exists():
+        shutil.copytree(run_dir / "sft_guide", folder)
+        shutil.copy(checkpoint / "adapter_model.safetensors", folder / "adapter")
+        settings = json.loads((folder / "gcop_lm.json").read_text())
+        settings["name"] = f"{settings['name']}-{checkpoint.name}"  # its own cache entries
+        (folder / "gcop_lm.json").write_text(json.dumps(settings, indent=2))
+    return folder
+
+
+def conditions(args, guide: Path):
+    settings = EVIDENCE.policy_settings()
+    if not args.preset_kit:
+        settings = settings.model_copy(
+            update={"samples": args.samples, "keep_core_answer": False, "min_agreement": 1}
+        )
+    for core in args.cores:
+        yield f"{core} alone", gsm8k.TASK.policy(None, core, settings)
+        yield f"{core} + guide", gsm8k.TASK.policy(gcop.LocalLM.load(guide), core, settings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run-dir", type=Path, default=Path("runs/grpo_long"))
+    parser.add_argument("--checkpoint", type=Path, help="a GRPO checkpoint folder (default: SFT)")
+    parser.add_argument("--cores", nargs="+", default=["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"])
+    parser.add_argument("--n", type=int, default=100, help="dev problems")
+    parser.add_argument("--samples", type=int, default=1, help="plans per question")
+    parser.add_argument("--preset-kit", action="store_true", help="the evidence preset's kit")
+    parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=Path("runs/study/transfer"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows_path = args.out / "rows.jsonl"
+    done = {}
+    if rows_path.exists():
+        done = {row["condition"]: row for row in map(json.loads, rows_path.open())}
+    dev = gsm8k.load("dev", n=args.n, seed=0)
+    guide = guide_folder(args.run_dir, args.checkpoint, args.out)
+    for name, policy in conditions(args, guide):
+        if name in done:
+            continue
+        start = time.time()
+        result = evaluate(policy, dev, gsm8k.TASK.metric, name=name, num_threads=args.threads)
+        row = {
+            "condition": name,
+            "guide": str(guide),
+            "samples": "preset" if args.preset_kit else args.samples,
+            "n": args.n,
+            "correct": sum(r.score >= 0.5 for r in result.results if r.error is None),
+            "errors": result.errors,
+            "scores": [r.score for r in result.results],
+            "tokens_per_task": round(result.cost.tokens / args.n, 1),
+            "wall_s": round(time.time() - start, 1),
+        }
+        done[name] = row
+        with rows_path.open("a") as file:
+            file.write(json.dumps(row) + "\n")
+        print(f"{name}: {row['correct']}/{args.n} ({row['wall_s']} s)", flush=True)
+    for core in args.cores:
+        alone, guided = done[f"{core} alone"], done[f"{core} + guide"]
+        test = mcnemar(guided["scores"], alone["scores"], a="guided", b="alone")
+        print(
+            f"{core}: alone {alone['correct']}/{args.n}, guided {guided['correct']}/{args.n} "
+            f"(only guided {test.a_only}, only alone {test.b_only}, p = {test.p_value:.3f})"
+        )
+
+
+if __name__ == "__main__":
+    main()
