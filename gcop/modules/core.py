@@ -16,7 +16,7 @@ from dspy.utils.exceptions import AdapterParseError
 from gcop.cost import CostLedger
 from gcop.lm.resolve import LMLike, as_lm
 from gcop.modules.plain_adapter import PlainStrategyAdapter
-from gcop.modules.strategy_adapter import StrategyAdapter
+from gcop.modules.strategy_adapter import StrategyAdapter, adapter_with_strategy
 from gcop.modules.strategy_kit import StrategyKit
 
 CoreFormat = Literal["chat", "plain"]
@@ -35,7 +35,9 @@ class Core(dspy.Module):
         adapter: ``"chat"`` (DSPy's field-marker format, for API cores and typed outputs) or
             ``"plain"`` (a plain prompt whose whole reply fills the last output field: small local
             cores lose most of their accuracy to DSPy's markers, see
-            :class:`~gcop.modules.plain_adapter.PlainStrategyAdapter`).
+            :class:`~gcop.modules.plain_adapter.PlainStrategyAdapter`), or a DSPy adapter
+            object of your own (``dspy.JSONAdapter()``, ``dspy.TwoStepAdapter(lm)``): its prompts
+            get the strategy appended, its parsing stays as it is.
         lenient: keep replies that miss DSPy's field markers instead of re-asking (see
             :class:`~gcop.modules.strategy_adapter.StrategyAdapter`); :attr:`lenient_rescues`
             counts them. Default: on for a signature, off for a wrapped program, whose next
@@ -54,7 +56,7 @@ class Core(dspy.Module):
         program: Any,
         lm: LMLike,
         *,
-        adapter: CoreFormat = "chat",
+        adapter: CoreFormat | dspy.Adapter = "chat",
         lenient: bool | None = None,
         ledger: CostLedger | None = None,
         kit: StrategyKit | None = None,
@@ -73,8 +75,16 @@ class Core(dspy.Module):
                 f"Core needs a dspy.Signature or a dspy.Module to wrap, got {type(program)!r}"
             )
         _take_over_predictors(self.program)
-        if adapter not in get_args(CoreFormat):
-            raise ValueError(f"adapter must be 'chat' or 'plain', got {adapter!r}")
+        own_adapter = isinstance(adapter, dspy.Adapter)
+        if not own_adapter and adapter not in get_args(CoreFormat):
+            raise ValueError(
+                f"adapter must be 'chat', 'plain' or a dspy.Adapter object, got {adapter!r}"
+            )
+        if own_adapter and lenient:
+            raise ValueError(
+                "lenient=True is gcop's chat adapter's rescue of unmarked replies; a "
+                f"{type(adapter).__name__} parses replies its own way: leave lenient unset"
+            )
         self.adapter = adapter
         typed = _typed_outputs(self.program)
         if lenient and typed:
@@ -83,7 +93,9 @@ class Core(dspy.Module):
                 f"and {typed} are not str: use adapter='plain' for a small core, or "
                 "lenient=False (the default for a wrapped program)"
             )
-        self.lenient = (not wrapped and not typed) if lenient is None else lenient
+        self.lenient = (
+            (not wrapped and not typed and not own_adapter) if lenient is None else lenient
+        )
         self._rescues = ThreadSafeCounter()
         if kit is not None and not isinstance(kit, StrategyKit):
             raise TypeError(f"kit must be a gcop.StrategyKit or None, got {kit!r}")
@@ -157,6 +169,8 @@ class Core(dspy.Module):
         return text
 
     def _adapter(self, strategy: str | None) -> dspy.Adapter:
+        if isinstance(self.adapter, dspy.Adapter):
+            return adapter_with_strategy(self.adapter, strategy)
         if self.adapter == "plain":
             return PlainStrategyAdapter(strategy)
         return _CountingAdapter(strategy, lenient=self.lenient, rescues=self._rescues)

@@ -34,7 +34,7 @@ def inference_settings(guide: Guide | None, core: Core) -> dict[str, Any]:
     """The settings :func:`restore_inference` puts back."""
     kit = guide.kit if guide is not None else core.kit
     settings: dict[str, Any] = {
-        "core_adapter": core.adapter,
+        "core_adapter": _adapter_name(core.adapter),
         "kit": kit.settings() if kit is not None else None,
     }
     if guide is not None:
@@ -53,9 +53,18 @@ def restore_inference(
     if not differ:
         return guide, core
     if "core_adapter" in differ:
-        if differ["core_adapter"] not in get_args(CoreFormat):
-            raise ValueError(f"{folder}: unknown core format {differ['core_adapter']!r}")
-        core.adapter = differ["core_adapter"]
+        saved_adapter = differ["core_adapter"]
+        if saved_adapter not in get_args(CoreFormat) and "." not in saved_adapter:
+            raise ValueError(
+                f"{folder}: unknown core adapter {saved_adapter!r} (expected 'chat', 'plain' or "
+                "a DSPy adapter's class path)"
+            )
+        if saved_adapter not in get_args(CoreFormat):
+            raise ValueError(
+                f"{folder} was saved with the core adapter {saved_adapter!r}: load it into a "
+                "policy whose Core has that adapter (Core(..., adapter=<an instance>))"
+            )
+        core.adapter = saved_adapter
     changes: dict[str, Any] = {}
     if "guide_token_budget" in differ:
         changes["token_budget"] = differ["guide_token_budget"]
@@ -70,6 +79,14 @@ def restore_inference(
     if differ:
         logger.info("%s: restored %s", folder, ", ".join(f"{k}={v!r}" for k, v in differ.items()))
     return guide, core
+
+
+def _adapter_name(adapter: Any) -> str:
+    """``"chat"``, ``"plain"``, or the class path of a user's own DSPy adapter object."""
+    if isinstance(adapter, str):
+        return adapter
+    kind = type(adapter)
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _kit(saved: dict[str, Any] | None, mine: dict[str, Any] | None, folder: Path):

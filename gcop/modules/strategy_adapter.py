@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,12 +28,7 @@ class StrategyAdapter(dspy.ChatAdapter):
         self.lenient = lenient
 
     def format(self, signature: Any, demos: list[dict[str, Any]], inputs: dict[str, Any]):
-        messages = super().format(signature, demos, inputs)
-        if self.strategy:
-            last = messages[-1]
-            hint = f"{STRATEGY_HEADER}\n{self.strategy.strip()}"
-            messages[-1] = {**last, "content": f"{last['content']}\n\n{hint}"}
-        return messages
+        return with_strategy_hint(super().format(signature, demos, inputs), self.strategy)
 
     def parse(self, signature: Any, completion: str) -> dict[str, Any]:
         try:
@@ -46,6 +42,31 @@ class StrategyAdapter(dspy.ChatAdapter):
             parsed = {name: "" for name, _ in fields}
             parsed[fields[-1][0]] = completion.strip()
             return parsed
+
+
+def with_strategy_hint(messages: list[dict[str, Any]], strategy: str | None) -> list[dict]:
+    """``messages`` with the strategy appended to the last one (unchanged without a strategy)."""
+    if not strategy:
+        return messages
+    last = messages[-1]
+    hint = f"{STRATEGY_HEADER}\n{strategy.strip()}"
+    return [*messages[:-1], {**last, "content": f"{last['content']}\n\n{hint}"}]
+
+
+def adapter_with_strategy(adapter: dspy.Adapter, strategy: str | None) -> dspy.Adapter:
+    """A copy of a user's own DSPy ``adapter`` (``dspy.JSONAdapter()``, ``dspy.TwoStepAdapter``,
+    ...) whose prompts end with the strategy, as :class:`StrategyAdapter`'s do; its parsing and
+    everything else stay the adapter's own."""
+    if not strategy:
+        return adapter
+    own_format = adapter.format
+    copied = copy.copy(adapter)
+
+    def format(signature: Any, demos: list[dict[str, Any]], inputs: dict[str, Any]):
+        return with_strategy_hint(own_format(signature, demos, inputs), strategy)
+
+    copied.format = format
+    return copied
 
 
 @contextmanager

@@ -50,5 +50,5 @@ def test_core_with_plain_adapter_sends_the_plan_and_reads_the_answer():
     assert prediction.answer == "Work: 6. The answer is 6"
     sent = last_user_text(lm.calls[-1]["messages"])
     assert "What is 2*3?" in sent and "1. Compute 2*3." in sent and "[[ ##" not in sent
-    with pytest.raises(ValueError, match="'chat' or 'plain'"):
+    with pytest.raises(ValueError, match="'chat', 'plain' or a dspy.Adapter object"):
         gcop.Core(MathSolve, lm=lm.model_string, adapter="json")

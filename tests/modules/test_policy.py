@@ -501,7 +501,7 @@ def test_a_saved_kit_restores_only_when_registered(scripted_lm, tmp_path, caplog
     edited = json.loads(policy_file.read_text())
     edited["inference"]["core_adapter"] = "telepathy"
     policy_file.write_text(json.dumps(edited))
-    with pytest.raises(ValueError, match="unknown core format 'telepathy'"):
+    with pytest.raises(ValueError, match="unknown core adapter 'telepathy'"):
         fresh.load(tmp_path / "policy")
     assert fresh.core.adapter == "chat"  # left as it was
 

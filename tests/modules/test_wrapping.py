@@ -6,7 +6,7 @@ import pytest
 from dspy.utils.exceptions import AdapterParseError
 
 import gcop
-from gcop.signatures import MathGuide
+from gcop.signatures import MathGuide, MathSolve
 
 
 class TwoSteps(dspy.Module):
@@ -54,3 +54,27 @@ def test_the_wrapped_programs_lm_defaults_to_dspys_configured_lm(scripted_lm):
         policy = gcop.GuideCorePolicy(guide=guide, core=TwoSteps())
     assert policy.core.lm.model == core_lm.model_string
     assert policy(question="2+2?").answer == "4" and len(core_lm.calls) == 2
+
+
+def test_a_dspy_adapter_object_formats_the_core_and_receives_the_strategy(scripted_lm, tmp_path):
+    fake = scripted_lm(['{"answer": "7"}'])  # JSONAdapter's reply format
+    core = gcop.Core(MathSolve, lm=fake.model_string, adapter=dspy.JSONAdapter(), cache=False)
+    assert core(strategy="1. add 3 and 4", question="What is 3 + 4?").answer == "7"
+    prompt = fake.calls[-1]["messages"]
+    assert "1. add 3 and 4" in prompt[-1]["content"]  # the strategy reached the core's prompt
+    assert "JSON" in prompt[0]["content"]  # in the user's adapter's own format
+    assert core(question="What is 3 + 4?").answer == "7"  # and without one, as it was
+
+    policy = gcop.GuideCorePolicy(guide=None, core=core)
+    policy.save(tmp_path / "policy")
+    other = gcop.GuideCorePolicy(
+        guide=None, core=gcop.Core(MathSolve, lm=fake.model_string, adapter="plain")
+    )
+    with pytest.raises(ValueError, match="saved with the core adapter .*JSONAdapter"):
+        other.load(tmp_path / "policy")
+
+
+def test_lenient_parsing_is_refused_with_an_adapter_object_of_ones_own(scripted_lm):
+    lm = scripted_lm(["x"]).model_string
+    with pytest.raises(ValueError, match="JSONAdapter parses replies its own way"):
+        gcop.Core(MathSolve, lm=lm, adapter=dspy.JSONAdapter(), lenient=True)
