@@ -11,10 +11,12 @@ else is in its batch (sampling: :mod:`gcop.lm.row_sampling`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from gcop.extras import optional_imports
+from gcop.lm.batch_invariance import each_row_as_alone
 from gcop.lm.decode_loop import decode
 from gcop.lm.head_input import contiguous_head_input
 from gcop.lm.provider import ChatCompletion
@@ -210,23 +212,27 @@ def generate_batch(
     eos_ids: Sequence[int],
     stats: BatchStats | None = None,
     share_prefix: bool = True,
+    batch_invariant: bool = True,
 ) -> list[ChatCompletion]:
     """Serve ``requests`` as one batch (totals added to ``stats``); the prompt prefix all rows
-    share is prefilled once unless ``share_prefix`` is off."""
+    share is prefilled once unless ``share_prefix`` is off. With ``batch_invariant`` each row's
+    numbers are those it gets alone, so its reply does not depend on the rest of the batch
+    (:mod:`gcop.lm.batch_invariance`)."""
     rows = [(request, i) for request in requests for i in range(request.rows)]
     prompts = [request.prompt_ids for request, _ in rows]
-    batch = BatchInputs.build(model, tokenizer, prompts, eos_ids, share_prefix=share_prefix)
     stopper = _RowStopper(tokenizer, [request for request, _ in rows], eos_ids)
     device = next(model.parameters()).device
     contiguous_head_input(model)
-    decoded = decode(
-        model,
-        batch.input_ids.to(device),
-        batch.attention.to(device),
-        cache=batch.cache,
-        choose=RowSampler(rows).choose,
-        ended=stopper,
-    )
+    with each_row_as_alone(model) if batch_invariant else nullcontext():
+        batch = BatchInputs.build(model, tokenizer, prompts, eos_ids, share_prefix=share_prefix)
+        decoded = decode(
+            model,
+            batch.input_ids.to(device),
+            batch.attention.to(device),
+            cache=batch.cache,
+            choose=RowSampler(rows).choose,
+            ended=stopper,
+        )
     lengths = [len(tokens) for tokens in decoded.tokens]
     if stats is not None:
         stats.add(

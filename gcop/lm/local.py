@@ -50,6 +50,9 @@ class LocalLM:
     as several calls grouped by prompt length (wide prompts beside short ones exhausted 24 GB).
     ``share_prefix`` prefills the prompt prefix all rows of a call share once (see
     :mod:`gcop.lm.shared_prefix`); turn it off only to measure what it saves.
+    ``batch_invariant`` computes every row as it would be computed alone, so a greedy or seeded
+    reply does not depend on which requests share its batch (:mod:`gcop.lm.batch_invariance`);
+    turn it off to measure what it costs.
     A greedy or seeded request identical to one in flight waits for that one's answer
     (:mod:`gcop.lm.shared_requests`).
     """
@@ -68,6 +71,7 @@ class LocalLM:
         device: str | None = None,
         dtype: str = "auto",
         share_prefix: bool = True,
+        batch_invariant: bool = True,
     ) -> None:
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
@@ -108,6 +112,7 @@ class LocalLM:
         self.dtype = dtype
         self.max_batch_tokens = max_batch_tokens
         self.share_prefix = share_prefix
+        self.batch_invariant = batch_invariant
         self._load_lock = threading.RLock()
         self._tokenizer_lock = threading.Lock()  # fast tokenizers are not safe across threads
         self._eos_ids: list[int] | None = None
@@ -327,6 +332,7 @@ class LocalLM:
                     eos_ids=self._eos_ids,
                     stats=self.stats,
                     share_prefix=self.share_prefix,
+                    batch_invariant=self.batch_invariant,
                 )
                 for i, result in zip(chunk, done, strict=True):
                     results[i] = result

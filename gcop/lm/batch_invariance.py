@@ -1,0 +1,147 @@
+"""Compute every row of a batch exactly as it would be computed alone.
+
+In bfloat16 a greedy reply depended on which other requests shared its batch (12 of 16 GSM8K
+replies of 48 tokens equal to a sequential run; see docs/engine.md). Two things change a row's
+numbers with the batch. Each is a float32 rounding difference, which a bfloat16 result rounds to
+a neighbouring value and the following layers and tokens amplify:
+
+- A linear layer given a single row (a request decoding alone, the lm head after a one-row
+  prefill) takes a matrix-vector path that sums long rows (``in_features`` >= 2048: the MLP's down
+  projection) in another order than the matrix product taken for two rows or more. Measured with
+  torch 2.13 on an AMD EPYC with AVX-512 BF16: from two rows on, a row's result is the same for
+  any row count and position (the tests check it wherever they run).
+- Attention over a left-padded row reads its keys shifted by the padding (or by the gap between
+  a shared prefix and the row's own tokens), so the reductions over keys group the same terms
+  differently; the fused SDPA kernels also choose their blocking by the number of keys.
+
+:func:`each_row_as_alone` serves a model inside a ``with`` block with single rows computed as the
+first of two copies and an attention that gathers each row's keys to the front (padding last,
+where its weights are exactly zero and change no sum) and computes it as two matrix products and
+a float32 softmax, whose per-row results stay the same for any number of rows, queries or
+trailing masked keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from gcop.extras import optional_imports
+from gcop.lm.hf_import import HF_IMPORT_LOCK
+
+ATTENTION = "gcop_batch_invariant"
+SCORE_BUDGET = 1 << 26  # attention scores (float32) held at once; queries run in chunks beyond
+
+
+@contextmanager
+def each_row_as_alone(model: Any) -> Iterator[None]:
+    """Inside the block, ``model`` computes each row as it would alone (see the module doc)."""
+    with optional_imports():
+        import torch
+
+    _register()
+    configs = _attention_configs(model)
+    before = [config._attn_implementation for config in configs]
+    linears = [module for module in model.modules() if isinstance(module, torch.nn.Linear)]
+    patched = [module.__dict__.get("forward") for module in linears]
+    for module in linears:
+        module.forward = _two_rows_at_least(module.forward)
+    for config in configs:
+        config._attn_implementation = ATTENTION
+    try:
+        yield
+    finally:
+        for config, implementation in zip(configs, before, strict=True):
+            config._attn_implementation = implementation
+        for module, forward in zip(linears, patched, strict=True):
+            if forward is None:
+                del module.forward
+            else:
+                module.forward = forward
+
+
+def _attention_configs(model: Any) -> list[Any]:
+    """The configs whose ``_attn_implementation`` the model's attention layers read."""
+    configs = {id(module.config): module.config for module in model.modules() if _reads(module)}
+    return list(configs.values())
+
+
+def _reads(module: Any) -> bool:
+    config = getattr(module, "config", None)
+    return config is not None and hasattr(config, "_attn_implementation_internal")
+
+
+def _two_rows_at_least(forward: Any) -> Any:
+    """``forward`` of a linear layer that computes a single row as the first of two copies."""
+
+    def padded(rows: Any) -> Any:
+        if rows.numel() != rows.shape[-1]:
+            return forward(rows)
+        twice = rows.reshape(1, -1).repeat(2, 1)
+        return forward(twice)[:1].reshape(*rows.shape[:-1], -1)
+
+    return padded
+
+
+def row_invariant_attention(
+    module: Any,
+    query: Any,
+    key: Any,
+    value: Any,
+    attention_mask: Any,
+    scaling: float | None = None,
+    **kwargs: Any,
+) -> tuple[Any, None]:
+    """Attention whose result for a row does not depend on the batch's padding or other rows.
+
+    ``query`` is ``(rows, heads, queries, dim)``, ``key`` and ``value`` ``(rows, kv_heads, keys,
+    dim)``, ``attention_mask`` a boolean ``(rows, 1, queries, keys)`` (True: attend). Each row's
+    attended keys are gathered to the front in order, so a key at position ``p`` sits at index
+    ``p`` as it would with no padding; the padding follows with weight exactly zero. The query
+    heads that share a key head are stacked as rows of one product (two or more rows: see the
+    module doc on single rows).
+    """
+    with optional_imports():
+        import torch
+
+    rows, heads, queries, dim = query.shape
+    kv_heads, keys = key.shape[1], key.shape[2]
+    group = heads // kv_heads
+    mask = attention_mask[:, :1].expand(rows, 1, queries, keys)
+    attended = mask.any(dim=-2)[:, 0]  # (rows, keys): keys some query of the row reads
+    order = torch.sort((~attended).to(torch.uint8), dim=-1, stable=True).indices
+    key = key.gather(2, order[:, None, :, None].expand(rows, kv_heads, keys, dim))
+    value = value.gather(2, order[:, None, :, None].expand(rows, kv_heads, keys, dim))
+    mask = mask.gather(-1, order[:, None, None, :].expand(rows, 1, queries, keys))
+    scale = dim**-0.5 if scaling is None else scaling
+    grouped = query.reshape(rows, kv_heads, group, queries, dim)
+    step = max(1, SCORE_BUDGET // max(1, rows * heads * keys))
+    pieces = []
+    for start in range(0, queries, step):
+        part = grouped[:, :, :, start : start + step]
+        count = part.shape[3]
+        scores = part.reshape(rows, kv_heads, group * count, dim) @ key.transpose(2, 3)
+        scores = scores.float().reshape(rows, kv_heads, group, count, keys) * scale
+        allowed = mask[:, None, :, start : start + count]  # (rows, 1, 1, count, keys)
+        scores = scores.masked_fill(~allowed, torch.finfo(torch.float32).min)
+        weights = scores.softmax(dim=-1).to(value.dtype)
+        out = weights.reshape(rows, kv_heads, group * count, keys) @ value
+        pieces.append(out.reshape(rows, heads, count, dim))
+    output = torch.cat(pieces, dim=2) if len(pieces) > 1 else pieces[0]
+    return output.transpose(1, 2).contiguous(), None
+
+
+def _register() -> None:
+    with HF_IMPORT_LOCK, optional_imports():
+        from transformers import AttentionInterface
+        from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
+
+    if ATTENTION in AttentionInterface._global_mapping:
+        return
+
+    def full_mask(*args: Any, **kwargs: Any) -> Any:
+        return sdpa_mask(*args, **{**kwargs, "allow_is_causal_skip": False})
+
+    ALL_MASK_ATTENTION_FUNCTIONS.register(ATTENTION, full_mask)
+    AttentionInterface.register(ATTENTION, row_invariant_attention)
