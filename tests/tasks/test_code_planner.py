@@ -3,8 +3,8 @@ a teacher, and the reference-plan ceiling built on them."""
 
 from __future__ import annotations
 
-import ast
 import re
+from typing import get_args
 
 import dspy
 import pytest
@@ -17,12 +17,11 @@ from gcop.strategy import DEFAULT_TOKEN_BUDGET, parse_strategy
 from gcop.tasks import load_task
 from gcop.tasks.code import humaneval, kodcode, mbpp
 from gcop.tasks.code.ceiling import CodePlanPolicy, reference_code
-from gcop.tasks.code.planner import TEACHER_STYLES, CodePlanner, plan_from_code
+from gcop.tasks.code.planner import TEACHER_STYLES, CodePlanner, PlanStyle, plan_from_code
+from tests.code_leaks import copied_reference_lines, leaked_test_literals
 from tests.fakes import ScriptedLM, last_user_text
 
 STEP = re.compile(r"^\d\. ", re.M)
-# lines of names only, which the interface may repeat: "return x", "f(a, b)", "n, k, arr)"
-RETURN_A_NAME = re.compile(r"^return \(?-?\w+\)?$|^[\w, ()]+$")
 
 
 def _examples() -> list[tuple[dspy.Example, str]]:
@@ -40,27 +39,8 @@ def plans():
     return [
         (ex, tests, style, plan_from_code(reference_code(ex), ex.get("entry_point"), style))
         for ex, tests in _examples()
-        for style in ("steps", "outline")
+        for style in get_args(PlanStyle)
     ]
-
-
-def _test_literals(tests: str) -> set[str]:
-    """Strings of 3+ characters and numbers beyond 9 that the tests hold (their expected values
-    and inputs), as they would be written; single words ('nothing', 'Data') are left out, as
-    the plans' own English may use them."""
-    try:
-        tree = ast.parse(tests)
-    except SyntaxError:
-        return set()
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
-            word = isinstance(node.value, str) and node.value.isalpha()
-            if isinstance(node.value, str) and len(node.value.strip()) >= 3 and not word:
-                found.add(node.value)
-            elif isinstance(node.value, int | float) and abs(node.value) > 9:
-                found.add(repr(node.value))
-    return found
 
 
 def test_plans_are_valid_short_numbered_strategies(plans):
@@ -72,15 +52,11 @@ def test_plans_are_valid_short_numbered_strategies(plans):
 
 def test_plans_hold_no_reference_code_and_nothing_of_the_tests(plans):
     for ex, tests, _, plan in plans:
-        reference = reference_code(ex)
-        lines = {" ".join(line.split()) for line in reference.splitlines()}
-        lines = {line for line in lines if not RETURN_A_NAME.match(line)}  # "return False"
-        copied = [line for line in lines if len(line) >= 8 and line in " ".join(plan.split())]
+        copied = copied_reference_lines(plan, reference_code(ex))
         assert not copied, (plan, copied)
         assert not leaks_answer(plan, ex)
         assert "assert" not in plan and "==" not in plan
-        words = set(re.findall(r"[\w.]+", plan))
-        leaked = {lit for lit in _test_literals(tests) if lit in words or f"'{lit}'" in plan}
+        leaked = leaked_test_literals(plan, tests)
         assert not leaked, (plan, leaked)
 
 
@@ -103,6 +79,23 @@ def test_hand_checked_plans():
         "2. Approach: go through each item `x` of `xs`; when `x` is divisible by `2`, "
         "return `x` at once.\n"
         "3. Edge cases: if `xs` is empty, return `-1`."
+    )
+
+
+def test_hand_checked_contract_and_calls_plans():
+    source = (
+        "import math\ndef hyp(a, b):\n    if a < 0:\n        raise ValueError\n"
+        "    h = math.sqrt(a * a + b * b)\n    return h\n"
+    )
+    assert plan_from_code(source, style="contract") == (
+        "1. Write `hyp(a, b)`; it returns `h`. Import `math` first.\n"
+        "2. Edge case: If `a` is less than `0`, raise `ValueError`."
+    )
+    assert plan_from_code(source, style="calls") == (
+        "1. Write `hyp(a, b)`; it returns `h`. Import `math` first.\n"
+        "2. Use `sqrt` from `math`.\n"
+        "3. Return `h`, the result of `sqrt` of the sum of a value computed from `a` and a value "
+        "computed from `b`."
     )
 
 

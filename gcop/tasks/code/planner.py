@@ -7,11 +7,13 @@ structures it keeps, its approach and the library calls it relies on. It never w
 line, expression or literal of the reference (names and single-digit integers only) and nothing
 of the tests. Served as a local model, it needs no weights, so it runs on a CPU in no time.
 
-Two plan styles, each served under its own teacher name (:data:`TEACHER_STYLES`):
+Plan styles (those with a teacher name are served under it, :data:`TEACHER_STYLES`):
 
 - ``steps`` (``code-planner``): the work in the order the reference does it.
 - ``outline`` (``code-outline-planner``): the same facts under labels (interface, approach,
   edge cases, data structures, library).
+- ``contract``: the interface and the edge cases only, the approach left to the core.
+- ``calls``: the interface, the library calls and helpers, and what the result is, in words.
 
 >>> source = "def total(xs):\\n    s = 0\\n    for x in xs:\\n        s += x\\n    return s\\n"
 >>> print(plan_from_code(source))
@@ -43,7 +45,7 @@ __all__ = ["CODE_TEACHERS", "PRIVILEGED_CODE_TEACHERS", "CodePlanner", "plan_fro
 
 logger = logging.getLogger(__name__)
 
-PlanStyle = Literal["steps", "outline"]
+PlanStyle = Literal["steps", "outline", "contract", "calls"]
 TEACHER_STYLES: dict[str, PlanStyle] = {"code-planner": "steps", "code-outline-planner": "outline"}
 MAX_STEPS = 8
 MAX_WORDS = 120  # the acceptance teacher prompt asks for at most token_budget // 2 words
@@ -58,14 +60,19 @@ def plan_from_code(source: str, entry_point: str | None = None, style: PlanStyle
     """A numbered plan, in words, for the function ``entry_point`` of the reference ``source``."""
     facts = reference_facts(source, entry_point)
     imports = _imports(source)
-    lines = _outline(facts, imports) if style == "outline" else _steps(facts, source, imports)
+    if style == "outline":
+        lines = _outline(facts, imports)
+    elif style == "contract":
+        lines = _contract(facts, imports)
+    elif style == "calls":
+        lines = _calls(facts, source, imports)
+    else:
+        lines = _steps(facts, source, imports)
     return "\n".join(f"{number}. {line}" for number, line in enumerate(lines[:MAX_STEPS], 1))
 
 
 def _steps(facts: Facts, source: str, imports: list[str]) -> list[str]:
-    lines = [f"Write {facts.interface}; it returns {facts.returns}."]
-    if imports:
-        lines[0] += f" Import {', '.join(imports)} first."
+    lines = [_interface_line(facts, imports)]
     lines += [f"First write a helper {helper}." for helper in facts.helpers[:2]]
     if facts.guards:
         lines.append(f"Handle edge cases first: {'; '.join(facts.guards)}.")
@@ -103,6 +110,34 @@ def _outline(facts: Facts, imports: list[str]) -> list[str]:
     return _fit(lines)
 
 
+def _interface_line(facts: Facts, imports: list[str]) -> str:
+    line = f"Write {facts.interface}; it returns {facts.returns}."
+    return line + (f" Import {', '.join(imports)} first." if imports else "")
+
+
+def _contract(facts: Facts, imports: list[str]) -> list[str]:
+    lines = [_interface_line(facts, imports)]
+    lines += [f"Edge case: {_sentence(guard)}" for guard in facts.guards]
+    if not facts.guards:
+        lines.append("No edge case needs its own branch: one approach covers every input.")
+    return _fit(lines)
+
+
+def _calls(facts: Facts, source: str, imports: list[str]) -> list[str]:
+    lines = [_interface_line(facts, imports)]
+    lines += [f"First write a helper {helper}." for helper in facts.helpers[:2]]
+    if facts.tools:
+        lines.append(f"Use {', '.join(facts.tools)}.")
+    if facts.recursive:
+        lines.append("Call the function itself on smaller parts (recursion).")
+    if len(lines) == 1:
+        lines.append("Use plain loops, comparisons and arithmetic; no library call is needed.")
+    final = _final_return(source, facts, resolve_names=True)
+    if final:
+        lines.append(final)
+    return _fit(lines)
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
@@ -137,18 +172,34 @@ def _imports(source: str) -> list[str]:
     return found[:3]
 
 
-def _final_return(source: str, facts: Facts) -> str | None:
-    """The plan's last step: what the main function's last statement returns."""
+def _final_return(source: str, facts: Facts, resolve_names: bool = False) -> str | None:
+    """The plan's last step: what the main function's last statement returns (with
+    ``resolve_names``, a returned variable is said with what it was last set to)."""
     name = facts.interface.strip("`").split("(")[0]
     funcs = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == name]
     if not funcs or not isinstance(funcs[-1].body[-1], ast.Return):
         return None
     value = funcs[-1].body[-1].value
     if isinstance(value, ast.Name):
+        assigned = _last_assignment(funcs[-1], value.id) if resolve_names else None
+        said = value_words(assigned) if isinstance(assigned, ast.expr) else "a value"
+        if said != "a value" and not isinstance(assigned, ast.Constant):
+            return f"Return `{value.id}`, {said}."
         return f"Return `{value.id}`."
     if isinstance(value, ast.Constant) or value is None:
         return f"If nothing was returned earlier, return {returned(value, {})}."
     return f"Return {value_words(value)}."
+
+
+def _last_assignment(function: ast.FunctionDef, name: str) -> ast.expr | None:
+    """The value of the last top-level ``name = ...`` in ``function``'s body."""
+    found = None
+    for stmt in function.body:
+        if isinstance(stmt, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == name for target in stmt.targets
+        ):
+            found = stmt.value
+    return found
 
 
 def reference_from_prompt(text: str) -> tuple[str, str | None] | None:
