@@ -1,4 +1,4 @@
-"""The offline demo: train a guide with ExecTune on GSM8K and compare the six recipes.
+"""The offline demo: train a guide with ExecTune on a task and compare the six recipes.
 
 Presets (:mod:`gcop.presets`) size the run: ``tiny`` (models built from a config, a handful of
 examples: a smoke run), ``quick`` (the study's configuration on the real offline models at 64
@@ -19,7 +19,8 @@ from typing import Any
 
 from gcop.modules.policy_file import POLICY_FILE
 from gcop.presets import PRESETS, RECIPES, DemoPreset
-from gcop.tasks.gsm8k import TASK
+from gcop.tasks import load_task
+from gcop.tasks.task import Task
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) ->
     config = PRESETS[preset] if isinstance(preset, str) else preset
     changes = {k: v for k, v in overrides.items() if v is not None}
     config = DemoPreset.model_validate({**config.model_dump(), **changes})
-    TASK.check_teacher(config.teacher)  # before any work: a typo lists the teachers there are
+    train_task, eval_task = demo_tasks(config)  # before any work: names and teachers checked
+    train_task.check_teacher(config.teacher)  # a typo lists the teachers there are
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"output directory {out} is a file: pass a folder path")
@@ -80,10 +82,27 @@ def _claim(partial: Path, config: DemoPreset) -> None:
     settings.write_text(json.dumps(wanted, indent=2))
 
 
+def demo_tasks(preset: DemoPreset) -> tuple[Task, Task]:
+    """The task a run trains on and the one it evaluates on; refused where their signatures
+    differ (the trained guide and core would not fit the evaluated task)."""
+    train_task = load_task(preset.task)
+    eval_task = load_task(preset.eval_task) if preset.eval_task else train_task
+    for role in ("guide_signature", "core_signature"):
+        trained, evaluated = getattr(train_task, role), getattr(eval_task, role)
+        if trained is not evaluated:
+            raise ValueError(
+                f"eval_task {eval_task.name!r} has another {role.replace('_', ' ')} "
+                f"({evaluated.__name__}) than task {train_task.name!r} ({trained.__name__}): "
+                "evaluate on a task with the same signatures"
+            )
+    return train_task, eval_task
+
+
 def demo_policy(preset: DemoPreset) -> Any:
     """The untrained guide–core policy a run with ``preset`` starts from, built the one way
     every entry point builds a task's policy (:meth:`gcop.tasks.task.Task.policy`)."""
-    return TASK.policy(preset.guide, preset.core, preset.policy_settings(), **preset.local_lm)
+    task = load_task(preset.task)
+    return task.policy(preset.guide, preset.core, preset.policy_settings(), **preset.local_lm)
 
 
 def _run(preset: DemoPreset, out: Path) -> Path:
@@ -93,25 +112,28 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     from gcop.report import row_models, write_report
 
     started = time.time()
-    trainset = TASK.load("train", n=preset.n_train, seed=0)
-    evalset = TASK.load(preset.eval_split, n=preset.n_test, seed=0)
+    train_task, eval_task = demo_tasks(preset)
+    trainset = train_task.load("train", n=preset.n_train, seed=0)
+    evalset = eval_task.load(preset.eval_split, n=preset.n_test, seed=0)
     policy = demo_policy(preset)
     teacher = resolve_lm(preset.teacher, "teacher")
     judge = preset.judge or policy.core.lm.model  # the core's LiteLLM model string
     exectune_config = preset.exectune.model_copy(
         update={
-            "privileged_teacher": preset.teacher in TASK.privileged_teachers,
+            "privileged_teacher": preset.teacher in train_task.privileged_teachers,
             "judge": judge,
         }
     )
-    programs, artifacts = _train(preset, policy, trainset, teacher, exectune_config, out)
-    programs.update(_references(preset, policy, evalset))
+    programs, artifacts = _train(
+        preset, policy, trainset, teacher, exectune_config, out, train_task.metric
+    )
+    programs.update(_references(preset, policy, evalset, eval_task))
     trained = time.time()
     results = list(
         evaluate_all(
             programs,
             evalset,
-            TASK.metric,
+            eval_task.metric,
             num_threads=preset.threads,
             cost_weight=preset.cost_weight,
         ).values()
@@ -122,10 +144,10 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     finished = time.time()
 
     setup = {
-        "task": f"GSM8K: {len(trainset)} train / {len(evalset)} {preset.eval_split} examples",
+        "task": _task_line(train_task, eval_task, len(trainset), len(evalset), preset.eval_split),
         "guide": preset.guide + _consensus_note(preset),
         "core": f"{preset.core} ({preset.core_adapter} prompt, {preset.core_max_tokens} tokens)"
-        + (", symbolic plans rendered with their numbers worked out" if preset.calculator else ""),
+        + (f", plans rendered by the {train_task.name} kit" if preset.render else ""),
         "teacher": preset.teacher,
         "judge": judge,
         **_skipped_phases(artifacts),
@@ -139,7 +161,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     return write_report(
         out,
         results,
-        title="gcop demo: ExecTune on GSM8K",
+        title=f"gcop demo: ExecTune on {eval_task.name}",
         setup=setup,
         certificate=artifacts.get("acceptance", {}).get("certificate"),
         training={k: artifacts.get(k) for k in ("acceptance", "sft", "grpo", "advisor")},
@@ -156,14 +178,21 @@ def _run(preset: DemoPreset, out: Path) -> Path:
     )
 
 
+def _task_line(train_task: Task, eval_task: Task, n_train: int, n_eval: int, split: str) -> str:
+    if train_task is eval_task:
+        return f"{train_task.name}: {n_train} train / {n_eval} {split} examples"
+    trained = f"{n_train} {train_task.name} train examples"
+    return f"{trained} / {n_eval} {eval_task.name} {split} examples"
+
+
 def _consensus_note(preset: DemoPreset) -> str:
     """How the guide picks its plan, when it samples several."""
     if preset.guide_samples == 1:
         return ""
-    kept = "; the core's own answer stands where one of them computes it" * preset.keep_core_answer
+    kept = "; the core's own answer stands where one of them leads to it" * preset.keep_core_answer
     return (
         f" ({preset.guide_samples} plans sampled per task; one kept where at least "
-        f"{preset.min_agreement:.0%} compute the same number, none otherwise{kept})"
+        f"{preset.min_agreement:.0%} lead to the same answer, none otherwise{kept})"
     )
 
 
@@ -175,13 +204,12 @@ def _skipped_phases(artifacts: dict[str, Any]) -> dict[str, str]:
     return {"SFT": f"skipped ({skipped}): the SFT row runs the untrained guide"}
 
 
-def _train(preset, policy, trainset, teacher, config, out: Path):
+def _train(preset, policy, trainset, teacher, config, out: Path, metric):
     """Train what the chosen recipes need; returns ``({recipe: program}, {phase: summary})``."""
     import gcop
     from gcop.baselines.advisor import Advisor
     from gcop.baselines.icl import ICLPolicy
 
-    metric = TASK.metric
     wanted = set(preset.recipes)
     programs: dict[str, Any] = {}
     artifacts: dict[str, Any] = {}
@@ -233,14 +261,14 @@ def trained_once(
     return {name: trained[name] for name in names}
 
 
-def _references(preset, policy, evalset) -> dict[str, Any]:
+def _references(preset, policy, evalset, eval_task: Task) -> dict[str, Any]:
     """The rows that put the recipes in context: the privileged ceiling and other cores."""
     import gcop
     from gcop.lm.resolve import resolve_lm
 
     rows: dict[str, Any] = {}
     if preset.ceiling:
-        rows[CEILING] = TASK.ceiling(policy.core, evalset, preset.teacher)
+        rows[CEILING] = eval_task.ceiling(policy.core, evalset, preset.teacher)
     for model in preset.reference_cores:
         core = policy.core.with_lm(resolve_lm(model, "core", **preset.local_lm))
         rows[f"{model} alone"] = gcop.GuideCorePolicy(guide=None, core=core)

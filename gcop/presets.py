@@ -2,8 +2,9 @@
 
 ``tiny`` builds its models from a config and uses a handful of examples (a smoke run);
 ``evidence`` is the configuration the study on dev chose (docs/evidence.md); ``quick`` is that
-configuration at the size of the README's main job (about 45 minutes on a 2-core CPU); ``full``
-is sized for a GPU or an API core.
+configuration at the size of the README's main job (about 45 minutes on a 2-core CPU); ``code``
+trains on MBPP and tests on HumanEval; ``full`` is sized for a GPU or an API core. A preset's
+``task`` can be changed like any other field (``gcop demo --preset tiny --task mbpp``).
 """
 
 from __future__ import annotations
@@ -31,18 +32,26 @@ class DemoPreset(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    task: str = Field(
+        "gsm8k", description="the task trained on: a gcop task name or 'module:ATTRIBUTE'"
+    )
+    eval_task: str | None = Field(
+        None,
+        description="the task evaluated on, with the same signatures (None: task); e.g. train on "
+        "mbpp, test on humaneval",
+    )
     guide: str = Field(description="guide model: a registry name, HF id or local path")
     core: str = Field(description="core model: a registry name or a LiteLLM model string")
     teacher: str = Field(
-        description="teacher: 'reference-planner', 'symbolic-planner', 'worded-planner' or a "
-        "LiteLLM model string"
+        description="teacher: one of the task's offline teachers (GSM8K: 'reference-planner', "
+        "'symbolic-planner', 'worded-planner') or a LiteLLM model string"
     )
     judge: str | None = Field(None, description="judge LM; None: the core")
     guide_samples: int = Field(
         1,
         ge=1,
         description="plans the guide samples per task; above 1 it keeps one only where "
-        "min_agreement of them compute the same number (the task kit's consensus) and "
+        "min_agreement of them lead to the same answer (the task kit's consensus) and "
         "abstains otherwise",
     )
     min_agreement: float = Field(0.5, gt=0, le=1)
@@ -51,12 +60,12 @@ class DemoPreset(BaseModel):
         description="the core first answers alone, and its answer stands where one of the "
         "guide's samples computes it (GuideCorePolicy answer_key); needs guide_samples > 1",
     )
-    calculator: bool = Field(
+    render: bool = Field(
         False,
-        description="symbolic plans reach the core with their numbers worked out "
-        "(the task kit's render); for teacher='symbolic-planner'",
+        description="plans reach the core through the task kit's render (GSM8K: a calculator "
+        "works out the numbers of symbolic plans; for teacher='symbolic-planner')",
     )
-    n_train: int = Field(ge=1, description="GSM8K training examples")
+    n_train: int = Field(ge=1, description="training examples")
     n_test: int = Field(ge=1, description="held-out examples evaluated")
     eval_split: Literal["dev", "test"] = Field(
         "test", description="'dev' to choose settings, 'test' for the final table only"
@@ -104,7 +113,7 @@ class DemoPreset(BaseModel):
             token_budget=self.exectune.max_strategy_tokens,
             samples=self.guide_samples,
             min_agreement=self.min_agreement,
-            render=self.calculator,
+            render=self.render,
             keep_core_answer=self.keep_core_answer,
         )
 
@@ -119,7 +128,7 @@ EVIDENCE = DemoPreset(
     guide="qwen2.5-coder-0.5b",  # a LoRA on the core's own base model: no bigger than the core
     core="qwen2.5-coder-0.5b",
     teacher="symbolic-planner",
-    calculator=True,
+    render=True,
     guide_samples=5,
     min_agreement=1.0,
     keep_core_answer=True,
@@ -178,6 +187,37 @@ PRESETS: dict[str, DemoPreset] = {
         }
     ),
     "evidence": EVIDENCE,
+    # code (docs/evidence.md §8): guides trained on MBPP's training split, tested on HumanEval, as
+    # the paper trains on KodCode and tests on HumanEval; the offline teacher reads the reference
+    # solution (privileged) and writes its plan in words, never its code or tests
+    "code": DemoPreset(
+        task="mbpp",
+        eval_task="humaneval",
+        guide="qwen2.5-coder-0.5b",
+        core="qwen2.5-coder-0.5b",
+        teacher="code-planner",
+        n_train=64,
+        n_test=80,
+        core_adapter="plain",
+        core_max_tokens=512,
+        threads=32,
+        ceiling=True,
+        exectune=ExecTuneConfig(
+            k=2,
+            tau=0.5,
+            max_rounds=0,
+            sft_epochs=4,
+            sft_learning_rate=5e-4,
+            sft_batch_size=8,
+            grpo_steps=2,
+            grpo_generations=4,
+            grpo_batch_size=8,
+            grpo_learning_rate=2e-5,
+            lambda_judge=0.0,
+            max_strategy_tokens=192,
+            concurrency=32,
+        ),
+    ),
     "full": DemoPreset(
         guide="qwen2.5-coder-0.5b",
         core="openai/gpt-4.1-mini",

@@ -331,3 +331,10 @@ def test_a_dependencys_repeated_warning_is_shown_once_and_counted(monkeypatch, c
     assert len([r for r in caplog.records if "truncated" in r.getMessage()]) == 1
     assert "gcop: 4 repeats of the warnings above were left out" in capsys.readouterr().err
     assert not any(logging.getLogger(name).filters for name in cli.REPEATING_LOGGERS)
+
+
+def test_the_cli_names_every_preset_there_is():
+    from gcop.cli import PRESET_NAMES
+    from gcop.presets import PRESETS
+
+    assert set(PRESET_NAMES) == set(PRESETS)

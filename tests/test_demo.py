@@ -235,7 +235,7 @@ def test_a_demo_can_keep_the_cores_answer_where_a_sampled_plan_backs_it(tmp_path
     settings = {"guide_samples": 2, "min_agreement": 0.5, "keep_core_answer": True}
     run_demo("tiny", out, recipes=("core-only", "None (untrained guide)"), **settings)
     report = (out / "report.md").read_text()
-    assert "the core's own answer stands where one of them computes it" in report
+    assert "the core's own answer stands where one of them leads to it" in report
     rows = [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
     assert len([row for row in rows if row["recipe"] == "None (untrained guide)"]) == 4
     with pytest.raises(ValueError, match="set guide_samples above 1"):
@@ -276,7 +276,8 @@ def test_paired_comparisons_leave_out_examples_that_errored():
 def test_a_demo_guide_sampling_several_plans_abstains_where_they_disagree(tmp_path):
     """The tiny guide writes no plan that works out, so with two samples per task it never
     agrees with itself: every task is left to the core alone, after two guide calls. The
-    calculator setting reaches the core, and the ceiling row reads symbolic reference plans."""
+    render setting (GSM8K's calculator) reaches the core, and the ceiling row reads symbolic
+    reference plans."""
     from gcop.demo import CEILING, run_demo
 
     out = tmp_path / "demo"
@@ -286,11 +287,11 @@ def test_a_demo_guide_sampling_several_plans_abstains_where_they_disagree(tmp_pa
         recipes=("None (untrained guide)",),
         guide_samples=2,
         teacher="symbolic-planner",
-        calculator=True,
+        render=True,
         ceiling=True,
     )
     report = (out / "report.md").read_text()
-    assert "2 plans sampled per task" in report and "symbolic plans rendered" in report
+    assert "2 plans sampled per task" in report and "plans rendered by the gsm8k kit" in report
     rows = {r["name"]: r for r in json.loads((out / "results.json").read_text())["results"]}
     assert rows["None (untrained guide)"]["valid_rate"] == 0.0
     assert rows["None (untrained guide)"]["cost"]["calls"] == 4 * (2 + 1)  # 2 samples, 1 core
@@ -309,3 +310,40 @@ def test_gsm8k_offline_example_runs_on_the_tiny_preset(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())["results"]
     assert [r["name"] for r in results] == list(RECIPES) and "| ExecTune |" in out.stdout
+
+
+def test_a_demo_trains_on_one_task_and_evaluates_on_another(tmp_path):
+    """The code preset's shape at tiny size: MBPP's training split, HumanEval's test problems
+    scored in the sandbox, the ceiling row planned by the code teacher from the reference."""
+    from gcop.demo import CEILING, run_demo
+    from gcop.tasks.code import humaneval
+
+    out = tmp_path / "demo"
+    run_demo(
+        "tiny",
+        out,
+        task="mbpp",
+        eval_task="humaneval",
+        teacher="code-planner",
+        recipes=("core-only",),
+        ceiling=True,
+        n_test=2,
+    )
+    report = (out / "report.md").read_text()
+    assert "ExecTune on humaneval" in report
+    assert "4 mbpp train examples / 2 humaneval test examples" in report
+    rows = {r["name"]: r for r in json.loads((out / "results.json").read_text())["results"]}
+    assert set(rows) == {"core-only", CEILING} and all(r["n"] == 2 for r in rows.values())
+    problems = humaneval.load("test", n=2, seed=0)
+    plans = [json.loads(line) for line in (out / "examples.jsonl").open()]
+    plans = {e["index"]: e["strategy"] for e in plans if e["recipe"] == CEILING}
+    for index, problem in enumerate(problems):  # a plan in words: no line of the reference
+        code = [line.strip() for line in problem.canonical_solution.splitlines()]
+        assert plans[index] and not any(len(line) > 12 and line in plans[index] for line in code)
+
+
+def test_a_demo_refuses_an_eval_task_with_other_signatures(tmp_path):
+    from gcop.demo import run_demo
+
+    with pytest.raises(ValueError, match="another guide signature .* evaluate on a task with"):
+        run_demo("tiny", tmp_path / "demo", eval_task="humaneval")

@@ -95,7 +95,7 @@ def test_the_cli_and_the_demo_build_the_same_gsm8k_policy():
     kit = load_task("gsm8k").policy_kit(settings)
     assert (kit.samples, kit.min_agreement) == (quick.guide_samples, quick.min_agreement)
     assert (kit.render is not None, kit.answer_key is not None) == (
-        quick.calculator,
+        quick.render,
         quick.keep_core_answer,
     )
 
