@@ -34,3 +34,26 @@ def test_every_declared_dependency_is_used() -> None:
         if not imported and name not in USED_BY_OTHERS:
             unused.append(name)
     assert not unused, f"declared in pyproject.toml but never used: {unused}"
+
+
+def _pins() -> dict[str, str]:
+    """The versions constraints.txt pins: the stack the suite runs on."""
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        name, _, version = line.split(";")[0].strip().partition("==")
+        if version and not name.startswith("#"):
+            pins[name.lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def test_each_dependencys_lowest_allowed_version_is_the_one_tested() -> None:
+    """A lower bound below the pinned version would promise versions no test has run on."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = [spec for specs in project["optional-dependencies"].values() for spec in specs]
+    pins, untested = _pins(), []
+    for spec in [*project["dependencies"], *specs]:
+        name = re.split(r"[\s<>=!~\[;]", spec, maxsplit=1)[0].lower()
+        lowest = re.search(r">=\s*([^,;\s]+)", spec)
+        if lowest and name in pins and lowest.group(1) != pins[name]:
+            untested.append(f"{spec} (tested: {pins[name]})")
+    assert not untested, f"lower bounds below the tested versions: {untested}"
