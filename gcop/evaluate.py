@@ -113,19 +113,21 @@ def evaluate(
     num_threads: int = 8,
     cost_weight: float = 0.0,
     cost_unit: CostUnit = "tokens",
-    progress: bool = True,
+    progress: bool | Any = True,
     max_retries: int = 3,
 ) -> EvaluationResult:
     """Score ``program`` on ``dataset`` with ``metric(example, prediction, trace=None)``.
 
-    Examples run concurrently (``num_threads``) under a progress bar. A transient failure of the
-    program (a rate limit, a 5xx, a timeout) is retried up to ``max_retries`` times with backoff,
-    as in acceptance sampling. A reply the program cannot parse is a wrong answer; any other
-    exception of the program or the metric, and a transient one that outlasts the retries, makes
-    the example an error (kept in its ``error``, counted in ``errors``, left out of accuracy), so
-    an outage never reads as a bad model. An example's cost is that of every call recorded while
-    it ran, failed attempts included. A metric returns a bool or a number in [0, 1]
-    (:func:`~gcop.optimizers.grpo.rewards.as_score`); anything else raises at once.
+    Examples run concurrently (``num_threads``) under a progress bar (``progress=False``: none;
+    a tqdm bar of the caller's: advanced instead, as :func:`evaluate_all` shares one). A
+    transient failure of the program (a rate limit, a 5xx, a timeout) is retried up to
+    ``max_retries`` times with backoff, as in acceptance sampling. A reply the program cannot
+    parse is a wrong answer; any other exception of the program or the metric, and a transient
+    one that outlasts the retries, makes the example an error (kept in its ``error``, counted in
+    ``errors``, left out of accuracy), so an outage never reads as a bad model. An example's cost
+    is that of every call recorded while it ran, failed attempts included. A metric returns a
+    bool or a number in [0, 1] (:func:`~gcop.optimizers.grpo.rewards.as_score`); anything else
+    raises at once.
     """
     if not dataset:
         raise ValueError("dataset is empty: pass at least one dspy.Example")
@@ -169,14 +171,18 @@ def evaluate(
             reason=str(prediction.get("reason", "") or ""),
         )
 
-    bar = tqdm(total=len(dataset), desc=f"evaluate {name}".strip(), disable=not progress)
+    shared = not isinstance(progress, bool)  # a caller's bar, counting more than this program
+    bar = progress if shared else tqdm(total=len(dataset), desc=f"evaluate {name}".strip())
+    if not shared:
+        bar.disable = not progress
     with ThreadPoolExecutor(max_workers=max(1, num_threads)) as pool:
         futures = [pool.submit(run, i) for i in range(len(dataset))]
         results = []
         for future in futures:
             results.append(future.result())
             bar.update(1)
-    bar.close()
+    if not shared:
+        bar.close()
     return _aggregate(name, results, cost_weight, cost_unit)
 
 
@@ -187,10 +193,20 @@ def evaluate_all(
     **settings: Any,
 ) -> dict[str, EvaluationResult]:
     """:func:`evaluate` every program on ``dataset`` at once, so a local model serving several
-    of them sees full batches from all; ``settings`` go to each :func:`evaluate` call."""
-    with ThreadPoolExecutor(max_workers=len(programs)) as pool:
+    of them sees full batches from all, under one progress bar; ``settings`` go to each
+    :func:`evaluate` call."""
+    from tqdm.auto import tqdm
+
+    show = settings.pop("progress", True)
+    total = len(programs) * len(dataset)
+    with (
+        tqdm(total=total, desc=f"evaluate {len(programs)} programs", disable=not show) as bar,
+        ThreadPoolExecutor(max_workers=len(programs)) as pool,
+    ):
         futures = {
-            name: pool.submit(evaluate, program, dataset, metric, name=name, **settings)
+            name: pool.submit(
+                evaluate, program, dataset, metric, name=name, progress=bar, **settings
+            )
             for name, program in programs.items()
         }
         return {name: future.result() for name, future in futures.items()}

@@ -59,6 +59,8 @@ def test_tiny_demo_writes_a_report_with_all_six_recipes(tmp_path, capsys):
     assert "config" not in recorded and recorded["preset"]["teacher"] == "reference-planner"
     assert recorded["preset"]["exectune"]["privileged_teacher"] is True
     assert recorded["preset"]["exectune"]["judge"] == setup["judge"]
+    shown = capsys.readouterr().err  # one progress display for the evaluation phase
+    assert "evaluate 6 programs" in shown and "evaluate core-only" not in shown
 
 
 def test_cli_rejects_bad_input_without_leaving_files(tmp_path, capsys):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from gcop.extras import optional_imports, require_extra
@@ -157,15 +159,35 @@ def shared_trainer_args(model: Any, config: ExecTuneConfig, output_dir: str) -> 
     }
 
 
+@contextmanager
+def dataset_bars_off() -> Iterator[None]:
+    """No progress bars from ``datasets`` (TRL's tokenizing and label passes over a few hundred
+    rows) while the block runs: a phase shows its training bar alone."""
+    from datasets.utils import logging as datasets_logging
+
+    was_on = datasets_logging.is_progress_bar_enabled()
+    datasets_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            datasets_logging.enable_progress_bar()
+
+
+# what the training bar shows of a step's logs, and as what
+BAR_FIELDS = {"loss": "loss", "reward": "reward", "gcop/plan_right_rate": "right plans"}
+
+
 def quiet_progress(trainer: Any) -> Any:
-    """Swap the trainer's progress bar for one that shows the loss instead of printing log dicts."""
+    """Swap the trainer's progress bar for one that shows the step's loss and reward (and, with
+    a plan verifier, the share of right plans) instead of printing log dicts."""
     with optional_imports():
         from transformers.trainer_callback import ProgressCallback
 
     class LossBar(ProgressCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
             if self.training_bar is not None and logs:
-                shown = {k: logs[k] for k in ("loss", "reward") if k in logs}
+                shown = {name: logs[key] for key, name in BAR_FIELDS.items() if key in logs}
                 if shown:
                     self.training_bar.set_postfix({k: f"{v:.3g}" for k, v in shown.items()})
 

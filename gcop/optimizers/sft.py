@@ -19,6 +19,7 @@ from gcop.modules.guide import Guide, guide_messages
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.freed_memory import release_freed_memory
 from gcop.optimizers.guide_training import (
+    dataset_bars_off,
     loss_history,
     micro_batches,
     new_adapter,
@@ -74,13 +75,14 @@ def sft_trainer(
         dataset_num_proc=None,
     )
     args = SFTConfig(**{**settings, **config.sft_args})
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-        peft_config=new_adapter(model, config),
-    )
+    with dataset_bars_off():  # one progress display for the phase: the training bar
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+            peft_config=new_adapter(model, config),
+        )
     return quiet_progress(trainer)
 
 

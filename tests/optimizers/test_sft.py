@@ -24,12 +24,14 @@ from gcop.signatures import MathGuide, MathSolve
 PAIRS = [({"question": q}, "1. add") for q in QUESTIONS]
 
 
-def test_sft_trains_a_new_guide_and_leaves_the_input_alone():
+def test_sft_trains_a_new_guide_and_leaves_the_input_alone(capfd):
     guide = tiny_guide()
     before = snapshot(guide)
     rate_before = valid_rate(guide)
 
     trained, summary = train_sft(guide, PAIRS * 2, small_config())
+    shown = capfd.readouterr().err  # the phase's one progress display: the training bar
+    assert "Tokenizing" not in shown and "Building labels" not in shown
 
     assert same_weights(snapshot(guide), before)  # the input guide's model is untouched
     assert not same_weights(snapshot(trained), before)

@@ -251,7 +251,9 @@ class GuideReward:
             row["judge"] = _mean(scores) if scores else None
             row["leak_rate"] = _mean([float(leaks[k]) for k in kept])
         self.history.append(row)
-        logger.info("GRPO step %d: reward %.3f, valid %.2f", step, row["reward"], row["valid_rate"])
+        logger.debug(
+            "GRPO step %d: reward %.3f, valid %.2f", step, row["reward"], row["valid_rate"]
+        )
         return row
 
     def summary(self) -> dict[str, Any]:

@@ -115,7 +115,7 @@ class PlanReward:
         if log_metric is not None:
             for key in ("plan_right_rate", "zero_advantage_groups", "core_calls"):
                 log_metric(f"gcop/{key}", float(row[key]))
-        logger.info(
+        logger.debug(
             "GRPO step %d: reward %.3f, right plans %.2f, flat groups %.2f, core calls %d",
             step,
             row["reward"],
