@@ -16,8 +16,8 @@ a neighbouring value and the following layers and tokens amplify:
 
 :func:`each_row_as_alone` serves a model inside a ``with`` block with single rows computed as the
 first of two copies and an attention that gathers each row's keys to the front (padding last,
-where its weights are exactly zero and change no sum) and computes it as two matrix products and
-a float32 softmax, whose per-row results stay the same for any number of rows, queries or
+where its weights are exactly zero and change no sum) and computes it as two matrix products
+and a float32 softmax, whose per-row results stay the same for any number of rows, queries or
 trailing masked keys.
 """
 
@@ -31,7 +31,7 @@ from gcop.extras import optional_imports
 from gcop.lm.hf_import import HF_IMPORT_LOCK
 
 ATTENTION = "gcop_batch_invariant"
-SCORE_BUDGET = 1 << 26  # attention scores (float32) held at once; queries run in chunks beyond
+SCORE_BUDGET = 1 << 27  # attention scores held at once; queries run in chunks beyond
 
 
 @contextmanager
@@ -111,23 +111,28 @@ def row_invariant_attention(
     mask = attention_mask[:, :1].expand(rows, 1, queries, keys)
     attended = mask.any(dim=-2)[:, 0]  # (rows, keys): keys some query of the row reads
     order = torch.sort((~attended).to(torch.uint8), dim=-1, stable=True).indices
-    key = key.gather(2, order[:, None, :, None].expand(rows, kv_heads, keys, dim))
-    value = value.gather(2, order[:, None, :, None].expand(rows, kv_heads, keys, dim))
     mask = mask.gather(-1, order[:, None, None, :].expand(rows, 1, queries, keys))
+    # Row (r, h, j) of the gathered keys is row (r, h, order[r, j]): one copy of whole rows.
+    heads_first = torch.arange(rows * kv_heads, device=order.device).view(rows, kv_heads, 1)
+    flat = (heads_first * keys + order[:, None, :]).flatten()
+    key = key.reshape(-1, dim).index_select(0, flat).view(rows, kv_heads, keys, dim)
+    value = value.reshape(-1, dim).index_select(0, flat).view(rows, kv_heads, keys, dim)
     scale = dim**-0.5 if scaling is None else scaling
-    grouped = query.reshape(rows, kv_heads, group, queries, dim)
+    grouped = (query * scale).reshape(rows, kv_heads, group, queries, dim)
+    masked = ~mask
+    lowest = torch.finfo(query.dtype).min
     step = max(1, SCORE_BUDGET // max(1, rows * heads * keys))
     pieces = []
     for start in range(0, queries, step):
         part = grouped[:, :, :, start : start + step]
         count = part.shape[3]
         scores = part.reshape(rows, kv_heads, group * count, dim) @ key.transpose(2, 3)
-        scores = scores.float().reshape(rows, kv_heads, group, count, keys) * scale
-        allowed = mask[:, None, :, start : start + count]  # (rows, 1, 1, count, keys)
-        scores = scores.masked_fill(~allowed, torch.finfo(torch.float32).min)
-        weights = scores.softmax(dim=-1).to(value.dtype)
-        out = weights.reshape(rows, kv_heads, group * count, keys) @ value
-        pieces.append(out.reshape(rows, heads, count, dim))
+        scores = scores.view(rows, kv_heads, group, count, keys)
+        scores.masked_fill_(masked[:, None, :, start : start + count], lowest)
+        # float32: bfloat16's softmax sums in chunks that trailing masked keys can shift
+        weights = scores.float().softmax(dim=-1).to(value.dtype)
+        weights = weights.view(rows, kv_heads, group * count, keys)
+        pieces.append((weights @ value).view(rows, heads, count, dim))
     output = torch.cat(pieces, dim=2) if len(pieces) > 1 else pieces[0]
     return output.transpose(1, 2).contiguous(), None
 
