@@ -156,6 +156,10 @@ EVIDENCE = DemoPreset(
 )
 
 
+# the evidence configuration's training at the size of the README's main job: 4 SFT epochs,
+# 2 GRPO steps per trained guide
+QUICK_TRAINING = EVIDENCE.exectune.model_copy(update={"sft_epochs": 4, "grpo_steps": 2})
+
 PRESETS: dict[str, DemoPreset] = {
     "tiny": DemoPreset(
         guide="tiny",
@@ -178,14 +182,8 @@ PRESETS: dict[str, DemoPreset] = {
         ),
     ),
     # the evidence configuration at a size for the README's main job (45 minutes cold on 2 cores):
-    # 64 training problems, 4 SFT epochs, 2 GRPO steps per trained guide, 30 test problems
-    "quick": EVIDENCE.model_copy(
-        update={
-            "n_train": 64,
-            "n_test": 30,
-            "exectune": EVIDENCE.exectune.model_copy(update={"sft_epochs": 4, "grpo_steps": 2}),
-        }
-    ),
+    # 64 training problems, 30 test problems
+    "quick": EVIDENCE.model_copy(update={"n_train": 64, "n_test": 30, "exectune": QUICK_TRAINING}),
     "evidence": EVIDENCE,
     # code (docs/evidence.md §8): guides trained on MBPP's training split, tested on HumanEval, as
     # the paper trains on KodCode and tests on HumanEval; the offline teacher reads the reference
@@ -202,21 +200,7 @@ PRESETS: dict[str, DemoPreset] = {
         core_max_tokens=512,
         threads=32,
         ceiling=True,
-        exectune=ExecTuneConfig(
-            k=2,
-            tau=0.5,
-            max_rounds=0,
-            sft_epochs=4,
-            sft_learning_rate=5e-4,
-            sft_batch_size=8,
-            grpo_steps=2,
-            grpo_generations=4,
-            grpo_batch_size=8,
-            grpo_learning_rate=2e-5,
-            lambda_judge=0.0,
-            max_strategy_tokens=192,
-            concurrency=32,
-        ),
+        exectune=QUICK_TRAINING.model_copy(update={"max_strategy_tokens": 192}),
     ),
     "full": DemoPreset(
         guide="qwen2.5-coder-0.5b",

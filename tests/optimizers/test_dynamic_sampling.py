@@ -3,12 +3,19 @@ those alone."""
 
 import pytest
 import torch
-from training_fakes import KEYWORD, QUESTIONS, examples, keyword_core, small_config, tiny_guide
+from training_fakes import (
+    KEYWORD,
+    QUESTIONS,
+    examples,
+    half_keyword_guide,
+    keyword_core,
+    small_config,
+    tiny_guide,
+)
 
 from gcop.optimizers.grpo.batch_rows import concat_rows
 from gcop.optimizers.grpo.dynamic_sampling import fill_with_mixed_groups
 from gcop.optimizers.grpo.trainer import grpo_trainer, train_grpo
-from gcop.optimizers.sft import train_sft
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.py
 
@@ -69,9 +76,7 @@ def test_the_draws_stop_at_the_limit_and_a_flat_step_stays_as_it_was():
 
 def test_grpo_trains_on_refilled_steps(scripted_lm):
     core, fake = keyword_core(scripted_lm)
-    torch.manual_seed(0)
-    pairs = [({"question": q}, s) for q in QUESTIONS for s in ("add", "guess")]
-    start, _ = train_sft(tiny_guide(), pairs, small_config())  # half its plans say "add"
+    start = half_keyword_guide()
     before = {k: v.clone() for k, v in start.local_lm.model.state_dict().items()}
     config = small_config(
         lambda_judge=0.0,

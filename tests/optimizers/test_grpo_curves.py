@@ -9,15 +9,14 @@ from training_fakes import (
     QUESTIONS,
     exact_metric,
     examples,
+    half_keyword_guide,
     keyword_core,
     small_config,
-    tiny_guide,
 )
 
 from gcop.modules.guide import guide_messages
 from gcop.optimizers.grpo.curves import PlanCurves
 from gcop.optimizers.grpo.trainer import train_grpo
-from gcop.optimizers.sft import train_sft
 from gcop.strategy import parse_strategy
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.py
@@ -47,9 +46,7 @@ def greedy_right_rate(guide, questions, max_new_tokens):
 
 
 def test_curve_points_are_written_at_the_start_and_every_n_steps(scripted_lm, tmp_path):
-    torch.manual_seed(0)
-    pairs = [({"question": q}, s) for q in QUESTIONS for s in ("add", "guess")]
-    start, _ = train_sft(tiny_guide(), pairs, small_config())
+    start = half_keyword_guide()
     start.local_lm.model.eval()
     expected_greedy = greedy_right_rate(start, QUESTIONS, 32)
     path = tmp_path / "curves.jsonl"

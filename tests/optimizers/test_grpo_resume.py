@@ -11,9 +11,9 @@ import pytest
 import torch
 from training_fakes import (
     KEYWORD,
-    QUESTIONS,
     exact_metric,
     examples,
+    half_keyword_guide,
     keyword_core,
     small_config,
     tiny_guide,
@@ -21,20 +21,12 @@ from training_fakes import (
 from transformers import TrainerCallback
 
 from gcop.optimizers.grpo.trainer import train_grpo
-from gcop.optimizers.sft import train_sft
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.py
 
 
 def says_add(strategy, example):
     return float(KEYWORD in strategy)
-
-
-def sft_guide():
-    """A tiny guide that writes valid strategies, half of them with the keyword."""
-    torch.manual_seed(0)
-    pairs = [({"question": q}, s) for q in QUESTIONS for s in ("add", "guess")]
-    return train_sft(tiny_guide(), pairs, small_config())[0]
 
 
 class StopAt(TrainerCallback):
@@ -66,7 +58,7 @@ def config_in(folder, steps):
 
 def test_a_stopped_run_resumes_from_its_checkpoint_and_continues_the_steps(scripted_lm, tmp_path):
     core, _ = keyword_core(scripted_lm)
-    start = sft_guide()
+    start = half_keyword_guide()
     run = dict(metric=exact_metric, plan_verifier=says_add)
     first, summary = train_grpo(
         start, core, examples(), config=config_in(tmp_path, 4), callbacks=[StopAt(2)], **run

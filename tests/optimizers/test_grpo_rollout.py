@@ -4,9 +4,9 @@ import pytest
 import torch
 from training_fakes import (
     KEYWORD,
-    QUESTIONS,
     exact_metric,
     examples,
+    half_keyword_guide,
     keyword_core,
     small_config,
     tiny_guide,
@@ -14,7 +14,6 @@ from training_fakes import (
 
 from gcop.optimizers.grpo.rollout import sample_rows
 from gcop.optimizers.grpo.trainer import train_grpo
-from gcop.optimizers.sft import train_sft
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.py
 
@@ -48,9 +47,7 @@ def test_sampled_logprobs_are_the_models_own_for_every_row():
 
 def test_grpo_trains_with_the_shared_prefix_rollout(scripted_lm):
     core, fake = keyword_core(scripted_lm)
-    torch.manual_seed(0)
-    pairs = [({"question": q}, s) for q in QUESTIONS for s in ("add", "guess")]
-    start, _ = train_sft(tiny_guide(), pairs, small_config())  # half its plans say "add"
+    start = half_keyword_guide()
     before = {k: v.clone() for k, v in start.local_lm.model.state_dict().items()}
     config = small_config(
         lambda_judge=0.0, grpo_core_share=0.0, grpo_steps=2, grpo_shared_prefix=True

@@ -85,6 +85,16 @@ def one_pass_config(**overrides) -> ExecTuneConfig:
     return small_config(**{**settings, **overrides})
 
 
+def half_keyword_guide() -> gcop.Guide:
+    """A tiny guide SFT-trained to write valid strategies, half of them with the keyword: GRPO's
+    groups then hold both rewards."""
+    from gcop.optimizers.sft import train_sft
+
+    torch.manual_seed(0)
+    pairs = [({"question": q}, s) for q in QUESTIONS for s in (KEYWORD, "guess")]
+    return train_sft(tiny_guide(), pairs, small_config())[0]
+
+
 def snapshot(guide: gcop.Guide) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in guide.local_lm.model.state_dict().items()}
 
