@@ -55,7 +55,7 @@ def test_a_kit_a_task_lacks_is_refused_with_its_name(scripted_lm):
     with pytest.raises(ValueError, match="its kit has no render"):
         PARITY.policy(None, scripted_lm(["yes"]).model_string, PolicySettings(render=True))
     humaneval = load_task("humaneval")
-    with pytest.raises(ValueError, match="'humaneval' has no strategy kit"):
+    with pytest.raises(ValueError, match="'humaneval': its kit has no consensus"):
         humaneval.policy(None, "openai/any", PolicySettings(samples=3))
 
 

@@ -1,5 +1,6 @@
 """What every code task shares: a pass@1 metric that runs the reply's code in the sandbox, and
-the ``Task`` with the offline code planners as teachers and the reference-plan ceiling."""
+the ``Task`` with the code kit (plans rendered as the function's skeleton), the offline code
+planners as teachers and the reference-plan ceiling."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from gcop.sandbox import Job, SandboxConfig, run_job
 from gcop.signatures import CodeGuide, CodeSolve
 from gcop.tasks.code.ceiling import code_plan_policy
+from gcop.tasks.code.kit import KIT
 from gcop.tasks.code.metric import extract_code, prediction_code
 from gcop.tasks.code.planner import CODE_TEACHERS, PRIVILEGED_CODE_TEACHERS
 from gcop.tasks.task import Task
@@ -29,13 +31,15 @@ def sandbox_metric(job: Callable[[Any, str], Job]) -> Callable[..., bool]:
 
 
 def code_task(name: str, load: Callable[..., list], metric: Callable[..., Any]) -> Task:
-    """A code task on gcop's code signatures, taught by the offline code planners."""
+    """A code task on gcop's code signatures, taught by the offline code planners; its kit's
+    render (``PolicySettings(render=True)``) hands the core each plan as a skeleton."""
     return Task(
         name=name,
         load=load,
         guide_signature=GUIDE_SIGNATURE,
         core_signature=CORE_SIGNATURE,
         metric=metric,
+        kit=KIT,
         teachers=CODE_TEACHERS,
         privileged_teachers=PRIVILEGED_CODE_TEACHERS,
         ceiling=code_plan_policy,
