@@ -32,6 +32,7 @@ from gcop.lm.hf_import import HF_IMPORT_LOCK
 
 ATTENTION = "gcop_batch_invariant"
 SCORE_BUDGET = 1 << 27  # attention scores held at once; queries run in chunks beyond
+_LAYOUT = "_gcop_front_layout"
 
 
 @contextmanager
@@ -108,18 +109,11 @@ def row_invariant_attention(
     rows, heads, queries, dim = query.shape
     kv_heads, keys = key.shape[1], key.shape[2]
     group = heads // kv_heads
-    mask = attention_mask[:, :1].expand(rows, 1, queries, keys)
-    attended = mask.any(dim=-2)[:, 0]  # (rows, keys): keys some query of the row reads
-    order = torch.sort((~attended).to(torch.uint8), dim=-1, stable=True).indices
-    mask = mask.gather(-1, order[:, None, None, :].expand(rows, 1, queries, keys))
-    # Row (r, h, j) of the gathered keys is row (r, h, order[r, j]): one copy of whole rows.
-    heads_first = torch.arange(rows * kv_heads, device=order.device).view(rows, kv_heads, 1)
-    flat = (heads_first * keys + order[:, None, :]).flatten()
+    flat, masked = _front_layout(attention_mask, kv_heads)
     key = key.reshape(-1, dim).index_select(0, flat).view(rows, kv_heads, keys, dim)
     value = value.reshape(-1, dim).index_select(0, flat).view(rows, kv_heads, keys, dim)
     scale = dim**-0.5 if scaling is None else scaling
     grouped = (query * scale).reshape(rows, kv_heads, group, queries, dim)
-    masked = ~mask
     lowest = torch.finfo(query.dtype).min
     step = max(1, SCORE_BUDGET // max(1, rows * heads * keys))
     pieces = []
@@ -135,6 +129,30 @@ def row_invariant_attention(
         pieces.append((weights @ value).view(rows, heads, count, dim))
     output = torch.cat(pieces, dim=2) if len(pieces) > 1 else pieces[0]
     return output.transpose(1, 2).contiguous(), None
+
+
+def _front_layout(attention_mask: Any, kv_heads: int) -> tuple[Any, Any]:
+    """Where each row's attended keys go (indices into the ``(rows * kv_heads * keys)`` key rows,
+    attended keys first in order) and the mask in that layout, inverted (True: masked out).
+
+    Every layer of a forward pass gets the same mask, so the layout is kept on the mask tensor.
+    """
+    with optional_imports():
+        import torch
+
+    kept = getattr(attention_mask, _LAYOUT, None)
+    if kept is not None and kept[0] == kv_heads:
+        return kept[1], kept[2]
+    rows, _, queries, keys = attention_mask.shape
+    mask = attention_mask[:, :1].expand(rows, 1, queries, keys)
+    attended = mask.any(dim=-2)[:, 0]  # (rows, keys): keys some query of the row reads
+    order = torch.sort((~attended).to(torch.uint8), dim=-1, stable=True).indices
+    masked = ~mask.gather(-1, order[:, None, None, :].expand(rows, 1, queries, keys))
+    # Row (r, h, j) of the gathered keys is row (r, h, order[r, j]): one copy of whole rows.
+    heads_first = torch.arange(rows * kv_heads, device=order.device).view(rows, kv_heads, 1)
+    flat = (heads_first * keys + order[:, None, :]).flatten()
+    setattr(attention_mask, _LAYOUT, (kv_heads, flat, masked))
+    return flat, masked
 
 
 def _register() -> None:
