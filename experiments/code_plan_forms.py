@@ -5,7 +5,8 @@ problem's reference solution, in several plan styles (:mod:`gcop.tasks.code.plan
 renders: the plan as a numbered strategy (today's) or as comments in the function's skeleton
 (:func:`gcop.tasks.code.skeleton.render_skeleton`). Each (condition, problem) outcome is appended
 to a JSONL file as it finishes, so a rerun resumes; ``--summary`` prints the table from the rows
-(pass counts, paired counts against the core alone, exact McNemar p-values). Dev only.
+(pass counts; paired counts and exact McNemar p-values against the core alone, and for a
+skeleton against the same plans as text). Dev only.
 
     .venv/bin/python experiments/code_plan_forms.py --rows runs/study/code_plan_forms.jsonl
     .venv/bin/python experiments/code_plan_forms.py --rows runs/study/code_plan_forms.jsonl \
@@ -40,6 +41,7 @@ CONDITIONS: dict[str, tuple[str | None, Callable[[str], str | None] | None]] = {
     "calls": ("calls", None),
     "calls as skeleton": ("calls", render_skeleton),
 }
+SKELETON_SUFFIX = " as skeleton"
 
 
 def strategy_for(example: dspy.Example, condition: str) -> str | None:
@@ -52,6 +54,7 @@ def strategy_for(example: dspy.Example, condition: str) -> str | None:
 
 
 def done_keys(rows: Path) -> set[tuple[str, str, int]]:
+    """(model, condition, task id) of the rows already written."""
     if not rows.exists():
         return set()
     found = set()
@@ -103,6 +106,18 @@ def run(args: argparse.Namespace) -> None:
     print(f"wall {time.time() - start:.0f} s")
 
 
+def paired(a: dict[int, bool], b: dict[int, bool]) -> dict[str, float]:
+    """Problems only ``a`` or only ``b`` solved (of those both ran), and the exact McNemar p."""
+    shared = set(a) & set(b)
+    only_a = sum(a[t] and not b[t] for t in shared)
+    only_b = sum(b[t] and not a[t] for t in shared)
+    return {
+        "only_a": only_a,
+        "only_b": only_b,
+        "p": binomial_two_sided(min(only_a, only_b), only_a + only_b),
+    }
+
+
 def summary(args: argparse.Namespace) -> None:
     rows = [json.loads(line) for line in args.rows.read_text().splitlines()]
     passed: dict[tuple[str, str], dict[int, bool]] = {}
@@ -111,27 +126,27 @@ def summary(args: argparse.Namespace) -> None:
     table = []
     for (model, condition), outcomes in passed.items():
         alone = passed.get((model, "alone"), {})
-        shared = sorted(set(outcomes) & set(alone))
-        only_guided = sum(outcomes[t] and not alone[t] for t in shared)
-        only_alone = sum(alone[t] and not outcomes[t] for t in shared)
+        text = passed.get((model, condition.removesuffix(SKELETON_SUFFIX)), {})
         table.append(
             {
                 "model": model,
                 "condition": condition,
                 "passed": sum(outcomes.values()),
                 "n": len(outcomes),
-                "only_guided": only_guided,
-                "only_alone": only_alone,
-                "p": binomial_two_sided(min(only_guided, only_alone), only_guided + only_alone),
+                "vs_alone": paired(outcomes, alone) if condition != "alone" else None,
+                "vs_text": paired(outcomes, text) if condition.endswith(SKELETON_SUFFIX) else None,
                 "task_ids": sorted(outcomes),
                 "outcomes": [outcomes[t] for t in sorted(outcomes)],
             }
         )
-    print("| model | condition | passed | only guided / only alone | p |\n|---|---|---|---|---|")
+    print("| model | condition | passed | vs alone: only guided / only alone, p | vs text |")
+    print("|---|---|---|---|---|")
     for line in table:
+        versus = [line["vs_alone"], line["vs_text"]]
+        said = [f"{v['only_a']} / {v['only_b']}, p = {v['p']:.3f}" if v else "–" for v in versus]
         print(
             f"| {line['model']} | {line['condition']} | {line['passed']}/{line['n']} | "
-            f"{line['only_guided']}/{line['only_alone']} | {line['p']:.3f} |"
+            f"{said[0]} | {said[1]} |"
         )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -2,4 +2,5 @@
 scored by running the generated code against the task's tests in gcop's sandbox (:mod:`.metric`
 extracts it). Their offline privileged teachers write plans in words read off the reference
 solution (:mod:`.planner`, from :mod:`.reference_facts`); :mod:`.ceiling` is the core guided by
-those plans."""
+those plans, and the tasks' kit (:mod:`.kit`) hands the core a plan as comments in the
+function's skeleton (:mod:`.skeleton`)."""
