@@ -33,6 +33,7 @@ from gcop.lm.hf_import import HF_IMPORT_LOCK
 ATTENTION = "gcop_batch_invariant"
 SCORE_BUDGET = 1 << 27  # attention scores held at once; queries run in chunks beyond
 _LAYOUT = "_gcop_front_layout"
+_SINGLE_ROW = "_gcop_single_row_shape"  # on a doubled input: the shape of the row it doubles
 
 
 @contextmanager
@@ -44,10 +45,11 @@ def each_row_as_alone(model: Any) -> Iterator[None]:
     _register()
     configs = _attention_configs(model)
     before = [config._attn_implementation for config in configs]
-    linears = [module for module in model.modules() if isinstance(module, torch.nn.Linear)]
-    patched = [module.__dict__.get("forward") for module in linears]
-    for module in linears:
-        module.forward = _two_rows_at_least(module.forward)
+    hooks = []
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            hooks.append(module.register_forward_pre_hook(_two_rows_at_least))
+            hooks.append(module.register_forward_hook(_first_row_only))
     for config in configs:
         config._attn_implementation = ATTENTION
     try:
@@ -55,11 +57,8 @@ def each_row_as_alone(model: Any) -> Iterator[None]:
     finally:
         for config, implementation in zip(configs, before, strict=True):
             config._attn_implementation = implementation
-        for module, forward in zip(linears, patched, strict=True):
-            if forward is None:
-                del module.forward
-            else:
-                module.forward = forward
+        for hook in hooks:
+            hook.remove()
 
 
 def _attention_configs(model: Any) -> list[Any]:
@@ -73,16 +72,20 @@ def _reads(module: Any) -> bool:
     return config is not None and hasattr(config, "_attn_implementation_internal")
 
 
-def _two_rows_at_least(forward: Any) -> Any:
-    """``forward`` of a linear layer that computes a single row as the first of two copies."""
+def _two_rows_at_least(module: Any, args: tuple) -> tuple | None:
+    """A linear layer's input as two copies of its row when it has a single row."""
+    rows = args[0]
+    if rows.numel() != rows.shape[-1]:
+        return None
+    twice = rows.reshape(1, -1).repeat(2, 1)
+    setattr(twice, _SINGLE_ROW, rows.shape)
+    return (twice, *args[1:])
 
-    def padded(rows: Any) -> Any:
-        if rows.numel() != rows.shape[-1]:
-            return forward(rows)
-        twice = rows.reshape(1, -1).repeat(2, 1)
-        return forward(twice)[:1].reshape(*rows.shape[:-1], -1)
 
-    return padded
+def _first_row_only(module: Any, args: tuple, output: Any) -> Any:
+    """The first copy's output, in the single row's shape (untouched for other inputs)."""
+    shape = getattr(args[0], _SINGLE_ROW, None)
+    return None if shape is None else output[:1].reshape(*shape[:-1], -1)
 
 
 def row_invariant_attention(

@@ -48,12 +48,17 @@ def test_greedy_rows_get_the_tokens_they_get_alone(wide_bf16, system):
 def test_the_model_is_left_as_it_was(wide_bf16):
     model, tokenizer = wide_bf16
     implementation = model.config._attn_implementation
+
+    def hooks() -> list[tuple[int, int]]:
+        return [(len(m._forward_pre_hooks), len(m._forward_hooks)) for m in model.modules()]
+
+    hooked = hooks()
     ids = torch.tensor([[5, 6, 7]])
     before = model(input_ids=ids).logits
     with each_row_as_alone(model):
         assert model.config._attn_implementation != implementation
         inside = model(input_ids=ids).logits
     assert model.config._attn_implementation == implementation
-    assert all("forward" not in module.__dict__ for module in model.modules())
+    assert hooks() == hooked
     assert torch.equal(model(input_ids=ids).logits, before)
     assert (inside.float() - before.float()).abs().max() < 0.1  # the same model, other rounding
