@@ -187,13 +187,15 @@ PRESETS: dict[str, DemoPreset] = {
     "evidence": EVIDENCE,
     # code (docs/evidence.md §8): guides trained on MBPP's training split, tested on HumanEval, as
     # the paper trains on KodCode and tests on HumanEval; the offline teacher reads the reference
-    # solution (privileged) and writes its plan in words, never its code or tests
+    # solution (privileged) and writes its plan in words, never its code or tests; the core reads
+    # each plan as comments in the function's skeleton (the form it executed best on MBPP dev)
     "code": DemoPreset(
         task="mbpp",
         eval_task="humaneval",
         guide="qwen2.5-coder-0.5b",
         core="qwen2.5-coder-0.5b",
         teacher="code-planner",
+        render=True,
         n_train=64,
         n_test=80,
         core_adapter="plain",
