@@ -163,7 +163,8 @@ def shared_trainer_args(model: Any, config: ExecTuneConfig, output_dir: str) -> 
 def dataset_bars_off() -> Iterator[None]:
     """No progress bars from ``datasets`` (TRL's tokenizing and label passes over a few hundred
     rows) while the block runs: a phase shows its training bar alone."""
-    from datasets.utils import logging as datasets_logging
+    with optional_imports():
+        from datasets.utils import logging as datasets_logging
 
     was_on = datasets_logging.is_progress_bar_enabled()
     datasets_logging.disable_progress_bar()
