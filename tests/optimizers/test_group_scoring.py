@@ -6,7 +6,7 @@ import torch
 from training_fakes import examples, small_config, tiny_guide
 from trl import GRPOTrainer
 
-from gcop.optimizers.grpo import group_scoring
+from gcop.optimizers.grpo import group_scoring, guide_trainer
 from gcop.optimizers.grpo.group_scoring import prefix_shared_logps
 from gcop.optimizers.grpo.trainer import grpo_trainer
 
@@ -143,3 +143,15 @@ def test_flat_rows_are_kept_where_they_carry_gradient(tmp_path):
     with_kl = built_trainer(tmp_path / "kl", grpo_args={"beta": 0.04})
     per_sequence = built_trainer(tmp_path / "grpo", grpo_args={"loss_type": "grpo"})
     assert not with_kl.skips_flat_rows() and not per_sequence.skips_flat_rows()
+
+
+def test_a_launched_process_scores_with_the_wrapped_models_own_forward(tmp_path, monkeypatch):
+    """Under accelerate launch, the data-parallel wrapper's forward keeps the processes'
+    gradients in step: no shared prompt pass, and every row kept."""
+    trainer = built_trainer(tmp_path)
+    monkeypatch.setattr(type(trainer.accelerator), "num_processes", property(lambda self: 2))
+    shared = []
+    monkeypatch.setattr(guide_trainer, "prefix_shared_logps", lambda *a, **k: shared.append(1))
+    inputs = loss_inputs(trainer, [0.5, -0.5, 0.0, 0.0, 0.0, 0.0, 1.0, -1.0])
+    gradient_of(trainer, trainer._compute_loss, inputs)
+    assert shared == [] and not trainer.skips_flat_rows()

@@ -1,7 +1,9 @@
 """TRL's ``GRPOTrainer`` with gcop's handling of a step's groups.
 
 - **Group scoring** (``share_prefix``): the loss runs each prompt once per step
-  (:func:`~gcop.optimizers.grpo.group_scoring.prefix_shared_logps`), not once per completion.
+  (:func:`~gcop.optimizers.grpo.group_scoring.prefix_shared_logps`), not once per completion;
+  in a one-process run (under ``accelerate launch`` the wrapped model's own forward keeps the
+  processes' gradients in step).
 - **Flat rows skipped**: rows whose advantage is zero (a group whose samples all scored alike) add
   nothing to the gradient when the loss has no KL term (``beta=0``) and divides by the whole
   step's token count (``loss_type`` "dapo", TRL's default, or "cispo"); they are left out of the
@@ -100,7 +102,9 @@ class GuideGRPOTrainer(GRPOTrainer):
         **multimodal: Any,
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         text_only = all(value is None for value in multimodal.values())
-        if not (self.share_prefix and text_only and not compute_aux_loss):
+        # one process: a model wrapped for data parallelism must run its own forward to sync
+        alone = self.accelerator.num_processes == 1
+        if not (self.share_prefix and alone and text_only and not compute_aux_loss):
             return super()._get_per_token_logps_and_entropies(
                 model,
                 input_ids,
