@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch.utils.checkpoint import checkpoint
 
+from gcop.optimizers.grpo.rollout import left_padded
+
 _CHUNK_TOKENS = 256  # completion tokens whose logits exist at once (152k vocabulary: ~155 MB)
 
 
@@ -42,8 +44,7 @@ def prefix_shared_logps(
     unique: dict[tuple[int, ...], int] = {}
     rows = [unique.setdefault(prompt, len(unique)) for prompt in prompts]
     rows = torch.tensor(rows, device=input_ids.device)
-    ids, mask = _left_padded(list(unique), prompt_ids)
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    ids, mask, positions = left_padded(list(unique), pad_id=0, device=input_ids.device)
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     backbone = getattr(base, base.base_model_prefix)
@@ -99,13 +100,3 @@ def _chunk_scores(head: Any, hidden: torch.Tensor, tokens: torch.Tensor, tempera
     with torch.no_grad():
         entropy = -(log_probs.exp() * log_probs).sum(-1)
     return chosen, entropy
-
-
-def _left_padded(prompts: list[tuple[int, ...]], like: torch.Tensor):
-    width = max(len(p) for p in prompts)
-    ids = torch.zeros((len(prompts), width), dtype=like.dtype, device=like.device)
-    mask = torch.zeros_like(ids)
-    for i, prompt in enumerate(prompts):
-        ids[i, width - len(prompt) :] = torch.tensor(prompt, dtype=like.dtype)
-        mask[i, width - len(prompt) :] = 1
-    return ids, mask

@@ -12,6 +12,7 @@ distribution (logits / temperature), as TRL expects of a rollout function.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -58,13 +59,7 @@ def sample_rows(
     import torch
 
     device = next(model.parameters()).device
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long, device=device)
-    mask = torch.zeros_like(ids)
-    for i, prompt in enumerate(prompts):
-        ids[i, width - len(prompt) :] = torch.tensor(prompt, device=device)
-        mask[i, width - len(prompt) :] = 1
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    ids, mask, positions = left_padded(prompts, pad_id, device)
     out = model(
         input_ids=ids,
         attention_mask=mask,
@@ -108,6 +103,20 @@ def sample_rows(
             next_position + 1,
         )
     return tokens, logps
+
+
+def left_padded(prompts: Sequence[Sequence[int]], pad_id: int, device: Any):
+    """``prompts`` as one left-padded batch: token ids, attention mask, and each token's position
+    counted from its own prompt's first token."""
+    import torch
+
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long, device=device)
+    mask = torch.zeros_like(ids)
+    for i, prompt in enumerate(prompts):
+        ids[i, width - len(prompt) :] = torch.tensor(prompt, device=device)
+        mask[i, width - len(prompt) :] = 1
+    return ids, mask, (mask.cumsum(-1) - 1).clamp(min=0)
 
 
 def _as_list(value: Any) -> list[int]:
