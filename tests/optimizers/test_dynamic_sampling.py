@@ -15,6 +15,7 @@ from training_fakes import (
 
 from gcop.optimizers.grpo.batch_rows import concat_rows
 from gcop.optimizers.grpo.dynamic_sampling import fill_with_mixed_groups
+from gcop.optimizers.grpo.groups import mixed_groups, zero_flat_groups
 from gcop.optimizers.grpo.trainer import grpo_trainer, train_grpo
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.py
@@ -101,6 +102,27 @@ def test_grpo_trains_on_refilled_steps(scripted_lm):
     assert all(steps[s]["trained_groups"] <= 1 for s in (1, 2))  # one question a step
     after = trained.local_lm.model.state_dict()
     assert any(not torch.equal(before[k], after[k]) for k in before if "lora_" in k)
+
+
+def test_groups_of_equal_rewards_off_zero_are_flat_and_refilled(tmp_path):
+    """Eight rewards of 0.1 (a valid, wrong plan's format bonus) leave TRL's float32 advantages
+    a last-bit remainder; such a group is still flat, so the step draws again, to its limit."""
+    config = small_config(grpo_steps=1, grpo_dynamic_sampling=2, grpo_shared_prefix=True)
+
+    def format_bonus_only(completions, **kwargs):
+        return [0.1] * len(completions)
+
+    trainer = grpo_trainer(tiny_guide(), examples(), format_bonus_only, config, tmp_path)
+    trainer.train()
+    logged = [row for row in trainer.state.log_history if "gcop/extra_draws" in row]
+    assert logged and logged[0]["gcop/extra_draws"] == 2.0
+
+
+def test_equal_advantages_off_zero_mark_a_flat_group():
+    remainder = torch.full((2,), 7.45e-9)  # a float32 mean of eight 0.1 rewards, subtracted
+    advantages = torch.cat([remainder, torch.tensor([0.5, -0.5])])
+    assert mixed_groups(advantages, GROUP).tolist() == [False, True]
+    assert zero_flat_groups(advantages, GROUP).tolist() == [0.0, 0.0, 0.5, -0.5]
 
 
 def exact_metric_unused(example, prediction, trace=None) -> bool:

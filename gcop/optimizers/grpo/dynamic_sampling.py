@@ -14,18 +14,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from gcop.optimizers.grpo.batch_rows import concat_rows, row_count, select_rows
-
-
-def mixed_groups(advantages: torch.Tensor, group_size: int) -> torch.Tensor:
-    """Per group of ``group_size`` consecutive rows: whether any of its advantages is nonzero.
-
-    >>> mixed_groups(torch.tensor([0.0, 0.0, 0.5, -0.5]), 2).tolist()
-    [False, True]
-    """
-    return (advantages.view(-1, group_size) != 0).any(dim=1)
+from gcop.optimizers.grpo.groups import mixed_groups
 
 
 def extra_questions(n_questions: int, n: int, seed: int, step: int, draw: int) -> list[int]:

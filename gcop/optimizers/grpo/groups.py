@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
+
 
 def neutralize_failures(
     indices: Sequence[int], rewards: Sequence[float], failed: Sequence[bool]
@@ -40,6 +42,31 @@ def zero_advantage_share(indices: Sequence[int], rewards: Sequence[float]) -> fl
     groups = _groups(indices, rewards)
     flat = [values for values in groups.values() if max(values) - min(values) < 1e-9]
     return round(len(flat) / len(groups), 6) if groups else 0.0
+
+
+def mixed_groups(advantages: torch.Tensor, group_size: int) -> torch.Tensor:
+    """Per group of ``group_size`` consecutive rows: whether its advantages differ.
+
+    Equal rewards give every row of a group one advantage, but not always exactly 0: a float32
+    mean of equal rewards such as 0.1 is off in the last bit. So a group is flat where its
+    advantages are equal, not where they are 0.
+
+    >>> mixed_groups(torch.tensor([0.0, 0.0, 0.5, -0.5, 7e-5, 7e-5]), 2).tolist()
+    [False, True, False]
+    """
+    grouped = advantages.view(-1, group_size)
+    return (grouped != grouped[:, :1]).any(dim=1)
+
+
+def zero_flat_groups(advantages: torch.Tensor, group_size: int) -> torch.Tensor:
+    """``advantages`` with every flat group's rows set to exactly 0, which is what GRPO means
+    for them (and what lets a trainer leave them out of the backward pass).
+
+    >>> zero_flat_groups(torch.tensor([7e-5, 7e-5, 0.5, -0.5]), 2).tolist()
+    [0.0, 0.0, 0.5, -0.5]
+    """
+    mixed = mixed_groups(advantages, group_size).repeat_interleave(group_size)
+    return torch.where(mixed, advantages, torch.zeros_like(advantages))
 
 
 def _groups(indices: Sequence[int], rewards: Sequence[float]) -> dict[int, list[float]]:

@@ -4,10 +4,11 @@
   (:func:`~gcop.optimizers.grpo.group_scoring.prefix_shared_logps`), not once per completion;
   in a one-process run (under ``accelerate launch`` the wrapped model's own forward keeps the
   processes' gradients in step).
-- **Flat rows skipped**: rows whose advantage is zero (a group whose samples all scored alike) add
-  nothing to the gradient when the loss has no KL term (``beta=0``) and divides by the whole
-  step's token count (``loss_type`` "dapo", TRL's default, or "cispo"); they are left out of the
-  forward pass then (in a one-process run), so a step costs what its informative groups cost.
+- **Flat rows skipped**: a group whose samples all scored alike gets advantage exactly 0 (TRL's
+  float32 group mean can leave it a last-bit remainder); its rows add nothing to the gradient
+  when the loss has no KL term (``beta=0``) and divides by the whole step's token count
+  (``loss_type`` "dapo", TRL's default, or "cispo"); they are left out of the forward pass then
+  (in a one-process run), so a step costs what its informative groups cost.
 - **Dynamic sampling** (``extra_draws``): DAPO's refill of a step with mixed groups
   (:mod:`~gcop.optimizers.grpo.dynamic_sampling`).
 
@@ -25,6 +26,7 @@ from trl import GRPOTrainer
 from gcop.optimizers.grpo.batch_rows import row_count, select_rows
 from gcop.optimizers.grpo.dynamic_sampling import extra_questions, fill_with_mixed_groups
 from gcop.optimizers.grpo.group_scoring import prefix_shared_logps
+from gcop.optimizers.grpo.groups import zero_flat_groups
 
 # loss types whose per-step normaliser does not depend on which rows a micro-batch holds
 _STEP_NORMALISED_LOSSES = ("dapo", "cispo")
@@ -62,7 +64,7 @@ class GuideGRPOTrainer(GRPOTrainer):
         )
 
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-        batch = super()._generate_and_score_completions(inputs)
+        batch = self._scored(inputs)
         if not self.extra_draws or not self.model.training:
             return batch
         size, step = self.num_generations, self.state.global_step
@@ -70,14 +72,22 @@ class GuideGRPOTrainer(GRPOTrainer):
 
         def draw(k: int) -> dict[str, Any]:
             picks = extra_questions(len(self.train_dataset), questions, self.args.seed, step, k)
-            rows = [self.train_dataset[i] for i in picks for _ in range(size)]
-            return GRPOTrainer._generate_and_score_completions(self, rows)
+            return self._scored([self.train_dataset[i] for i in picks for _ in range(size)])
 
         batch, draws = fill_with_mixed_groups(
             batch, draw, group_size=size, extra_draws=self.extra_draws
         )
         self._metrics["train"]["gcop/extra_draws"].append(float(draws))
         self._metrics["train"]["gcop/trained_groups"].append(row_count(batch) / size)
+        return batch
+
+    def _scored(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
+        """TRL's sampled and scored batch, its flat groups' advantages set to exactly 0 (where
+        this process holds whole groups: one process)."""
+        batch = super()._generate_and_score_completions(inputs)
+        advantages = batch["advantages"]
+        if self.accelerator.num_processes == 1 and advantages.dim() == 1:
+            batch["advantages"] = zero_flat_groups(advantages, self.num_generations)
         return batch
 
     def _compute_loss(self, model: Any, inputs: dict[str, Any]) -> torch.Tensor:
