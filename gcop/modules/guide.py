@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,6 +19,7 @@ from gcop.strategy import (
     OPEN_TAG,
     StrategyParse,
     count_words,
+    format_strategy,
     parse_strategy,
 )
 
@@ -26,22 +28,41 @@ FORMAT_RULE = (
 )
 
 
-def guide_messages(signature: type[dspy.Signature], inputs: dict[str, Any]) -> list[dict]:
-    """The chat messages the guide sees for ``inputs``.
+def guide_messages(
+    signature: type[dspy.Signature], inputs: dict[str, Any], demos: Sequence[Any] = ()
+) -> list[dict]:
+    """The chat messages the guide sees for ``inputs``: the signature's instructions, one
+    user/assistant turn per demo (a task and its strategy), then the task.
 
     Training (SFT, GRPO) and inference build prompts with this one function, so the trained guide
-    is always asked exactly what it was trained on.
+    is always asked exactly what it was trained on. A demo lacking an input field or a
+    ``strategy`` (e.g. a raw training example set by ``LabeledFewShot``) is left out.
     """
     missing = [name for name in signature.input_fields if name not in inputs]
     if missing:
         raise ValueError(f"guide input is missing field(s) {missing} of {signature.__name__}")
-    task = "\n\n".join(
+    messages = [{"role": "system", "content": f"{signature.instructions.strip()}\n{FORMAT_RULE}"}]
+    for demo in demos:
+        if _complete_demo(signature, demo):
+            messages += [
+                {"role": "user", "content": _task_text(signature, demo)},
+                {"role": "assistant", "content": format_strategy(demo["strategy"])},
+            ]
+    return [*messages, {"role": "user", "content": _task_text(signature, inputs)}]
+
+
+def _task_text(signature: type[dspy.Signature], inputs: Any) -> str:
+    return "\n\n".join(
         f"{name.replace('_', ' ').capitalize()}:\n{inputs[name]}" for name in signature.input_fields
     )
-    return [
-        {"role": "system", "content": f"{signature.instructions.strip()}\n{FORMAT_RULE}"},
-        {"role": "user", "content": task},
-    ]
+
+
+def _complete_demo(signature: type[dspy.Signature], demo: Any) -> bool:
+    """Whether ``demo`` holds every input field and a non-empty ``strategy``."""
+    keys = set(demo.keys())
+    strategy = demo["strategy"] if "strategy" in keys else None
+    has_strategy = isinstance(strategy, str) and bool(strategy.strip())
+    return has_strategy and all(name in keys for name in signature.input_fields)
 
 
 class Guide(dspy.Module):
@@ -61,6 +82,10 @@ class Guide(dspy.Module):
             ``kit.min_agreement`` of them lead to the same key (``kit.consensus``); it abstains
             otherwise, and the core runs alone, since a wrong plan costs a core more than none.
         **lm_kwargs: sampling settings; the paper samples at temperature 0.6, top-p 0.95 (§A.8).
+
+    ``guide.predict`` is the guide's prompt as DSPy sees it (``named_predictors()`` lists it): an
+    optimizer's instructions and demos there reach the guide's messages, in inference and in
+    training alike, and a saved policy keeps them.
     """
 
     def __init__(
@@ -79,7 +104,10 @@ class Guide(dspy.Module):
         if kit is not None and not isinstance(kit, StrategyKit):
             raise TypeError(f"kit must be a gcop.StrategyKit or None, got {kit!r}")
         self.kit = kit
-        self.signature = signature
+        # The guide's prompt as DSPy sees it: optimizers that walk ``named_predictors()`` edit its
+        # instructions and demos, and the guide's messages follow them. Its ``lm`` is unused: the
+        # guide calls ``self.lm`` directly, with a prompt of its own (:func:`guide_messages`).
+        self.predict = dspy.Predict(signature)
         lm = resolve_lm(lm, "guide")
         self.local_lm = lm if hasattr(lm, "set_model") else None  # trainable handle, if local
         self.token_budget = token_budget
@@ -91,6 +119,12 @@ class Guide(dspy.Module):
                 "(the default is 0.6; the first sample is greedy anyway)"
             )
         self.lm = as_lm(lm, ledger=ledger, role="guide", **{**settings, **lm_kwargs})
+
+    @property
+    def signature(self) -> type[dspy.Signature]:
+        """The guide signature, as its predictor holds it (instructions edited by an optimizer
+        included)."""
+        return self.predict.signature
 
     @property
     def samples(self) -> int:
@@ -107,10 +141,13 @@ class Guide(dspy.Module):
             "kit": self.kit,
             **dict(self.lm.kwargs),
         }
-        return Guide(self.signature, lm, **(settings | changes))
+        other = Guide(self.signature, lm, **(settings | changes))
+        other.predict.demos = list(self.predict.demos)
+        return other
 
     def messages(self, **inputs: Any) -> list[dict]:
-        return guide_messages(self.signature, inputs)
+        """The chat messages for ``inputs``, with this guide's instructions and demos."""
+        return guide_messages(self.signature, inputs, self.predict.demos)
 
     def count_tokens(self, text: str) -> int:
         """The length of ``text`` in the tokenizer of a local guide (a ``gcop.LocalLM``). An API
@@ -131,9 +168,19 @@ class Guide(dspy.Module):
         """Return ``strategy`` (the block text, empty when invalid or abstaining), ``valid``,
         ``reason``, the raw ``completion``, ``agreement`` (the share of samples behind the
         strategy; 1.0 for a single valid sample) and ``sample_keys``, the kit's consensus key of
-        every sample (``None`` for an invalid one; empty without a consensus)."""
+        every sample (``None`` for an invalid one; empty without a consensus). Under a DSPy trace
+        (as ``BootstrapFewShot`` runs) the call is recorded against :attr:`predict`, so a
+        bootstrapped demo for the guide is a task and the strategy it wrote."""
         task = {name: inputs[name] for name in self.signature.input_fields if name in inputs}
-        messages = self.messages(**task)
+        prediction = self._plan(self.messages(**task), lm_kwargs)
+        trace = dspy.settings.trace
+        if trace is not None and dspy.settings.max_trace_size > 0:  # as dspy.Predict records
+            if len(trace) >= dspy.settings.max_trace_size:
+                trace.pop(0)
+            trace.append((self.predict, task, prediction))
+        return prediction
+
+    def _plan(self, messages: list[dict], lm_kwargs: dict | None) -> dspy.Prediction:
         if self.samples == 1:
             completion = chat(self.lm, messages, **(lm_kwargs or {}))
             parsed = self.parse(completion)

@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 POLICY_FILE = "policy.json"
 CORE_STATE_FILE = "core_program.json"
 GUIDE_DIR = "guide"
-FORMAT_VERSION = 2  # 1: files written before the format had a version (no weight hashes)
+FORMAT_VERSION = 3  # 1: before the format had a version (no weight hashes); 2: no guide_program
 MAX_POLICY_BYTES = 64 << 20  # a policy.json holds settings and training summaries: a few MB
 
 _SECRET_WORDS = {  # anywhere in a name
@@ -59,6 +59,7 @@ class SavedPolicy(BaseModel):
     guide_files: dict[str, str] = {}  # path inside the policy folder -> sha256
     models: dict[str, dict[str, Any]] = {}  # role -> identity (see model_identity)
     training_config: dict[str, Any] | None = None
+    guide_program: dict[str, Any] | None = None  # the guide predictor's DSPy state (demos, ...)
     artifacts: dict[str, Any] = {}
     # how the policy turns strategies into answers, restored on load
     # (see gcop.modules.inference_settings)

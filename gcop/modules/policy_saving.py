@@ -19,6 +19,7 @@ from gcop.modules.policy_file import (
     CORE_STATE_FILE,
     FORMAT_VERSION,
     GUIDE_DIR,
+    POLICY_FILE,
     SavedPolicy,
     file_hashes,
     fingerprint,
@@ -70,11 +71,18 @@ def save_policy(policy: GuideCorePolicy, path: str | Path) -> Path:
         guide_files=guide_files,
         models=models,
         training_config=scrub(training_config(policy.artifacts)),
+        guide_program=guide_program_state(guide),
         artifacts=scrub(policy.artifacts),
         inference=inference_settings(guide, core),
     )
     write_policy_file(folder, saved)
     return folder
+
+
+def guide_program_state(guide: Guide | None) -> dict | None:
+    """The guide predictor's DSPy state (instructions, demos) to save; its ``lm`` is left out
+    (the guide runs on its own model, saved beside it)."""
+    return None if guide is None else scrub({**guide.predict.dump_state(), "lm": None})
 
 
 def saved_core(core: Core, folder: Path, saved: SavedPolicy, *, keep_lm: bool) -> Core:
@@ -98,12 +106,30 @@ def saved_core(core: Core, folder: Path, saved: SavedPolicy, *, keep_lm: bool) -
 
 
 def saved_guide(guide: Guide | None, folder: Path, saved: SavedPolicy) -> Guide | None:
-    """``guide`` on the saved guide weights, where the folder holds some."""
-    if guide is None or saved.guide_local_lm is None:
+    """A copy of ``guide`` on the saved guide weights (where the folder holds some) with the saved
+    instructions and demos (where ``policy.json`` records them)."""
+    if guide is None:
+        return None
+    if saved.guide_local_lm is not None:
+        guide = guide.with_lm(_saved_local_lm(folder / saved.guide_local_lm))
+    if saved.guide_program is None:  # written before the guide's program state was saved
         return guide
+    guide = copy.copy(guide)  # the caller's guide keeps its own predictor
+    guide.predict = copy.deepcopy(guide.predict)
+    try:
+        guide.predict.load_state(saved.guide_program)
+    except Exception as error:  # DSPy raises many kinds for a state that does not fit
+        raise ValueError(
+            f"{folder / POLICY_FILE}'s guide_program does not fit this policy's guide ({error}); "
+            "load it into a policy built with the guide signature it was saved from"
+        ) from error
+    return guide
+
+
+def _saved_local_lm(where: Path):
+    """The guide's ``LocalLM`` saved in ``where``, loaded and checked."""
     from gcop.lm.local import LocalLM
 
-    where = folder / saved.guide_local_lm
     try:
         local = LocalLM.load(where)
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -117,4 +143,4 @@ def saved_guide(guide: Guide | None, folder: Path, saved: SavedPolicy) -> Guide 
             f"{where} holds no loadable guide ({detail}); restore the folder from a copy, or "
             "save the policy again"
         ) from error
-    return guide.with_lm(local)
+    return local

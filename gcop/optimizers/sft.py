@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gcop.extras import optional_imports
-from gcop.modules.guide import Guide, guide_messages
+from gcop.modules.guide import Guide
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.freed_memory import release_freed_memory
 from gcop.optimizers.guide_training import (
@@ -45,7 +45,7 @@ def sft_rows(guide: Guide, pairs: Sequence[tuple[dict[str, Any], str]]) -> list[
             raise ValueError(f"pairs[{index}] has an empty strategy: drop it before SFT")
         rows.append(
             {
-                "prompt": guide_messages(guide.signature, inputs),
+                "prompt": guide.messages(**inputs),
                 "completion": [{"role": "assistant", "content": format_strategy(strategy)}],
             }
         )

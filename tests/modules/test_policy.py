@@ -318,7 +318,7 @@ def test_the_saved_policy_records_its_provenance(scripted_lm, tmp_path):
     policy.artifacts = {"config": {"k": 4, "tau": 0.75}, "sft": {"steps": 3}}
     policy.save(tmp_path / "run")
     saved = json.loads((tmp_path / "run" / "policy.json").read_text())
-    assert saved["format_version"] == 2 and saved["gcop_version"] == gcop.__version__
+    assert saved["format_version"] == 3 and saved["gcop_version"] == gcop.__version__
     assert saved["models"] == {
         "core": {"model": policy.core.lm.model},
         "guide": {"model": policy.guide.lm.model},

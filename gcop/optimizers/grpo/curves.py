@@ -28,7 +28,7 @@ from typing import Any
 from transformers import TrainerCallback  # imported only where GRPO trains, never by `import gcop`
 
 from gcop.lm.head_input import contiguous_head_input
-from gcop.modules.guide import Guide, guide_messages
+from gcop.modules.guide import Guide
 from gcop.optimizers.grpo.plan_reward import PlanVerifier
 from gcop.optimizers.grpo.rewards import as_score
 from gcop.optimizers.grpo.rollout import sample_rows
@@ -156,7 +156,7 @@ class PlanCurves(TrainerCallback):
         fields = list(self.guide.signature.input_fields)
         return [
             tokenizer.apply_chat_template(
-                guide_messages(self.guide.signature, {f: ex[f] for f in fields}),
+                self.guide.messages(**{f: ex[f] for f in fields}),
                 tokenize=False,
                 add_generation_prompt=True,
             )

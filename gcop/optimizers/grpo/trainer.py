@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gcop.lm.resolve import as_lm
-from gcop.modules.guide import Guide, guide_messages
+from gcop.modules.guide import Guide
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.freed_memory import release_freed_memory
 from gcop.optimizers.grpo.checkpoints import checkpoint_args, last_checkpoint
@@ -205,7 +205,7 @@ def grpo_trainer(
     fields = list(guide.signature.input_fields)
     rows = [
         {
-            "prompt": guide_messages(guide.signature, {name: ex[name] for name in fields}),
+            "prompt": guide.messages(**{name: ex[name] for name in fields}),
             "example_index": index,
         }
         for index, ex in enumerate(trainset)
