@@ -17,7 +17,8 @@ import json
 from pathlib import Path
 
 import gcop
-from gcop.demo import POLICY_FOLDERS, SETTINGS_FILE, demo_policy
+from gcop.demo import SETTINGS_FILE, demo_policy
+from gcop.demo_training import POLICY_FOLDERS
 from gcop.evaluate import evaluate_all
 from gcop.paired import mcnemar
 from gcop.presets import PRESETS, DemoPreset

@@ -8,28 +8,23 @@ about two hours), ``full`` (sizes for a GPU or an API core).
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gcop.modules.policy_file import POLICY_FILE
-from gcop.presets import PRESETS, RECIPES, DemoPreset
+from gcop.demo_results import CEILING, EXAMPLES_FILE, paired_comparisons, write_examples
+from gcop.demo_training import POLICY_FOLDERS, train_recipes
+from gcop.presets import PRESETS, DemoPreset
 from gcop.tasks import load_task
 from gcop.tasks.task import Task
 
 logger = logging.getLogger(__name__)
 
 
-TRAINED = ("SFT", "Advisor", "ExecTune")
-POLICY_FOLDERS = {name: f"{name.lower()}_policy" for name in TRAINED}  # in the output folder
-CEILING = "reference-plan ceiling"
 SETTINGS_FILE = "preset.json"  # in the partial folder: what an interrupted run was started with
-EXAMPLES_FILE = "examples.jsonl"  # one line per (recipe, example): for paired tests across runs
 
 
 def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) -> Path:
@@ -124,7 +119,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
             "judge": judge,
         }
     )
-    programs, artifacts = _train(
+    programs, artifacts = train_recipes(
         preset, policy, trainset, teacher, exectune_config, out, train_task.metric
     )
     programs.update(_references(preset, policy, evalset, eval_task))
@@ -204,63 +199,6 @@ def _skipped_phases(artifacts: dict[str, Any]) -> dict[str, str]:
     return {"SFT": f"skipped ({skipped}): the SFT row runs the untrained guide"}
 
 
-def _train(preset, policy, trainset, teacher, config, out: Path, metric):
-    """Train what the chosen recipes need; returns ``({recipe: program}, {phase: summary})``."""
-    import gcop
-    from gcop.baselines.advisor import Advisor
-    from gcop.baselines.icl import ICLPolicy
-
-    wanted = set(preset.recipes)
-    programs: dict[str, Any] = {}
-    artifacts: dict[str, Any] = {}
-    if "core-only" in wanted:
-        programs["core-only"] = policy.unguided()
-    if "core + ICL" in wanted:
-        programs["core + ICL"] = ICLPolicy(policy.core, trainset)
-    if "None (untrained guide)" in wanted:
-        programs["None (untrained guide)"] = policy
-    if wanted & {"SFT", "ExecTune"}:
-        names = [name for name in ("SFT", "ExecTune") if name in wanted]
-
-        def exectune() -> dict[str, Any]:
-            run_config = config.model_copy(update={"grpo": config.grpo and "ExecTune" in wanted})
-            logger.info("ExecTune: acceptance sampling, SFT, GRPO on %d examples", len(trainset))
-            optimizer = gcop.ExecTune(metric, teacher=teacher, config=run_config, run_dir=out)
-            exectuned = optimizer.compile(policy, trainset=trainset)
-            return {"SFT": optimizer.sft_program_ or exectuned, "ExecTune": exectuned}
-
-        programs.update(trained_once(out, policy, names, exectune))
-        artifacts.update(programs[names[-1]].artifacts)
-    if "Advisor" in wanted:
-
-        def advisor() -> dict[str, Any]:
-            logger.info("Advisor baseline: GRPO on the task reward only")
-            return {"Advisor": Advisor(metric, config=config).compile(policy, trainset=trainset)}
-
-        programs.update(trained_once(out, policy, ["Advisor"], advisor))
-        artifacts["advisor"] = programs["Advisor"].artifacts.get("advisor")
-    return {name: programs[name] for name in RECIPES if name in programs}, artifacts
-
-
-def trained_once(
-    out: Path, policy: Any, names: list[str], train: Callable[[], dict[str, Any]]
-) -> dict[str, Any]:
-    """The programs ``names`` as an earlier run into ``out`` saved them, else ``train()``'s,
-    saved there (``<out>/<name>_policy``) so that an interrupted run does not train them again."""
-    folders = {name: out / POLICY_FOLDERS[name] for name in names}
-    if all((folder / POLICY_FILE).is_file() for folder in folders.values()):
-        logger.info("resuming: %s trained by an earlier run", " and ".join(names))
-        return {name: copy.deepcopy(policy).load(folder) for name, folder in folders.items()}
-    trained = train()
-    for name, folder in folders.items():
-        unfinished = folder.with_name(folder.name + ".saving")
-        shutil.rmtree(unfinished, ignore_errors=True)
-        trained[name].save(unfinished)
-        shutil.rmtree(folder, ignore_errors=True)
-        unfinished.rename(folder)  # a kill while saving leaves no folder that looks finished
-    return {name: trained[name] for name in names}
-
-
 def _references(preset, policy, evalset, eval_task: Task) -> dict[str, Any]:
     """The rows that put the recipes in context: the privileged ceiling and other cores."""
     import gcop
@@ -273,52 +211,3 @@ def _references(preset, policy, evalset, eval_task: Task) -> dict[str, Any]:
         core = policy.core.with_lm(resolve_lm(model, "core", **preset.local_lm))
         rows[f"{model} alone"] = gcop.GuideCorePolicy(guide=None, core=core)
     return rows
-
-
-def write_examples(path: Path, results: list) -> None:
-    """Each recipe's per-example outcome (score, error, the guide's strategy and why it was or
-    was not sent, the reply) as JSON lines."""
-    with path.open("w") as file:
-        for result in results:
-            for item in result.results:
-                row = {
-                    "recipe": result.name,
-                    "index": item.index,
-                    "score": item.score,
-                    "error": item.error,
-                    "valid": item.valid,
-                    "reason": item.reason,
-                    "strategy": item.strategy,
-                    "output": item.output[:1000],
-                }
-                file.write(json.dumps(row) + "\n")
-
-
-def paired_comparisons(results: list) -> list[Any]:
-    """Exact McNemar tests between the recipes the paper orders, where both were run."""
-    by_name = {r.name: r.results for r in results}
-    pairs = [
-        ("ExecTune", "core-only"),
-        ("ExecTune", "SFT"),
-        ("ExecTune", "Advisor"),
-        ("Advisor", "None (untrained guide)"),
-        ("SFT", "Advisor"),
-        ("SFT", "core-only"),
-        (CEILING, "core-only"),
-    ]
-    pairs += [("ExecTune", name) for name in by_name if name.endswith(" alone")]
-    return [
-        _paired(a, by_name[a], b, by_name[b]) for a, b in pairs if a in by_name and b in by_name
-    ]
-
-
-def _paired(a: str, a_results: list, b: str, b_results: list) -> Any:
-    """McNemar over the examples both recipes scored (an errored example carries no verdict)."""
-    from gcop.paired import mcnemar
-
-    both = [
-        (x.score, y.score)
-        for x, y in zip(a_results, b_results, strict=True)
-        if x.error is None and y.error is None
-    ]
-    return mcnemar([x for x, _ in both], [y for _, y in both], a=a, b=b)

@@ -256,7 +256,7 @@ def test_a_preset_without_grpo_trains_no_grpo(tmp_path):
 
 def test_paired_comparisons_leave_out_examples_that_errored():
     from gcop.cost import CostSummary
-    from gcop.demo import paired_comparisons
+    from gcop.demo_results import paired_comparisons
     from gcop.evaluate import EvaluationResult, ExampleResult
 
     def result(name, scores, errors=()):
@@ -280,7 +280,8 @@ def test_a_demo_guide_sampling_several_plans_abstains_where_they_disagree(tmp_pa
     agrees with itself: every task is left to the core alone, after two guide calls. The
     render setting (GSM8K's calculator) reaches the core, and the ceiling row reads symbolic
     reference plans."""
-    from gcop.demo import CEILING, run_demo
+    from gcop.demo import run_demo
+    from gcop.demo_results import CEILING
 
     out = tmp_path / "demo"
     run_demo(
@@ -317,7 +318,8 @@ def test_gsm8k_offline_example_runs_on_the_tiny_preset(tmp_path):
 def test_a_demo_trains_on_one_task_and_evaluates_on_another(tmp_path):
     """The code preset's shape at tiny size: MBPP's training split, HumanEval's test problems
     scored in the sandbox, the ceiling row planned by the code teacher from the reference."""
-    from gcop.demo import CEILING, run_demo
+    from gcop.demo import run_demo
+    from gcop.demo_results import CEILING
     from gcop.tasks.code import humaneval
 
     out = tmp_path / "demo"
