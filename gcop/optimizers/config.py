@@ -84,7 +84,12 @@ class ExecTuneConfig(BaseModel):
     lambda_judge: float = Field(0.2, ge=0, description="judge weight λ_judge, §A.8")
     mu: float = Field(0.5, ge=0, description="non-regression weight μ, §A.8")
     judge: str | None = Field(None, description="judge LM (LiteLLM string); None: the teacher")
-    max_strategy_tokens: int = Field(256, ge=8, description="strategy token budget, §A.8")
+    max_strategy_tokens: int = Field(
+        256,
+        ge=8,
+        description="GRPO's strategy token budget, §A.8: its format gate takes the smaller of "
+        "this and the guide's own token_budget (which acceptance sampling and inference use)",
+    )
     grpo_max_completion_tokens: int | None = Field(
         None,
         ge=8,
