@@ -3,10 +3,11 @@ into pass@1?
 
 Three phases, each resumable (re-running the same command continues where it stopped):
 
-1. ``sft``: a LoRA on ``qwen2.5-coder-0.5b`` trained with gcop's ``train_sft`` on the
-   ``symbolic-planner``'s plans for the first ``--n-sft`` GSM8K training problems (seed 0), with
-   the ``evidence`` preset's LoRA/SFT settings. Acceptance sampling is skipped: every reference
-   plan is kept (the preset's acceptance keeps about half of them).
+1. ``sft``: a LoRA on ``qwen2.5-coder-0.5b`` (``--guide-model``: another base, such as
+   ``qwen2.5-coder-1.5b``) trained with gcop's ``train_sft`` on the ``symbolic-planner``'s plans
+   for the first ``--n-sft`` GSM8K training problems (seed 0), with the ``evidence`` preset's
+   LoRA/SFT settings. Acceptance sampling is skipped: every reference plan is kept (the preset's
+   acceptance keeps about half of them).
 2. ``eval``: the SFT guide's greedy right-plan rate (and pass@k) on 100 dev problems.
 3. ``grpo``: GRPO from the SFT guide on the whole training split, every plan scored by the plan
    verifier (the calculator's value against the gold answer), ``--core-share`` of the groups by
@@ -81,7 +82,7 @@ def sft_guide(args):
         for ex in train
     ]
     start = time.time()
-    guide, summary = train_sft(new_guide(gcop.LocalLM(MODEL)), pairs, base_config(args))
+    guide, summary = train_sft(new_guide(gcop.LocalLM(args.guide_model)), pairs, base_config(args))
     guide.local_lm.save(folder)
     summary = {k: v for k, v in summary.items() if k != "losses"} | {"wall_s": time.time() - start}
     (args.run_dir / "sft_summary.json").write_text(json.dumps(summary, indent=2, default=str))
@@ -243,6 +244,11 @@ def main(argv=None) -> None:
     parser.add_argument("phase", choices=["sft", "eval", "grpo", "all"])
     parser.add_argument("--run-dir", type=Path, default=Path("runs/grpo_long"))
     parser.add_argument("--n-sft", type=int, default=240, help="SFT problems (preset: 240)")
+    parser.add_argument(
+        "--guide-model",
+        default=MODEL,
+        help="the guide's base model (a registry name); the core stays " + MODEL,
+    )
     parser.add_argument("--n-dev", type=int, default=100)
     parser.add_argument("--steps", type=int, default=1000, help="GRPO steps in all")
     parser.add_argument("--questions", type=int, default=8, help="questions (groups) a step")
