@@ -15,7 +15,8 @@ plan for each of ``--n`` dev problems (the slice the learning curves use), sorte
     .venv/bin/python experiments/plan_errors.py --run-dir runs/grpo_long \\
         --checkpoint runs/grpo_long/checkpoints/checkpoint-80 --out runs/study/plan_errors
 
-Rows (one per guide and question, resumable) go to ``<out>/plans.jsonl``, the table to stdout.
+Rows (one per guide and question; a rerun skips the guides already written) go to
+``<out>/plans.jsonl``, the table to stdout.
 """
 
 from __future__ import annotations
@@ -129,12 +130,14 @@ def main() -> None:
             continue
         folder = guide_folder(args.run_dir, checkpoint, args.out)
         plans = greedy_plans(folder, dev, args.threads)
-        for index, (example, plan) in enumerate(zip(dev, plans, strict=True)):
-            row = {"guide": name, "index": index, **plan, "class": plan_class(plan, example)}
-            row["gold"] = extract_number(example.gold)
-            rows.append(row)
-            with path.open("a") as out:
-                out.write(json.dumps(row) + "\n")
+        new = [
+            {"guide": name, "index": index, **plan, "class": plan_class(plan, example)}
+            | {"gold": extract_number(example.gold)}
+            for index, (example, plan) in enumerate(zip(dev, plans, strict=True))
+        ]
+        with path.open("a") as out:  # a guide's rows at once: a killed run redoes that guide
+            out.writelines(json.dumps(row) + "\n" for row in new)
+        rows += new
     guides = list(dict.fromkeys(row["guide"] for row in rows))
     counts = {g: Counter(row["class"] for row in rows if row["guide"] == g) for g in guides}
     print("| class | " + " | ".join(guides) + " |")

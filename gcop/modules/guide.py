@@ -59,10 +59,9 @@ def _task_text(signature: type[dspy.Signature], inputs: Any) -> str:
 
 def _complete_demo(signature: type[dspy.Signature], demo: Any) -> bool:
     """Whether ``demo`` holds every input field and a non-empty ``strategy``."""
-    keys = set(demo.keys())
-    strategy = demo["strategy"] if "strategy" in keys else None
+    strategy = demo.get("strategy")
     has_strategy = isinstance(strategy, str) and bool(strategy.strip())
-    return has_strategy and all(name in keys for name in signature.input_fields)
+    return has_strategy and all(name in demo for name in signature.input_fields)
 
 
 class Guide(dspy.Module):
