@@ -102,6 +102,46 @@ def test_isolation_is_reported():
     assert iso.fork_block in ("seccomp", "guard")
 
 
+def test_concurrent_first_runs_probe_the_namespaces_once(monkeypatch):
+    """Evaluation threads start their first sandboxed runs together: one ``unshare`` probe (and
+    one log line), not one per thread."""
+    import shutil
+    import threading
+    from types import SimpleNamespace
+
+    from gcop.sandbox import launch
+
+    probes = []
+
+    def slow_probe(cmd, **kwargs):
+        probes.append(cmd)
+        time.sleep(0.05)
+        return SimpleNamespace(returncode=0)
+
+    monkeypatch.setattr(subprocess, "run", slow_probe)
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/unshare")
+    launch.namespace_prefix.cache_clear()
+    launch._probe_namespace.cache_clear()
+    start = threading.Barrier(8)
+    prefixes = []
+
+    def first_run():
+        start.wait()
+        prefixes.append(launch.namespace_prefix())
+
+    threads = [threading.Thread(target=first_run) for _ in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        launch.namespace_prefix.cache_clear()
+        launch._probe_namespace.cache_clear()
+    assert len(probes) == 1 and len(prefixes) == 8 and len(set(prefixes)) == 1
+    assert "--net" in prefixes[0]
+
+
 def test_child_imports_no_parent_code():
     # The child is a standard-library script: start-up cost is paid on every run.
     heavy = "{'dataclasses', 'gcop', 'logging', 'typing'}"

@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 from gcop.sandbox.jobs import Job, SandboxConfig, SandboxResult
 
@@ -22,11 +23,18 @@ logger = logging.getLogger(__name__)
 
 _CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "child.py")
 _JOB_FILE = ".gcop_job.json"
+_ONCE_LOCK = threading.Lock()
 
 
 @functools.cache
 def namespace_prefix() -> tuple[str, ...]:
     """The ``unshare`` command line that works here (probed once), or ``()``."""
+    with _ONCE_LOCK:  # functools.cache alone lets every first concurrent caller probe
+        return _probe_namespace()
+
+
+@functools.cache
+def _probe_namespace() -> tuple[str, ...]:
     import shutil
     import subprocess
 
@@ -116,8 +124,13 @@ def execute(job: Job, cfg: SandboxConfig) -> tuple[SandboxResult, dict]:
     return result, record
 
 
-@functools.cache
 def _warn_once(message: str) -> None:
+    with _ONCE_LOCK:
+        _warn(message)
+
+
+@functools.cache
+def _warn(message: str) -> None:
     logger.warning(message)
 
 
