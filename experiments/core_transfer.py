@@ -1,16 +1,20 @@
-"""Study: one trained guide, several cores (modular adaptation) on GSM8K dev.
+"""Study: one trained guide, several cores (modular adaptation).
 
 A guide is trained against one core; can it steer another without retraining? For each core in
-``--cores``, the core alone and the same core steered by the guide, under the evidence preset's
-policy settings (plain prompt, 320 tokens, the calculator between guide and core) with
-``--samples`` plans per question (1: the greedy plan; the preset samples 5, agrees on one and
-keeps the core's own answer where a plan backs it: ``--preset-kit``). Paired test per core.
+``--cores``, the core alone and the same core steered by the guide, under a demo preset's policy
+settings (``--preset``; GSM8K's ``evidence``: plain prompt, 320 tokens, the calculator between
+guide and core) with ``--samples`` plans per question (1: the greedy plan; the evidence preset
+samples 5, agrees on one and keeps the core's own answer where a plan backs it:
+``--preset-kit``). Paired test per core.
 
-The guide is a saved ``gcop.LocalLM`` folder, or a GRPO checkpoint of
-``experiments/grpo_plan_reward.py`` (``--checkpoint``: its adapter over the run's SFT guide).
+The guide is a policy a demo or ``gcop compile`` saved (``--policy``: its folder), or a GRPO
+checkpoint of ``experiments/grpo_plan_reward.py`` (``--checkpoint``: its adapter over the run's
+SFT guide; GSM8K).
 
     .venv/bin/python experiments/core_transfer.py --run-dir runs/grpo_long \\
         --checkpoint runs/grpo_long/checkpoints/checkpoint-100 --n 100 --out runs/study/transfer
+    .venv/bin/python experiments/core_transfer.py --task humaneval --split test --preset code \\
+        --policy runs/code/exectune_policy --preset-kit --n 80 --out runs/study/transfer_code
 
 Rows go to ``<out>/rows.jsonl`` (one per condition, resumable) and the table to stdout.
 """
@@ -26,8 +30,8 @@ from pathlib import Path
 import gcop
 from gcop.evaluate import evaluate
 from gcop.paired import mcnemar
-from gcop.presets import EVIDENCE
-from gcop.tasks import gsm8k
+from gcop.presets import PRESETS
+from gcop.tasks import load_task
 
 
 def guide_folder(run_dir: Path, checkpoint: Path | None, out: Path) -> Path:
@@ -44,23 +48,32 @@ def guide_folder(run_dir: Path, checkpoint: Path | None, out: Path) -> Path:
     return folder
 
 
-def conditions(args, guide: Path):
-    settings = EVIDENCE.policy_settings()
+def conditions(args, task, guide: Path):
+    preset = PRESETS[args.preset]
+    settings = preset.policy_settings()
     if not args.preset_kit:
         settings = settings.model_copy(
             update={"samples": args.samples, "keep_core_answer": False, "min_agreement": 1}
         )
     for core in args.cores:
-        yield f"{core} alone", gsm8k.TASK.policy(None, core, settings)
-        yield f"{core} + guide", gsm8k.TASK.policy(gcop.LocalLM.load(guide), core, settings)
+        yield f"{core} alone", task.policy(None, core, settings)
+        if args.policy is None:
+            yield f"{core} + guide", task.policy(gcop.LocalLM.load(guide), core, settings)
+        else:  # the saved guide, its kit and core format, on this core
+            guided = task.policy(preset.guide, core, settings)
+            yield f"{core} + guide", guided.load(args.policy, keep_core_lm=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", type=Path, default=Path("runs/grpo_long"))
     parser.add_argument("--checkpoint", type=Path, help="a GRPO checkpoint folder (default: SFT)")
+    parser.add_argument("--policy", type=Path, help="a saved policy folder instead of a GRPO run")
+    parser.add_argument("--task", default="gsm8k", help="a gcop task name")
+    parser.add_argument("--split", default="dev", help="the task's split (HumanEval: test)")
+    parser.add_argument("--preset", default="evidence", choices=sorted(PRESETS))
     parser.add_argument("--cores", nargs="+", default=["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"])
-    parser.add_argument("--n", type=int, default=100, help="dev problems")
+    parser.add_argument("--n", type=int, default=100, help="problems")
     parser.add_argument("--samples", type=int, default=1, help="plans per question")
     parser.add_argument("--preset-kit", action="store_true", help="the evidence preset's kit")
     parser.add_argument("--threads", type=int, default=32)
@@ -71,16 +84,18 @@ def main() -> None:
     done = {}
     if rows_path.exists():
         done = {row["condition"]: row for row in map(json.loads, rows_path.open())}
-    dev = gsm8k.load("dev", n=args.n, seed=0)
-    guide = guide_folder(args.run_dir, args.checkpoint, args.out)
-    for name, policy in conditions(args, guide):
+    task = load_task(args.task)
+    problems = task.load(args.split, n=args.n, seed=0)
+    guide = args.policy or guide_folder(args.run_dir, args.checkpoint, args.out)
+    for name, policy in conditions(args, task, guide):
         if name in done:
             continue
         start = time.time()
-        result = evaluate(policy, dev, gsm8k.TASK.metric, name=name, num_threads=args.threads)
+        result = evaluate(policy, problems, task.metric, name=name, num_threads=args.threads)
         row = {
             "condition": name,
             "guide": str(guide),
+            "task": f"{args.task} {args.split}",
             "samples": "preset" if args.preset_kit else args.samples,
             "n": args.n,
             "correct": sum(r.score >= 0.5 for r in result.results if r.error is None),

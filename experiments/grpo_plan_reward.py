@@ -1,7 +1,8 @@
 """GRPO with a verifiable plan reward on GSM8K (issue 27): can GRPO turn the SFT guide's pass@k
 into pass@1?
 
-Three phases, each resumable (re-running the same command continues where it stopped):
+Three phases, each resumable (re-running the same command continues where it stopped; SFT and
+GRPO from their last checkpoint):
 
 1. ``sft``: a LoRA on ``qwen2.5-coder-0.5b`` (``--guide-model``: another base, such as
    ``qwen2.5-coder-1.5b``) trained with gcop's ``train_sft`` on the ``symbolic-planner``'s plans
@@ -82,7 +83,10 @@ def sft_guide(args):
         for ex in train
     ]
     start = time.time()
-    guide, summary = train_sft(new_guide(gcop.LocalLM(args.guide_model)), pairs, base_config(args))
+    config = base_config(args).model_copy(  # a stopped SFT resumes from its last checkpoint
+        update={"sft_save_steps": 5, "sft_checkpoint_dir": str(args.run_dir / "sft_checkpoints")}
+    )
+    guide, summary = train_sft(new_guide(gcop.LocalLM(args.guide_model)), pairs, config)
     guide.local_lm.save(folder)
     summary = {k: v for k, v in summary.items() if k != "losses"} | {"wall_s": time.time() - start}
     (args.run_dir / "sft_summary.json").write_text(json.dumps(summary, indent=2, default=str))

@@ -62,6 +62,17 @@ class ExecTuneConfig(BaseModel):
         "gradient accumulation (the same updates, less padding and memory); unused where sft_args "
         "sets per_device_train_batch_size or gradient_accumulation_steps",
     )
+    sft_save_steps: int | None = Field(
+        None,
+        ge=1,
+        description="checkpoint SFT (adapter, optimizer, scheduler, RNG, step) every N steps into "
+        "sft_checkpoint_dir; None: no checkpoints",
+    )
+    sft_checkpoint_dir: str | None = Field(
+        None,
+        description="a folder kept across runs: SFT writes its checkpoints there and resumes from "
+        "the last one it finds; None: a temporary folder, nothing kept",
+    )
     lora: bool = Field(True, description="train LoRA adapters (False: full fine-tune)")
     lora_r: int = Field(16, ge=1, description="LoRA rank")
     lora_alpha: int = Field(32, ge=1, description="LoRA alpha")
@@ -158,10 +169,14 @@ class ExecTuneConfig(BaseModel):
             raise ValueError("ExecTuneConfig: enable at least one of sft=True or grpo=True")
         if self.lora_args and not self.lora:
             raise ValueError("ExecTuneConfig: lora_args needs lora=True (no adapter is trained)")
-        if self.grpo_save_steps is not None and self.grpo_checkpoint_dir is None:
-            raise ValueError(
-                "ExecTuneConfig: grpo_save_steps needs grpo_checkpoint_dir=<folder> to keep them in"
-            )
+        for phase in ("sft", "grpo"):
+            if getattr(self, f"{phase}_save_steps") is not None and (
+                getattr(self, f"{phase}_checkpoint_dir") is None
+            ):
+                raise ValueError(
+                    f"ExecTuneConfig: {phase}_save_steps needs {phase}_checkpoint_dir=<folder> "
+                    "to keep them in"
+                )
         return self
 
     @model_validator(mode="after")

@@ -3,7 +3,9 @@
 Each pair becomes a chat-format prompt/completion row: the prompt is exactly what the guide sees at
 inference (:func:`gcop.modules.guide.guide_messages`), the completion is the assistant's
 ``<strategy>`` block, and the loss falls on the completion only. LoRA by default, full fine-tune
-with ``config.lora=False``. The input guide is left unchanged; a new Guide is returned.
+with ``config.lora=False``. The input guide is left unchanged; a new Guide is returned. With
+``config.sft_checkpoint_dir`` a stopped run resumes from its last checkpoint
+(:mod:`gcop.optimizers.checkpoints`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from gcop.extras import optional_imports
 from gcop.modules.guide import Guide
+from gcop.optimizers.checkpoints import checkpoint_args, last_checkpoint
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.freed_memory import release_freed_memory
 from gcop.optimizers.guide_training import (
@@ -73,6 +76,7 @@ def sft_trainer(
         completion_only_loss=True,
         max_length=None,
         dataset_num_proc=None,
+        **checkpoint_args(config.sft_save_steps),
     )
     args = SFTConfig(**{**settings, **config.sft_args})
     with dataset_bars_off():  # one progress display for the phase: the training bar
@@ -93,15 +97,17 @@ def train_sft(
 
     Returns the new guide (its LocalLM is named ``<base>-sft-<weights fingerprint>``) and a
     JSON-able summary of what ran: optimizer steps and epochs completed (next to the epochs
-    configured), losses, train time, number of pairs.
+    configured), losses, train time, number of pairs. With ``config.sft_checkpoint_dir`` set,
+    checkpoints are kept there (every ``config.sft_save_steps`` steps) and a run that finds one
+    resumes from it, on the same pairs.
     """
     if not isinstance(config, ExecTuneConfig):
         raise TypeError(f"config must be an ExecTuneConfig, got {type(config).__name__}")
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="gcop-sft-") as output_dir:
-        trainer = sft_trainer(guide, pairs, config, output_dir)
+    with tempfile.TemporaryDirectory(prefix="gcop-sft-") as scratch:
+        trainer = sft_trainer(guide, pairs, config, config.sft_checkpoint_dir or scratch)
         logger.info("SFT of %s on %d pairs", guide.local_lm.name, len(pairs))
-        result = trainer.train()
+        result = trainer.train(resume_from_checkpoint=last_checkpoint(config.sft_checkpoint_dir))
     losses = loss_history(trainer)
     new_guide = trained_guide(guide, trainer.model, trainer.processing_class, "sft")
     summary = {

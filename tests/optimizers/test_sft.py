@@ -14,6 +14,7 @@ from training_fakes import (
     tiny_guide,
     valid_rate,
 )
+from transformers import TrainerCallback
 
 import gcop
 from gcop.lm.local_folder import SPEC_FILE
@@ -181,3 +182,47 @@ def test_micro_batches_accumulate_to_the_same_update_as_one_batch():
     assert update.norm() > 0
     # bf16 autocast on this CPU leaves ~0.2%; one micro-batch alone would differ by ~100%
     assert difference.norm() / update.norm() < 0.01
+
+
+class StopAt(TrainerCallback):
+    """Stops training after ``step``, as an interrupted run would (but cleanly)."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
+
+
+def test_a_stopped_sft_run_resumes_from_its_checkpoint(tmp_path, caplog):
+    def lora(guide):
+        weights = guide.local_lm.model.state_dict()
+        return {k: v.detach().clone() for k, v in weights.items() if "lora_" in k}
+
+    def config_in(folder):
+        return small_config(
+            sft_args={"max_steps": 4}, sft_save_steps=1, sft_checkpoint_dir=str(folder)
+        )
+
+    start = tiny_guide()
+    stopped = sft_trainer(start, PAIRS, config_in(tmp_path), str(tmp_path))
+    stopped.add_callback(StopAt(2))
+    stopped.train()
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
+
+    with caplog.at_level("INFO", logger="gcop.optimizers.checkpoints"):
+        resumed, summary = train_sft(start, PAIRS, config_in(tmp_path))
+    assert "resumes from" in caplog.text and "checkpoint-2" in caplog.text
+    assert summary["steps"] == 4
+    straight, _ = train_sft(start, PAIRS, config_in(tmp_path / "straight"))
+    after_resume, never_stopped = lora(resumed), lora(straight)
+    assert any(v.abs().sum() > 0 for k, v in after_resume.items() if "lora_B" in k)  # trained
+    # the resumed run is the one that never stopped: weights, optimizer, schedule, data order
+    for name, value in never_stopped.items():
+        torch.testing.assert_close(after_resume[name], value, rtol=1e-4, atol=1e-6)
+
+
+def test_sft_checkpoints_need_a_folder_to_keep_them_in():
+    with pytest.raises(ValueError, match="sft_save_steps needs sft_checkpoint_dir"):
+        small_config(sft_save_steps=5)

@@ -5,7 +5,7 @@ and TRL's ``GRPOTrainer`` pushes the guide toward the strategies with the higher
 ``reward="task"`` (the Advisor baseline) uses the task reward alone. The reward's LM plumbing is in
 :mod:`gcop.optimizers.grpo.guide_reward`, its math in :mod:`gcop.optimizers.grpo.rewards`; with a
 task's plan verifier, :mod:`gcop.optimizers.grpo.plan_reward` scores most groups without the core.
-Checkpoints and resuming: :mod:`gcop.optimizers.grpo.checkpoints`.
+Checkpoints and resuming: :mod:`gcop.optimizers.checkpoints`.
 Generation uses vLLM (colocated) when the ``[vllm]`` extra and a GPU are present, transformers
 otherwise.
 """
@@ -22,9 +22,9 @@ from typing import Any, Literal
 
 from gcop.lm.resolve import as_lm
 from gcop.modules.guide import Guide
+from gcop.optimizers.checkpoints import checkpoint_args, last_checkpoint
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.freed_memory import release_freed_memory
-from gcop.optimizers.grpo.checkpoints import checkpoint_args, last_checkpoint
 from gcop.optimizers.grpo.guide_reward import GuideReward, core_inputs
 from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.optimizers.grpo.plan_reward import PlanReward, PlanVerifier
@@ -256,7 +256,7 @@ def grpo_args(model: Any, config: ExecTuneConfig, output_dir: str) -> Any:
         temperature=config.grpo_temperature,
         use_vllm=vllm,
         **({"vllm_mode": "colocate"} if vllm else {}),
-        **checkpoint_args(config),
+        **checkpoint_args(config.grpo_save_steps),
     )
     return GRPOConfig(**{**settings, **config.grpo_args})
 

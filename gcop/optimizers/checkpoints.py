@@ -1,8 +1,9 @@
-"""GRPO runs that survive being stopped: checkpoints in a kept folder, and resuming from the last.
+"""Training runs that survive being stopped: checkpoints in a kept folder, resumed from the last.
 
-Each checkpoint is transformers' own (``checkpoint-<step>/``): the LoRA adapter, the optimizer,
-the scheduler, the RNG states and the trainer's state (step, logs). On resume the trainer restores
-them and skips the batches already trained, so the data order goes on where it stopped.
+SFT and GRPO both use them. Each checkpoint is transformers' own (``checkpoint-<step>/``): the
+LoRA adapter, the optimizer, the scheduler, the RNG states and the trainer's state (step, logs).
+On resume the trainer restores them and skips the batches already trained, so the data order goes
+on where it stopped.
 """
 
 from __future__ import annotations
@@ -11,26 +12,24 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from gcop.optimizers.config import ExecTuneConfig
-
 logger = logging.getLogger(__name__)
 
 KEEP_CHECKPOINTS = 2  # the last two: one may be half-written when a run is killed
 
 
-def checkpoint_args(config: ExecTuneConfig) -> dict[str, Any]:
-    """TRL settings that save every ``grpo_save_steps`` steps (none when unset).
+def checkpoint_args(save_steps: int | None) -> dict[str, Any]:
+    """Trainer settings that save every ``save_steps`` optimizer steps (none when ``None``).
 
-    >>> checkpoint_args(ExecTuneConfig(grpo_save_steps=10, grpo_checkpoint_dir="runs/x"))
+    >>> checkpoint_args(10)
     {'save_strategy': 'steps', 'save_steps': 10, 'save_total_limit': 2, 'save_only_model': False}
-    >>> checkpoint_args(ExecTuneConfig())
+    >>> checkpoint_args(None)
     {}
     """
-    if config.grpo_save_steps is None:
+    if save_steps is None:
         return {}
     return {
         "save_strategy": "steps",
-        "save_steps": config.grpo_save_steps,
+        "save_steps": save_steps,
         "save_total_limit": KEEP_CHECKPOINTS,
         "save_only_model": False,  # the optimizer, scheduler and RNG too: a true resume
     }
@@ -44,5 +43,5 @@ def last_checkpoint(folder: str | Path | None) -> str | None:
 
     found = get_last_checkpoint(str(folder))
     if found is not None:
-        logger.info("GRPO resumes from %s", found)
+        logger.info("training resumes from %s", found)
     return found
