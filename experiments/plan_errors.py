@@ -1,7 +1,8 @@
 """Study: where a GSM8K guide's wrong plans go wrong (evidence §7, issue 27's stopping report).
 
-For each guide (the run's SFT guide, and GRPO checkpoints with ``--checkpoint``), the greedy
-plan for each of ``--n`` dev problems (the slice the learning curves use), sorted into one class:
+For each guide (the run's SFT guide, GRPO checkpoints with ``--checkpoint``, and untrained base
+models shown ``--demos`` reference plans with ``--base``), the greedy plan for each of ``--n`` dev
+problems (the slice the learning curves use), sorted into one class:
 
 - ``right``: the calculator's value is the gold answer;
 - ``no plan``: no valid ``<strategy>`` block;
@@ -14,6 +15,7 @@ plan for each of ``--n`` dev problems (the slice the learning curves use), sorte
 
     .venv/bin/python experiments/plan_errors.py --run-dir runs/grpo_long \\
         --checkpoint runs/grpo_long/checkpoints/checkpoint-80 --out runs/study/plan_errors
+    .venv/bin/python experiments/plan_errors.py --base qwen2.5-coder-1.5b --demos 4
 
 Rows (one per guide and question; a rerun skips the guides already written) go to
 ``<out>/plans.jsonl``, the table to stdout.
@@ -24,10 +26,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import dspy
 from core_transfer import guide_folder
 
 import gcop
@@ -95,14 +99,25 @@ def plan_class(plan: dict, example) -> str:
     return "wrong operation"
 
 
-def greedy_plans(folder: Path, dev: list, threads: int) -> list[dict]:
+def reference_demos(n: int) -> list[dspy.Example]:
+    """The symbolic planner's plans for the first ``n`` training problems (seed 0), as demos."""
+    train = gsm8k.load("train", n=n, seed=0)
+    return [
+        dspy.Example(question=example.question, strategy=plan)
+        for example in train
+        for plan in [plan_from_reference(example.answer, style="symbolic")]
+    ]
+
+
+def greedy_plans(lm: gcop.LocalLM, dev: list, threads: int, demos=()) -> list[dict]:
     guide = gcop.Guide(
         MathGuide,
-        lm=gcop.LocalLM.load(folder),
+        lm=lm,
         token_budget=EVIDENCE.exectune.max_strategy_tokens,
         temperature=0.0,
         max_tokens=96,
     )
+    guide.predict.demos = list(demos)
 
     def plan(example) -> dict:
         prediction = guide(question=example.question)
@@ -116,6 +131,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", type=Path, default=Path("runs/grpo_long"))
     parser.add_argument("--checkpoint", type=Path, action="append", default=[])
+    parser.add_argument(
+        "--base", action="append", default=[], help="an untrained model shown --demos plans"
+    )
+    parser.add_argument("--demos", type=int, default=4, help="reference plans a --base is shown")
     parser.add_argument("--n", type=int, default=100, help="dev problems")
     parser.add_argument("--threads", type=int, default=50)
     parser.add_argument("--out", type=Path, default=Path("runs/study/plan_errors"))
@@ -124,12 +143,19 @@ def main() -> None:
     path = args.out / "plans.jsonl"
     rows = [json.loads(line) for line in path.open()] if path.exists() else []
     dev = gsm8k.load("dev", n=args.n, seed=0)
-    for checkpoint in [None, *args.checkpoint]:
-        name = "sft" if checkpoint is None else checkpoint.name
+    guides = {"sft" if c is None else c.name: c for c in [None, *args.checkpoint]}
+    guides |= {f"{base} {args.demos}-shot": base for base in args.base}
+    for name, source in guides.items():
         if any(row["guide"] == name for row in rows):
             continue
-        folder = guide_folder(args.run_dir, checkpoint, args.out)
-        plans = greedy_plans(folder, dev, args.threads)
+        start = time.time()
+        if isinstance(source, str):  # an untrained base model, shown reference plans
+            demos = reference_demos(args.demos)
+            plans = greedy_plans(gcop.LocalLM(source), dev, args.threads, demos)
+        else:
+            lm = gcop.LocalLM.load(guide_folder(args.run_dir, source, args.out))
+            plans = greedy_plans(lm, dev, args.threads)
+        print(f"{name}: {len(plans)} plans in {time.time() - start:.0f} s", flush=True)
         new = [
             {"guide": name, "index": index, **plan, "class": plan_class(plan, example)}
             | {"gold": extract_number(example.gold)}
