@@ -101,12 +101,11 @@ def plan_class(plan: dict, example) -> str:
 
 def reference_demos(n: int) -> list[dspy.Example]:
     """The symbolic planner's plans for the first ``n`` training problems (seed 0), as demos."""
-    train = gsm8k.load("train", n=n, seed=0)
-    return [
-        dspy.Example(question=example.question, strategy=plan)
-        for example in train
-        for plan in [plan_from_reference(example.answer, style="symbolic")]
-    ]
+    demos = []
+    for example in gsm8k.load("train", n=n, seed=0):
+        plan = plan_from_reference(example.answer, style="symbolic")
+        demos.append(dspy.Example(question=example.question, strategy=plan))
+    return demos
 
 
 def greedy_plans(lm: gcop.LocalLM, dev: list, threads: int, demos=()) -> list[dict]:
