@@ -11,6 +11,7 @@ import pytest
 import torch
 from training_fakes import (
     KEYWORD,
+    StopAt,
     exact_metric,
     examples,
     half_keyword_guide,
@@ -18,7 +19,6 @@ from training_fakes import (
     small_config,
     tiny_guide,
 )
-from transformers import TrainerCallback
 
 from gcop.optimizers.grpo.trainer import train_grpo
 
@@ -27,17 +27,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.
 
 def says_add(strategy, example):
     return float(KEYWORD in strategy)
-
-
-class StopAt(TrainerCallback):
-    """Stops training after ``step`` (as an interrupted run would, but cleanly)."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step >= self.step:
-            control.should_training_stop = True
 
 
 def lora(guide):

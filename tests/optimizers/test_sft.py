@@ -8,13 +8,13 @@ import pytest
 import torch
 from training_fakes import (
     QUESTIONS,
+    StopAt,
     same_weights,
     small_config,
     snapshot,
     tiny_guide,
     valid_rate,
 )
-from transformers import TrainerCallback
 
 import gcop
 from gcop.lm.local_folder import SPEC_FILE
@@ -182,17 +182,6 @@ def test_micro_batches_accumulate_to_the_same_update_as_one_batch():
     assert update.norm() > 0
     # bf16 autocast on this CPU leaves ~0.2%; one micro-batch alone would differ by ~100%
     assert difference.norm() / update.norm() < 0.01
-
-
-class StopAt(TrainerCallback):
-    """Stops training after ``step``, as an interrupted run would (but cleanly)."""
-
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step >= self.step:
-            control.should_training_stop = True
 
 
 def test_a_stopped_sft_run_resumes_from_its_checkpoint(tmp_path, caplog):

@@ -7,6 +7,7 @@ import uuid
 import dspy
 import torch
 from fakes import last_user_text
+from transformers import TrainerCallback
 
 import gcop
 from gcop.lm.tiny import tiny_model
@@ -18,6 +19,17 @@ from gcop.strategy import parse_strategy
 
 QUESTIONS = [f"Tom has {i} apples and buys {i + 1} more. How many apples?" for i in range(4)]
 KEYWORD = "add"
+
+
+class StopAt(TrainerCallback):
+    """Stops training after ``step``, as an interrupted run would (but cleanly)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
 
 
 def tiny_guide(seed: int = 0, token_budget: int = 16) -> gcop.Guide:
