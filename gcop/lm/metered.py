@@ -48,6 +48,12 @@ class MeteredLM(dspy.LM):
         self.role = role
         self._warned_zero_temp_rollout = True  # its rollout_id also names the server: not a no-op
 
+    def copy(self, **kwargs: Any) -> MeteredLM:
+        """A copy with updated settings (``dspy.LM.copy``), as quiet about rollout ids as this."""
+        new = super().copy(**kwargs)
+        new._warned_zero_temp_rollout = True
+        return new
+
     def __call__(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
         tracker = UsageTracker()
         outer = dspy.settings.usage_tracker

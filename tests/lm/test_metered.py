@@ -70,3 +70,17 @@ def test_without_the_cache_every_call_is_made_and_counted(scripted_lm):
     lm(messages=MESSAGES)
     assert len(fake.calls) == 2
     assert [(r.cache_hit, r.tokens) for r in lm.ledger.records()] == [(False, 5), (False, 5)]
+
+
+def test_a_copy_keeps_rollout_ids_at_temperature_zero_quiet(scripted_lm):
+    """A MeteredLM's rollout_id also names its server, so DSPy's warning that it does nothing at
+    temperature 0 is wrong for it; ``copy`` (how a loaded policy sets its saved sampling) must
+    not turn the warning back on."""
+    import warnings
+
+    fake = scripted_lm(["four five"])
+    copied = MeteredLM(fake.model_string, temperature=0.0).copy(max_tokens=8)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="rollout_id")
+        copied(messages=MESSAGES, rollout_id=3)
+    assert len(fake.calls) == 1
