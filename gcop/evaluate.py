@@ -13,6 +13,7 @@ import dspy
 
 from gcop.cost import CostSummary, CostUnit, cost_scope, net_utility, summarize
 from gcop.modules.plan_consensus import ABSTAINED, KEPT_ANSWER
+from gcop.modules.strategy_kit import UNRENDERED
 from gcop.optimizers.acceptance.calls import call_with_retries
 from gcop.optimizers.grpo.rewards import as_score
 from gcop.secrets import redact
@@ -50,7 +51,7 @@ class EvaluationResult:
     accuracy: float  # correct / scored; NaN when nothing was scored
     ci_low: float
     ci_high: float
-    executability: float | None  # η: successes among valid guide strategies (§3.3)
+    executability: float | None  # η: successes among the valid strategies the core read (§3.3)
     valid_rate: float | None
     cost: CostSummary  # totals over the dataset
     cost_unit: str
@@ -212,8 +213,14 @@ def evaluate_all(
         return {name: future.result() for name, future in futures.items()}
 
 
+def plan_sent(item: ExampleResult) -> bool:
+    """Whether the core read the guide's plan (valid, and carried out by the kit's render)."""
+    return bool(item.valid) and not item.reason.startswith(UNRENDERED)
+
+
 GUIDE_USES = (  # how a guided example used its guide, told by the policy's reason; first match
-    ("plan sent", lambda item: item.valid),
+    ("plan sent", plan_sent),
+    ("plan not rendered, core alone", lambda item: item.reason.startswith(UNRENDERED)),
     ("core's answer kept", lambda item: item.reason.startswith(KEPT_ANSWER)),
     ("guide abstained", lambda item: item.reason.startswith(ABSTAINED)),
     ("no valid plan", lambda item: True),
@@ -221,8 +228,9 @@ GUIDE_USES = (  # how a guided example used its guide, told by the policy's reas
 
 
 def guide_use(guided: list[ExampleResult]) -> dict[str, int]:
-    """How many of ``guided`` had the plan sent to the core, kept the core's own answer, saw the
-    guide abstain, or got no valid plan."""
+    """How many of ``guided`` had the plan sent to the core, had a valid plan the kit's render
+    could not carry out (the core ran alone), kept the core's own answer, saw the guide abstain,
+    or got no valid plan."""
     counts = dict.fromkeys((name for name, _ in GUIDE_USES), 0)
     for item in guided:
         counts[next(name for name, applies in GUIDE_USES if applies(item))] += 1
@@ -237,13 +245,14 @@ def _aggregate(
     low, high = wilson_interval(correct, len(scored))
     guided = [r for r in scored if r.valid is not None]
     valid = [r for r in guided if r.valid]
+    sent = [r for r in valid if plan_sent(r)]
     return EvaluationResult(
         name=name,
         n=len(results),
         accuracy=correct / len(scored) if scored else math.nan,
         ci_low=low,
         ci_high=high,
-        executability=sum(r.score for r in valid) / len(valid) if valid else None,
+        executability=sum(r.score for r in sent) / len(sent) if sent else None,
         valid_rate=len(valid) / len(guided) if guided else None,
         cost=sum((r.cost for r in results), CostSummary()),
         cost_unit=cost_unit,

@@ -110,7 +110,8 @@ def _table_notes(results: Sequence[EvaluationResult]) -> list[str]:
         "Accuracy, its interval, η and J count the scored examples only: an example whose "
         "program or metric raised (an API outage, a timeout, a sandbox failure) is an error, not "
         "a wrong answer. η is the share of valid guide strategies the core executed successfully "
-        "(§3.3); J = accuracy − λ·(mean cost), "
+        "(§3.3; a plan the kit's render could not carry out never reached the core); "
+        "J = accuracy − λ·(mean cost), "
         f"λ = {results[0].cost_weight}. "
         "Intervals are 95% Wilson intervals. Cost counts every call at "
         'what it cost when made, cached or not; "served from cache" is the part this run did '

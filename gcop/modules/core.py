@@ -117,6 +117,12 @@ class Core(dspy.Module):
         """How many strategies the kit's ``render`` could not carry out (the core ran alone)."""
         return self._unrendered.value
 
+    def renders(self, strategy: str) -> bool:
+        """Whether ``strategy`` reaches this core: always without a kit's ``render``; with one,
+        where the render can carry it out (otherwise the core runs alone)."""
+        render = self.kit.render if self.kit is not None else None
+        return render is None or render(strategy) is not None
+
     def forward(
         self, strategy: str | None = None, *, lm_kwargs: dict | None = None, **inputs: Any
     ) -> dspy.Prediction:

@@ -20,7 +20,7 @@ from gcop.modules.plan_consensus import backed_answer
 from gcop.modules.policy_file import read_policy_folder
 from gcop.modules.policy_saving import save_policy, saved_core, saved_guide
 from gcop.modules.strategy_adapter import plan_kept_on_parse_failure
-from gcop.modules.strategy_kit import StrategyKit
+from gcop.modules.strategy_kit import UNRENDERED, StrategyKit
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,10 @@ class GuideCorePolicy(dspy.Module):
         if plan is None:
             return {"strategy": "", "valid": False, "reason": "unguided"}
         strategy = self._core_strategy(plan) or plan.strategy
-        return {"strategy": strategy, "valid": plan.valid, "reason": plan.reason}
+        reason = plan.reason
+        if plan.valid and not self.core.renders(strategy):
+            reason = f"{UNRENDERED}: the kit's render cannot use this plan; the core ran alone"
+        return {"strategy": strategy, "valid": plan.valid, "reason": reason}
 
     def stats(self) -> dict[str, int]:
         """Counts to report beside accuracy (costs are in :attr:`ledger`): ``lenient_rescues``,

@@ -25,6 +25,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 KIT_FUNCTIONS = ("consensus", "render", "answer_key", "verifier")
+UNRENDERED = "not rendered"  # how the reason of a valid strategy the render could not use begins
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gcop.modules.plain_adapter import PLAN_HEADER
+from gcop.modules.strategy_kit import UNRENDERED
 from gcop.tasks import load_task
 from gcop.tasks.code import mbpp
 from gcop.tasks.code.kit import KIT
@@ -47,9 +48,34 @@ def test_a_plan_naming_no_function_leaves_the_core_alone(scripted_lm):
     guide = scripted_lm(["<strategy>\n1. Loop over the list.\n2. Return the total.\n</strategy>"])
     core = scripted_lm(["```python\ndef total(xs):\n    return sum(xs)\n```"])
     policy = load_task("mbpp").policy(guide.model_string, core.model_string, RENDERED)
-    policy(prompt="Write a function that sums a list.")
+    prediction = policy(prompt="Write a function that sums a list.")
     assert PLAN_HEADER not in last_user_text(core.calls[-1]["messages"])
     assert policy.core.unrendered == 1
+    assert prediction.valid and prediction.reason.startswith(UNRENDERED)  # said, not hidden
+
+
+def test_the_report_counts_unrendered_plans_apart_and_leaves_them_out_of_eta(scripted_lm):
+    """A valid plan the render cannot use never reaches the core: it is neither a "plan sent"
+    nor part of η, which measures how often the core carries out the plans it reads."""
+    import dspy
+
+    from gcop.evaluate import evaluate
+
+    plans = ["1. Loop over the list.", PLAN]  # the first names no function: not rendered
+    guide = scripted_lm([f"<strategy>\n{plan}\n</strategy>" for plan in plans])
+    core = scripted_lm(["```python\ndef double(x):\n    return 2 * x\n```"])
+    policy = load_task("mbpp").policy(guide.model_string, core.model_string, RENDERED)
+    tasks = ["Write a function that sums a list.", "Write a function that doubles a number."]
+    examples = [dspy.Example(prompt=task).with_inputs("prompt") for task in tasks]
+
+    def core_alone_solves(example, prediction, trace=None):  # the unrendered task only
+        return float("sums" in example.prompt)
+
+    result = evaluate(policy, examples, core_alone_solves, name="guided", num_threads=1)
+    assert result.guide_use["plan sent"] == 1
+    assert result.guide_use["plan not rendered, core alone"] == 1
+    assert result.accuracy == 0.5 and result.valid_rate == 1.0
+    assert result.executability == 0.0  # the one plan the core read failed
 
 
 def test_the_ceiling_hands_the_core_the_reference_plan_as_a_skeleton(scripted_lm):
