@@ -120,7 +120,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
         }
     )
     programs, artifacts = train_recipes(
-        preset, policy, trainset, teacher, exectune_config, out, train_task.metric
+        preset, policy, trainset, teacher, exectune_config, out, train_task
     )
     programs.update(_references(preset, policy, evalset, eval_task))
     trained = time.time()

@@ -19,8 +19,9 @@ TRAINED = ("SFT", "Advisor", "ExecTune")
 POLICY_FOLDERS = {name: f"{name.lower()}_policy" for name in TRAINED}  # in the output folder
 
 
-def train_recipes(preset, policy, trainset, teacher, config, out: Path, metric):
-    """Train what the chosen recipes need; returns ``({recipe: program}, {phase: summary})``."""
+def train_recipes(preset, policy, trainset, teacher, config, out: Path, task):
+    """Train what the chosen recipes need on ``task``'s ``trainset``; returns ``({recipe:
+    program}, {phase: summary})``."""
     import gcop
     from gcop.baselines.advisor import Advisor
     from gcop.baselines.icl import ICLPolicy
@@ -31,7 +32,7 @@ def train_recipes(preset, policy, trainset, teacher, config, out: Path, metric):
     if "core-only" in wanted:
         programs["core-only"] = policy.unguided()
     if "core + ICL" in wanted:
-        programs["core + ICL"] = ICLPolicy(policy.core, trainset)
+        programs["core + ICL"] = ICLPolicy(policy.core, task.demos(trainset))
     if "None (untrained guide)" in wanted:
         programs["None (untrained guide)"] = policy
     if wanted & {"SFT", "ExecTune"}:
@@ -40,7 +41,7 @@ def train_recipes(preset, policy, trainset, teacher, config, out: Path, metric):
         def exectune() -> dict[str, Any]:
             run_config = config.model_copy(update={"grpo": config.grpo and "ExecTune" in wanted})
             logger.info("ExecTune: acceptance sampling, SFT, GRPO on %d examples", len(trainset))
-            optimizer = gcop.ExecTune(metric, teacher=teacher, config=run_config, run_dir=out)
+            optimizer = gcop.ExecTune(task.metric, teacher=teacher, config=run_config, run_dir=out)
             exectuned = optimizer.compile(policy, trainset=trainset)
             return {"SFT": optimizer.sft_program_ or exectuned, "ExecTune": exectuned}
 
@@ -50,7 +51,8 @@ def train_recipes(preset, policy, trainset, teacher, config, out: Path, metric):
 
         def advisor() -> dict[str, Any]:
             logger.info("Advisor baseline: GRPO on the task reward only")
-            return {"Advisor": Advisor(metric, config=config).compile(policy, trainset=trainset)}
+            baseline = Advisor(task.metric, config=config)
+            return {"Advisor": baseline.compile(policy, trainset=trainset)}
 
         programs.update(trained_once(out, policy, ["Advisor"], advisor))
         artifacts["advisor"] = programs["Advisor"].artifacts.get("advisor")

@@ -92,7 +92,8 @@ class ICLPolicy(dspy.Module):
     Args:
         core: the :class:`~gcop.modules.core.Core` (a ``dspy.Predict`` program: demos are passed
             to it per call).
-        trainset: training examples holding the core's input and output fields.
+        trainset: training examples holding the core's input and output fields (a task's
+            ``demos(examples)`` fills the outputs in from its references).
         shots: how many nearest pairs to show (3 in the paper).
         embedding_model: a LiteLLM embedding model, its calls metered into the core's ledger;
             TF-IDF over the inputs when omitted.
@@ -111,6 +112,14 @@ class ICLPolicy(dspy.Module):
             raise ValueError("ICLPolicy needs a non-empty trainset to retrieve examples from")
         if not isinstance(core.program, dspy.Predict):
             raise TypeError("ICLPolicy needs a Core built from a signature (a dspy.Predict)")
+        outputs = list(core.program.signature.output_fields)
+        for index, example in enumerate(trainset):
+            missing = [name for name in outputs if name not in example]
+            if missing:  # an adapter drops such a demo without a word: the core would run alone
+                raise ValueError(
+                    f"ICLPolicy: training example {index} has no {', '.join(map(repr, missing))} "
+                    "(the core's output): pass worked examples, e.g. task.demos(trainset)"
+                )
         self.core = core
         self.shots = shots
         self.input_fields = list(core.program.signature.input_fields)

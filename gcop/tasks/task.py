@@ -58,6 +58,9 @@ class Task:
             checked for leaks of the answer).
         ceiling: ``ceiling(core, examples, teacher) -> program``, the core guided by reference
             plans: the most a guide writing such plans could reach (evaluation only).
+        demo: ``demo(example) -> example`` with the core's output fields filled in from the
+            reference (a worked example the ICL baseline shows the core); ``None`` where the
+            examples hold them already (GSM8K's ``answer``).
     """
 
     name: str
@@ -69,6 +72,7 @@ class Task:
     teachers: Mapping[str, Callable[[], str]] = dataclasses.field(default_factory=dict)
     privileged_teachers: frozenset[str] = frozenset()
     ceiling: Callable[..., Any] | None = None
+    demo: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         for field in ("load", "metric"):
@@ -79,6 +83,10 @@ class Task:
         unknown = set(self.privileged_teachers) - set(self.teachers)
         if unknown:
             raise ValueError(f"Task {self.name!r}: privileged teachers {sorted(unknown)} unknown")
+
+    def demos(self, examples: list[Any]) -> list[Any]:
+        """``examples`` as worked examples for the core (see ``demo``)."""
+        return [self.demo(example) for example in examples] if self.demo else list(examples)
 
     def policy_kit(self, settings: PolicySettings) -> StrategyKit | None:
         """The task's kit as ``settings`` use it (``None``: no kit or nothing of it used)."""

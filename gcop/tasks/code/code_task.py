@@ -9,7 +9,7 @@ from typing import Any
 
 from gcop.sandbox import Job, SandboxConfig, run_job
 from gcop.signatures import CodeGuide, CodeSolve
-from gcop.tasks.code.ceiling import code_plan_policy
+from gcop.tasks.code.ceiling import code_plan_policy, reference_code
 from gcop.tasks.code.kit import KIT
 from gcop.tasks.code.metric import extract_code, prediction_code
 from gcop.tasks.code.planner import CODE_TEACHERS, PRIVILEGED_CODE_TEACHERS
@@ -30,6 +30,20 @@ def sandbox_metric(job: Callable[[Any, str], Job]) -> Callable[..., bool]:
     return metric
 
 
+def reference_demo(example: Any) -> Any:
+    """``example`` as a worked example for the core: its reference solution as the reply.
+
+    >>> import dspy
+    >>> example = dspy.Example(prompt="def f(x):\\n", canonical_solution="    return x\\n")
+    >>> print(reference_demo(example).code)
+    ```python
+    def f(x):
+        return x
+    ```
+    """
+    return example.copy(code=f"```python\n{reference_code(example).strip()}\n```")
+
+
 def code_task(name: str, load: Callable[..., list], metric: Callable[..., Any]) -> Task:
     """A code task on gcop's code signatures, taught by the offline code planners; its kit's
     render (``PolicySettings(render=True)``) hands the core each plan as a skeleton."""
@@ -43,4 +57,5 @@ def code_task(name: str, load: Callable[..., list], metric: Callable[..., Any]) 
         teachers=CODE_TEACHERS,
         privileged_teachers=PRIVILEGED_CODE_TEACHERS,
         ceiling=code_plan_policy,
+        demo=reference_demo,
     )
