@@ -7,9 +7,9 @@ guide and core) with ``--samples`` plans per question (1: the greedy plan; the e
 samples 5, agrees on one and keeps the core's own answer where a plan backs it:
 ``--preset-kit``). Paired test per core.
 
-The guide is a policy a demo or ``gcop compile`` saved (``--policy``: its folder), or a GRPO
+The guide is a policy a demo or ``gcop compile`` saved (``--policy``: its folder), a GRPO
 checkpoint of ``experiments/grpo_plan_reward.py`` (``--checkpoint``: its adapter over the run's
-SFT guide; GSM8K).
+SFT guide; GSM8K), or an untrained model shown ``--demos`` GSM8K reference plans (``--base``).
 
     .venv/bin/python experiments/core_transfer.py --run-dir runs/grpo_long \\
         --checkpoint runs/grpo_long/checkpoints/checkpoint-100 --n 100 --out runs/study/transfer
@@ -27,11 +27,14 @@ import shutil
 import time
 from pathlib import Path
 
+import dspy
+
 import gcop
 from gcop.evaluate import evaluate
 from gcop.paired import mcnemar
 from gcop.presets import PRESETS
-from gcop.tasks import load_task
+from gcop.tasks import gsm8k, load_task
+from gcop.tasks.gsm8k.planner import plan_from_reference
 
 
 def guide_folder(run_dir: Path, checkpoint: Path | None, out: Path) -> Path:
@@ -48,6 +51,15 @@ def guide_folder(run_dir: Path, checkpoint: Path | None, out: Path) -> Path:
     return folder
 
 
+def reference_demos(n: int) -> list[dspy.Example]:
+    """The symbolic planner's plans for the first ``n`` training problems (seed 0), as demos."""
+    demos = []
+    for example in gsm8k.load("train", n=n, seed=0):
+        plan = plan_from_reference(example.answer, style="symbolic")
+        demos.append(dspy.Example(question=example.question, strategy=plan))
+    return demos
+
+
 def conditions(args, task, guide: Path):
     preset = PRESETS[args.preset]
     settings = preset.policy_settings()
@@ -57,7 +69,11 @@ def conditions(args, task, guide: Path):
         )
     for core in args.cores:
         yield f"{core} alone", task.policy(None, core, settings)
-        if args.policy is None:
+        if args.base:  # an untrained base model shown reference plans
+            guided = task.policy(gcop.LocalLM(args.base), core, settings)
+            guided.guide.predict.demos = reference_demos(args.demos)
+            yield f"{core} + guide", guided
+        elif args.policy is None:
             yield f"{core} + guide", task.policy(gcop.LocalLM.load(guide), core, settings)
         else:  # the saved guide, its kit and core format, on this core
             guided = task.policy(preset.guide, core, settings)
@@ -69,6 +85,8 @@ def main() -> None:
     parser.add_argument("--run-dir", type=Path, default=Path("runs/grpo_long"))
     parser.add_argument("--checkpoint", type=Path, help="a GRPO checkpoint folder (default: SFT)")
     parser.add_argument("--policy", type=Path, help="a saved policy folder instead of a GRPO run")
+    parser.add_argument("--base", help="an untrained guide model shown --demos reference plans")
+    parser.add_argument("--demos", type=int, default=4, help="reference plans a --base is shown")
     parser.add_argument("--task", default="gsm8k", help="a gcop task name")
     parser.add_argument("--split", default="dev", help="the task's split (HumanEval: test)")
     parser.add_argument("--preset", default="evidence", choices=sorted(PRESETS))
@@ -86,7 +104,7 @@ def main() -> None:
         done = {row["condition"]: row for row in map(json.loads, rows_path.open())}
     task = load_task(args.task)
     problems = task.load(args.split, n=args.n, seed=0)
-    guide = args.policy or guide_folder(args.run_dir, args.checkpoint, args.out)
+    guide = args.base or args.policy or guide_folder(args.run_dir, args.checkpoint, args.out)
     for name, policy in conditions(args, task, guide):
         if name in done:
             continue

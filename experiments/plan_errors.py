@@ -31,8 +31,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import dspy
-from core_transfer import guide_folder
+from core_transfer import guide_folder, reference_demos
 
 import gcop
 from gcop.presets import EVIDENCE
@@ -97,15 +96,6 @@ def plan_class(plan: dict, example) -> str:
     if len(rendered.splitlines()) < len(reference.splitlines()):
         return "too few steps"
     return "wrong operation"
-
-
-def reference_demos(n: int) -> list[dspy.Example]:
-    """The symbolic planner's plans for the first ``n`` training problems (seed 0), as demos."""
-    demos = []
-    for example in gsm8k.load("train", n=n, seed=0):
-        plan = plan_from_reference(example.answer, style="symbolic")
-        demos.append(dspy.Example(question=example.question, strategy=plan))
-    return demos
 
 
 def greedy_plans(lm: gcop.LocalLM, dev: list, threads: int, demos=()) -> list[dict]:
