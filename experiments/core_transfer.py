@@ -3,9 +3,9 @@
 A guide is trained against one core; can it steer another without retraining? For each core in
 ``--cores``, the core alone and the same core steered by the guide, under a demo preset's policy
 settings (``--preset``; GSM8K's ``evidence``: plain prompt, 320 tokens, the calculator between
-guide and core) with ``--samples`` plans per question (1: the greedy plan; the evidence preset
-samples 5, agrees on one and keeps the core's own answer where a plan backs it:
-``--preset-kit``). Paired test per core.
+guide and core) with ``--samples`` plans per question (1: the guide's greedy plan, where a
+``gcop.Guide`` alone samples its one plan at 0.6; the evidence preset samples 5, agrees on one
+and keeps the core's own answer where a plan backs it: ``--preset-kit``). Paired test per core.
 
 The guide is a policy a demo or ``gcop compile`` saved (``--policy``: its folder), a GRPO
 checkpoint of ``experiments/grpo_plan_reward.py`` (``--checkpoint``: its adapter over the run's
@@ -69,15 +69,22 @@ def conditions(args, task, guide: Path):
         )
     for core in args.cores:
         yield f"{core} alone", task.policy(None, core, settings)
-        if args.base:  # an untrained base model shown reference plans
-            guided = task.policy(gcop.LocalLM(args.base), core, settings)
-            guided.guide.predict.demos = reference_demos(args.demos)
-            yield f"{core} + guide", guided
-        elif args.policy is None:
-            yield f"{core} + guide", task.policy(gcop.LocalLM.load(guide), core, settings)
-        else:  # the saved guide, its kit and core format, on this core
-            guided = task.policy(preset.guide, core, settings)
-            yield f"{core} + guide", guided.load(args.policy, keep_core_lm=True)
+        guided = guided_policy(args, task, guide, core, settings)
+        if not args.preset_kit and args.samples == 1:  # a Guide samples a single plan at 0.6
+            guided.guide.lm = guided.guide.lm.copy(temperature=0.0)
+        yield f"{core} + guide", guided
+
+
+def guided_policy(args, task, guide, core: str, settings):
+    """``core`` steered by the guide the arguments name."""
+    if args.base:  # an untrained base model shown reference plans
+        guided = task.policy(gcop.LocalLM(args.base), core, settings)
+        guided.guide.predict.demos = reference_demos(args.demos)
+        return guided
+    if args.policy is None:
+        return task.policy(gcop.LocalLM.load(guide), core, settings)
+    guided = task.policy(PRESETS[args.preset].guide, core, settings)  # the saved guide, its kit
+    return guided.load(args.policy, keep_core_lm=True)  # and core format, on this core
 
 
 def main() -> None:
