@@ -12,6 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from gcop.extras import optional_imports
+
 logger = logging.getLogger(__name__)
 
 KEEP_CHECKPOINTS = 2  # the last two: one may be half-written when a run is killed
@@ -39,7 +41,8 @@ def last_checkpoint(folder: str | Path | None) -> str | None:
     """The newest complete ``checkpoint-<step>`` folder in ``folder``, or ``None``."""
     if folder is None or not Path(folder).is_dir():
         return None
-    from transformers.trainer_utils import get_last_checkpoint
+    with optional_imports():
+        from transformers.trainer_utils import get_last_checkpoint
 
     found = get_last_checkpoint(str(folder))
     if found is not None:
