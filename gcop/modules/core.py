@@ -120,8 +120,7 @@ class Core(dspy.Module):
     def renders(self, strategy: str) -> bool:
         """Whether ``strategy`` reaches this core: always without a kit's ``render``; with one,
         where the render can carry it out (otherwise the core runs alone)."""
-        render = self.kit.render if self.kit is not None else None
-        return render is None or render(strategy) is not None
+        return self._render(strategy) is not None
 
     def forward(
         self, strategy: str | None = None, *, lm_kwargs: dict | None = None, **inputs: Any
@@ -165,11 +164,17 @@ class Core(dspy.Module):
         lm = self.lm.copy(**lm_kwargs) if lm_kwargs else self.lm
         return dspy.context(lm=lm, adapter=self._adapter(self._rendered(strategy)))
 
-    def _rendered(self, strategy: str | None) -> str | None:
+    def _render(self, strategy: str) -> str | None:
+        """What the core reads for ``strategy``: the kit's render of it, or it as written."""
         render = self.kit.render if self.kit is not None else None
-        if strategy is None or render is None:
-            return strategy
-        text = render(strategy)
+        return strategy if render is None else render(strategy)
+
+    def _rendered(self, strategy: str | None) -> str | None:
+        """:meth:`_render` for a call (``None`` runs the core alone), counting the strategies
+        the render could not carry out."""
+        if strategy is None:
+            return None
+        text = self._render(strategy)
         if text is None:
             self._unrendered.add()
         return text
