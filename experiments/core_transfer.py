@@ -3,9 +3,9 @@
 A guide is trained against one core; can it steer another without retraining? For each core in
 ``--cores``, the core alone and the same core steered by the guide, under a demo preset's policy
 settings (``--preset``; GSM8K's ``evidence``: plain prompt, 320 tokens, the calculator between
-guide and core) with ``--samples`` plans per question (1: the guide's greedy plan, where a
-``gcop.Guide`` alone samples its one plan at 0.6; the evidence preset samples 5, agrees on one
-and keeps the core's own answer where a plan backs it: ``--preset-kit``). Paired test per core.
+guide and core) with ``--samples`` plans per question (1: the guide's greedy plan; the evidence
+preset samples 5, agrees on one and keeps the core's own answer where a plan backs it:
+``--preset-kit``). Paired test per core.
 
 The guide is a policy a demo or ``gcop compile`` saved (``--policy``: its folder), a GRPO
 checkpoint of ``experiments/grpo_plan_reward.py`` (``--checkpoint``: its adapter over the run's
@@ -69,10 +69,7 @@ def conditions(args, task, guide: Path):
         )
     for core in args.cores:
         yield f"{core} alone", task.policy(None, core, settings)
-        guided = guided_policy(args, task, guide, core, settings)
-        if not args.preset_kit and args.samples == 1:  # a Guide samples a single plan at 0.6
-            guided.guide.lm = guided.guide.lm.copy(temperature=0.0)
-        yield f"{core} + guide", guided
+        yield f"{core} + guide", guided_policy(args, task, guide, core, settings)
 
 
 def guided_policy(args, task, guide, core: str, settings):

@@ -76,11 +76,14 @@ class Guide(dspy.Module):
             tokens (see :meth:`count_tokens`).
         ledger: cost ledger shared with the rest of the policy.
         kit: the task's :class:`~gcop.modules.strategy_kit.StrategyKit`, or ``None`` (one
-            strategy a task). With ``kit.samples > 1`` the guide draws that many, the first
-            greedy and the others at its temperature, and keeps one only where
-            ``kit.min_agreement`` of them lead to the same key (``kit.consensus``); it abstains
-            otherwise, and the core runs alone, since a wrong plan costs a core more than none.
+            strategy a task, the guide's greedy choice). With ``kit.samples > 1`` the guide
+            draws that many, the first greedy and the others at its temperature, and keeps one
+            only where ``kit.min_agreement`` of them lead to the same key (``kit.consensus``); it
+            abstains otherwise, and the core runs alone, since a wrong plan costs a core more
+            than none.
         **lm_kwargs: sampling settings; the paper samples at temperature 0.6, top-p 0.95 (§A.8).
+            They shape every sample but the first: a single strategy is the greedy one, which a
+            small guide gets right more often than a sampled one (docs/evidence.md §7).
 
     ``guide.predict`` is the guide's prompt as DSPy sees it (``named_predictors()`` lists it): an
     optimizer's instructions and demos there reach the guide's messages, in inference and in
@@ -181,7 +184,7 @@ class Guide(dspy.Module):
 
     def _plan(self, messages: list[dict], lm_kwargs: dict | None) -> dspy.Prediction:
         if self.samples == 1:
-            completion = chat(self.lm, messages, **(lm_kwargs or {}))
+            completion = self._sample(messages, 0, lm_kwargs)
             parsed = self.parse(completion)
             with_key = self.kit is not None and self.kit.consensus is not None
             keys = [sample_key(self.kit, parsed)] if with_key else []
@@ -195,9 +198,9 @@ class Guide(dspy.Module):
         return agreed_plan(self.kit, [(c, self.parse(c)) for c in completions])
 
     def _sample(self, messages: list[dict], index: int, lm_kwargs: dict | None) -> str:
-        """Sample ``index`` of a task: the first is the guide's greedy choice, the others sample
-        at its temperature, each with its own ``rollout_id`` (so DSPy's cache keeps them apart)
-        and, for a seeded call, its own seed."""
+        """Sample ``index`` of a task: the first (or only) is the guide's greedy choice, the
+        others sample at its temperature, each with its own ``rollout_id`` (so DSPy's cache keeps
+        them apart) and, for a seeded call, its own seed."""
         settings = dict(lm_kwargs or {})
         if index == 0:
             settings["temperature"] = 0.0

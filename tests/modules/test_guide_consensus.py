@@ -78,3 +78,11 @@ def test_kit_settings_are_checked(settings, message):
 def test_a_guide_sampling_several_strategies_at_temperature_0_is_refused(scripted_lm):
     with pytest.raises(ValueError, match="always agree"):
         gcop.Guide(MathGuide, lm=scripted_lm([FOUR]).model_string, kit=KIT, temperature=0.0)
+
+
+def test_a_guide_drawing_one_strategy_draws_its_greedy_choice(scripted_lm):
+    guide_lm = scripted_lm([FOUR])
+    guide = gcop.Guide(MathGuide, lm=guide_lm.model_string, temperature=0.9)
+    plan = guide(question=QUESTION, lm_kwargs={"seed": 3})
+    assert plan.strategy == "1. Compute 2+2."
+    assert [(call["temperature"], call["seed"]) for call in guide_lm.calls] == [(0.0, 3)]
