@@ -123,6 +123,8 @@ def main() -> None:
             "correct": sum(r.score >= 0.5 for r in result.results if r.error is None),
             "errors": result.errors,
             "scores": [r.score for r in result.results],
+            "guide_use": result.guide_use,
+            "reasons": [r.reason for r in result.results],
             "tokens_per_task": round(result.cost.tokens / args.n, 1),
             "wall_s": round(time.time() - start, 1),
         }
