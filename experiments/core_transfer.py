@@ -67,6 +67,8 @@ def conditions(args, task, guide: Path):
         settings = settings.model_copy(
             update={"samples": args.samples, "keep_core_answer": False, "min_agreement": 1}
         )
+    elif args.min_agreement is not None:
+        settings = settings.model_copy(update={"min_agreement": args.min_agreement})
     for core in args.cores:
         yield f"{core} alone", task.policy(None, core, settings)
         yield f"{core} + guide", guided_policy(args, task, guide, core, settings)
@@ -98,6 +100,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100, help="problems")
     parser.add_argument("--samples", type=int, default=1, help="plans per question")
     parser.add_argument("--preset-kit", action="store_true", help="the evidence preset's kit")
+    parser.add_argument(
+        "--min-agreement", type=float, help="with --preset-kit: the share of samples to agree"
+    )
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--out", type=Path, default=Path("runs/study/transfer"))
     args = parser.parse_args()
@@ -125,6 +130,8 @@ def main() -> None:
             "scores": [r.score for r in result.results],
             "guide_use": result.guide_use,
             "reasons": [r.reason for r in result.results],
+            "strategies": [r.strategy for r in result.results],
+            "outputs": [r.output for r in result.results],
             "tokens_per_task": round(result.cost.tokens / args.n, 1),
             "wall_s": round(time.time() - start, 1),
         }
