@@ -106,6 +106,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--out", type=Path, default=Path("runs/study/transfer"))
     args = parser.parse_args()
+    if args.min_agreement is not None and not args.preset_kit:
+        parser.error("--min-agreement sets the preset kit's gate: add --preset-kit")
     args.out.mkdir(parents=True, exist_ok=True)
     rows_path = args.out / "rows.jsonl"
     done = {}
