@@ -13,6 +13,7 @@ _EXPORTS = {
     "register_backend": "gcop.lm.provider",
     "unregister_backend": "gcop.lm.provider",
     "LocalLM": "gcop.lm.local",
+    "shrink_adapter": "gcop.lm.adapter_rank",
     "resolve_model": "gcop.lm.model_cache",
     "available_models": "gcop.lm.registry",
     "tiny_model": "gcop.lm.tiny",
