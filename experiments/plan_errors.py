@@ -1,7 +1,8 @@
 """Study: where a GSM8K guide's wrong plans go wrong (evidence §7, issue 27's stopping report).
 
 For each guide (the run's SFT guide, GRPO checkpoints with ``--checkpoint``, and untrained base
-models shown ``--demos`` reference plans with ``--base``), the greedy plan for each of ``--n`` dev
+models shown ``--demos`` reference plans with ``--base``, saved guides as they are with
+``--folder``, e.g. one cut by ``gcop.lm.shrink_adapter``), the greedy plan for each of ``--n`` dev
 problems (the slice the learning curves use), sorted into one class:
 
 - ``right``: the calculator's value is the gold answer;
@@ -124,6 +125,9 @@ def main() -> None:
         "--base", action="append", default=[], help="an untrained model shown --demos plans"
     )
     parser.add_argument("--demos", type=int, default=4, help="reference plans a --base is shown")
+    parser.add_argument(
+        "--folder", type=Path, action="append", default=[], help="a saved LocalLM guide folder"
+    )
     parser.add_argument("--n", type=int, default=100, help="dev problems")
     parser.add_argument("--threads", type=int, default=50)
     parser.add_argument("--out", type=Path, default=Path("runs/study/plan_errors"))
@@ -134,6 +138,7 @@ def main() -> None:
     dev = gsm8k.load("dev", n=args.n, seed=0)
     guides = {"sft" if c is None else c.name: c for c in [None, *args.checkpoint]}
     guides |= {f"{base} {args.demos}-shot": base for base in args.base}
+    guides |= {folder.name: folder for folder in args.folder}
     for name, source in guides.items():
         if any(row["guide"] == name for row in rows):
             continue
@@ -141,6 +146,8 @@ def main() -> None:
         if isinstance(source, str):  # an untrained base model, shown reference plans
             demos = reference_demos(args.demos)
             plans = greedy_plans(gcop.LocalLM(source), dev, args.threads, demos)
+        elif source in args.folder:  # a saved guide as it is
+            plans = greedy_plans(gcop.LocalLM.load(source), dev, args.threads)
         else:
             lm = gcop.LocalLM.load(guide_folder(args.run_dir, source, args.out))
             plans = greedy_plans(lm, dev, args.threads)
