@@ -51,6 +51,14 @@ def guide_folder(run_dir: Path, checkpoint: Path | None, out: Path) -> Path:
     return folder
 
 
+def finished_rows(out: Path, key: str) -> tuple[Path, dict[str, dict]]:
+    """``<out>/rows.jsonl`` and the rows it already holds, by their ``key`` field."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "rows.jsonl"
+    rows = [json.loads(line) for line in path.open()] if path.exists() else []
+    return path, {row[key]: row for row in rows}
+
+
 def reference_demos(n: int) -> list[dspy.Example]:
     """The symbolic planner's plans for the first ``n`` training problems (seed 0), as demos."""
     demos = []
@@ -108,11 +116,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.min_agreement is not None and not args.preset_kit:
         parser.error("--min-agreement sets the preset kit's gate: add --preset-kit")
-    args.out.mkdir(parents=True, exist_ok=True)
-    rows_path = args.out / "rows.jsonl"
-    done = {}
-    if rows_path.exists():
-        done = {row["condition"]: row for row in map(json.loads, rows_path.open())}
+    rows_path, done = finished_rows(args.out, "condition")
     task = load_task(args.task)
     problems = task.load(args.split, n=args.n, seed=0)
     guide = args.base or args.policy or guide_folder(args.run_dir, args.checkpoint, args.out)

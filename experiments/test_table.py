@@ -25,7 +25,7 @@ import json
 import time
 from pathlib import Path
 
-from core_transfer import guide_folder
+from core_transfer import finished_rows, guide_folder
 
 import gcop
 from gcop.evaluate import evaluate
@@ -154,11 +154,7 @@ def main() -> None:
     names = [name for name, _ in args.guide]
     if len(set(names)) != len(names) or {ALONE, CEILING} & set(names):
         parser.error("each --guide needs its own NAME, other than the fixed rows'")
-    args.out.mkdir(parents=True, exist_ok=True)
-    rows_path = args.out / "rows.jsonl"
-    done = {}
-    if rows_path.exists():
-        done = {row["row"]: row for row in map(json.loads, rows_path.open())}
+    rows_path, done = finished_rows(args.out, "row")
     task = load_task(args.task)
     problems = task.load(args.split, n=args.n, seed=0)
     for name, build in rows(args, task, problems):
