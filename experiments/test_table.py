@@ -1,11 +1,11 @@
 """Study: the final table on the test slice: trained guides against the core alone.
 
-Rows on one slice of a task's test split, each resumable: the core alone, a bigger core alone
-(``--reference-core``: the guide's size spent on the core instead), the reference-plan ceiling
-(privileged: plans read off the reference solutions), and one guided row per ``--guide
-NAME=FOLDER`` (a LocalLM folder: a run's ``sft_guide``, or a GRPO checkpoint given as
+Rows on one slice of a task's test split, each resumable, in this order: the core alone, the
+reference-plan ceiling (privileged: plans read off the reference solutions), one guided row per
+``--guide NAME=FOLDER`` (a LocalLM folder: a run's ``sft_guide``, or a GRPO checkpoint given as
 ``NAME=RUN_DIR/checkpoints/checkpoint-N``), each steering the core through the preset's kit at
-``--min-agreement``. Settings are chosen on dev (``core_transfer.py``); this script is meant to
+``--min-agreement``, and last a bigger core alone (``--reference-core``: the guide's size spent
+on the core instead). Settings are chosen on dev (``core_transfer.py``); this script is meant to
 touch the test slice once per final table.
 
     .venv/bin/python experiments/test_table.py --n 200 --min-agreement 0.4 \\
@@ -74,11 +74,11 @@ def rows(args, task, problems):
         return build
 
     yield ALONE, alone(args.core)
-    if args.reference_core:
-        yield f"{args.reference_core} alone", alone(args.reference_core)
     yield CEILING, ceiling
     for name, folder in args.guide:
         yield name, guided(folder)
+    if args.reference_core:
+        yield f"{args.reference_core} alone", alone(args.reference_core)
 
 
 def run_row(name: str, policy, problems, task, threads: int) -> dict:
