@@ -16,6 +16,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from gcop.extras import optional_imports
+
 ADAPTER_DIR = "adapter"
 WEIGHTS_FILE = "adapter_model.safetensors"
 CONFIG_FILE = "adapter_config.json"
@@ -41,8 +43,9 @@ def shrink_adapter(
     :meth:`gcop.LocalLM.save`) whose LoRA adapter is cut to ``rank`` and stored in ``dtype``;
     its ``name`` gains a ``-r<rank>`` suffix so that cached replies of the original are not
     reused."""
-    import torch
-    from safetensors.torch import load_file, save_file
+    with optional_imports():
+        import torch
+        from safetensors.torch import load_file, save_file
 
     source, target = Path(folder), Path(out)
     config = _adapter_config(source)
@@ -97,7 +100,8 @@ def _adapter_config(folder: Path) -> dict:
 
 def _cut(a, b, scale: float, rank: int):
     """``(A', B', energy kept)`` for the best rank-``rank`` approximation of ``scale·B·A``."""
-    import torch
+    with optional_imports():
+        import torch
 
     q_b, r_b = torch.linalg.qr(b)  # b: out × r
     q_a, r_a = torch.linalg.qr(a.T)  # a: r × in
