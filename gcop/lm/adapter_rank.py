@@ -59,6 +59,8 @@ def shrink_adapter(
         math.sqrt(config["r"]) if config.get("use_rslora") else config["r"]
     )
     weights = load_file(source / ADAPTER_DIR / WEIGHTS_FILE)
+    if set(weights) - {k for k in weights if ".lora_A." in k or ".lora_B." in k}:
+        raise ValueError(f"{source} holds weights besides LoRA factors (a bias?): not supported")
     cut, kept = {}, []
     for key_a in sorted(k for k in weights if ".lora_A." in k):
         key_b = key_a.replace(".lora_A.", ".lora_B.")
