@@ -59,7 +59,7 @@ def shrink_adapter(
         math.sqrt(config["r"]) if config.get("use_rslora") else config["r"]
     )
     weights = load_file(source / ADAPTER_DIR / WEIGHTS_FILE)
-    if set(weights) - {k for k in weights if ".lora_A." in k or ".lora_B." in k}:
+    if any(not k.endswith((".lora_A.weight", ".lora_B.weight")) for k in weights):
         raise ValueError(f"{source} holds weights besides LoRA factors (a bias?): not supported")
     cut, kept = {}, []
     for key_a in sorted(k for k in weights if ".lora_A." in k):

@@ -80,3 +80,16 @@ def test_a_cut_refuses_a_rank_above_the_adapters_and_an_existing_folder(saved_gu
         shrink_adapter(folder, folder, rank=2)
     with pytest.raises(ValueError, match="not a LocalLM folder"):
         shrink_adapter(tmp_path, tmp_path / "y", rank=2)
+
+
+def test_a_cut_refuses_an_adapter_with_weights_besides_the_lora_factors(saved_guide, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder, _ = saved_guide
+    path = folder / "adapter" / "adapter_model.safetensors"
+    weights = load_file(path)
+    key = next(k for k in weights if ".lora_B." in k)
+    weights[key.replace(".lora_B.weight", ".lora_B.bias")] = weights[key][:, 0].clone()
+    save_file(weights, path)
+    with pytest.raises(ValueError, match="besides LoRA factors"):
+        shrink_adapter(folder, tmp_path / "z", rank=2)
