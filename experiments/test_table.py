@@ -29,6 +29,7 @@ from core_transfer import finished_rows, guide_folder
 
 import gcop
 from gcop.evaluate import evaluate
+from gcop.lm.local_folder import SPEC_FILE
 from gcop.paired import mcnemar
 from gcop.presets import PRESETS
 from gcop.tasks import load_task
@@ -48,7 +49,7 @@ def parse_guide(text: str) -> tuple[str, Path]:
 def guide_lm_folder(folder: Path, out: Path) -> Path:
     """A LocalLM folder for ``folder``: itself, or a GRPO checkpoint's adapter over its run's
     SFT guide (``<run>/checkpoints/checkpoint-N``)."""
-    if (folder / "gcop_lm.json").exists():
+    if (folder / SPEC_FILE).exists():
         return folder
     if (folder / "adapter_model.safetensors").exists():
         return guide_folder(folder.parent.parent, folder, out)

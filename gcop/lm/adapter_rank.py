@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gcop.extras import optional_imports
+from gcop.lm.local_folder import SPEC_FILE
 
 ADAPTER_DIR = "adapter"
 WEIGHTS_FILE = "adapter_model.safetensors"
 CONFIG_FILE = "adapter_config.json"
-LM_SETTINGS_FILE = "gcop_lm.json"
 DTYPES = ("bfloat16", "float16", "float32")
 
 
@@ -71,9 +71,9 @@ def shrink_adapter(
     save_file(cut, target / ADAPTER_DIR / WEIGHTS_FILE, metadata={"format": "pt"})
     config.update(r=rank, lora_alpha=rank, use_rslora=False)
     (target / ADAPTER_DIR / CONFIG_FILE).write_text(json.dumps(config, indent=2))
-    settings = json.loads((target / LM_SETTINGS_FILE).read_text())
+    settings = json.loads((target / SPEC_FILE).read_text())
     settings["name"] = f"{settings['name']}-r{rank}"
-    (target / LM_SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
+    (target / SPEC_FILE).write_text(json.dumps(settings, indent=2))
     return RankCut(
         rank=rank,
         bytes=(target / ADAPTER_DIR / WEIGHTS_FILE).stat().st_size,
@@ -85,9 +85,9 @@ def shrink_adapter(
 def _adapter_config(folder: Path) -> dict:
     """The adapter's peft config, refusing what a rank cut cannot carry over."""
     path = folder / ADAPTER_DIR / CONFIG_FILE
-    if not (folder / LM_SETTINGS_FILE).is_file() or not path.is_file():
+    if not (folder / SPEC_FILE).is_file() or not path.is_file():
         raise ValueError(
-            f"{folder} is not a LocalLM folder with a LoRA adapter (expected {LM_SETTINGS_FILE} "
+            f"{folder} is not a LocalLM folder with a LoRA adapter (expected {SPEC_FILE} "
             f"and {ADAPTER_DIR}/{CONFIG_FILE}): pass a guide saved by gcop.LocalLM.save"
         )
     config = json.loads(path.read_text())
