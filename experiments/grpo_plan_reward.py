@@ -37,7 +37,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from gcop.tasks import gsm8k as gsm8k_task  # load, the kit (its verifier), the calculator
-from gcop.tasks.gsm8k.calculator import render_symbolic
 from gcop.tasks.gsm8k.planner import plan_from_reference
 
 logger = logging.getLogger("grpo_plan_reward")
@@ -155,11 +154,14 @@ def step_log(path: Path, timers: dict):
     return StepLog()
 
 
-def time_phases(timers: dict) -> None:
-    """Time TRL's sampling and the reward function (class-level wrappers, this process only)."""
+def time_phases(timers: dict, reward_class: type | None = None) -> None:
+    """Time TRL's sampling and the reward function (class-level wrappers, this process only);
+    ``reward_class``: the reward's class (the plan reward's when omitted)."""
     from trl import GRPOTrainer
 
     from gcop.optimizers.grpo.plan_reward import PlanReward
+
+    reward_class = reward_class or PlanReward
 
     def timed(function, key):
         def wrapper(*a, **kw):
@@ -172,10 +174,11 @@ def time_phases(timers: dict) -> None:
         return wrapper
 
     GRPOTrainer._generate = timed(GRPOTrainer._generate, "sampling")
-    PlanReward.__call__ = timed(PlanReward.__call__, "reward")
+    reward_class.__call__ = timed(reward_class.__call__, "reward")
 
 
-def core_module():
+def core_module(render: bool = True):
+    """The 0.5B core as the preset runs it; ``render=False`` reads the guide's text as it is."""
     import gcop
     from gcop.lm.resolve import resolve_lm
     from gcop.signatures import MathSolve
@@ -186,7 +189,7 @@ def core_module():
         adapter="plain",
         temperature=0.0,
         max_tokens=320,
-        render=render_symbolic,
+        kit=gsm8k_task.KIT if render else None,  # the kit's render: its calculator
     )
 
 

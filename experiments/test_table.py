@@ -4,9 +4,11 @@ Rows on one slice of a task's test split, each resumable, in this order: the cor
 reference-plan ceiling (privileged: plans read off the reference solutions), one guided row per
 ``--guide NAME=FOLDER`` (a LocalLM folder: a run's ``sft_guide``, or a GRPO checkpoint given as
 ``NAME=RUN_DIR/checkpoints/checkpoint-N``), each steering the core through the preset's kit at
-``--min-agreement``, and last a bigger core alone (``--reference-core``: the guide's size spent
-on the core instead). Settings are chosen on dev (``core_transfer.py``); this script is meant to
-touch the test slice once per final table.
+``--min-agreement``, one row per ``--advisor NAME=FOLDER`` (a guide trained on the task reward
+alone, ``advisor_run.py``: its greedy text goes to the core as it is, as in its training), and
+last a bigger core alone (``--reference-core``: the guide's size spent on the core instead).
+Settings are chosen on dev (``core_transfer.py``); this script is meant to touch the test slice
+once per final table.
 
     .venv/bin/python experiments/test_table.py --n 200 --min-agreement 0.4 \\
         --guide sft=runs/grpo_15b/sft_guide \\
@@ -74,10 +76,22 @@ def rows(args, task, problems):
 
         return build
 
+    def advised(folder: Path):
+        def build():
+            guide = gcop.LocalLM.load(folder)
+            policy = task.policy(guide, args.core, advice)
+            policy.strict = False  # trained without a format gate: the core reads any text
+            return policy
+
+        return build
+
+    advice = settings.model_copy(update={"samples": 1, "render": False, "keep_core_answer": False})
     yield ALONE, alone(args.core)
     yield CEILING, ceiling
     for name, folder in args.guide:
         yield name, guided(folder)
+    for name, folder in args.advisor:
+        yield name, advised(folder)
     if args.reference_core:
         yield f"{args.reference_core} alone", alone(args.reference_core)
 
@@ -147,14 +161,16 @@ def main() -> None:
     parser.add_argument("--reference-core", default="qwen2.5-coder-1.5b", help="'' to skip")
     parser.add_argument("--guide", type=parse_guide, action="append", default=[],
                         metavar="NAME=FOLDER", help="a guided row (repeatable)")  # fmt: skip
+    parser.add_argument("--advisor", type=parse_guide, action="append", default=[],
+                        metavar="NAME=FOLDER", help="an Advisor row (repeatable)")  # fmt: skip
     parser.add_argument("--min-agreement", type=float, default=0.4, help="the kit's gate")
     parser.add_argument("--cost-weight", type=float, default=1e-4, help="λ of J, per token")
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--out", type=Path, default=Path("runs/study/test_table"))
     args = parser.parse_args()
-    names = [name for name, _ in args.guide]
+    names = [name for name, _ in args.guide + args.advisor]
     if len(set(names)) != len(names) or {ALONE, CEILING} & set(names):
-        parser.error("each --guide needs its own NAME, other than the fixed rows'")
+        parser.error("each --guide and --advisor needs its own NAME, other than the fixed rows'")
     rows_path, done = finished_rows(args.out, "row")
     task = load_task(args.task)
     problems = task.load(args.split, n=args.n, seed=0)
