@@ -8,6 +8,7 @@ about two hours), ``full`` (sizes for a GPU or an API core).
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import shutil
@@ -15,8 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gcop.demo_results import CEILING, EXAMPLES_FILE, paired_comparisons, write_examples
+from gcop.demo_results import CEILING, EXAMPLES_FILE, SAVED, paired_comparisons, write_examples
 from gcop.demo_training import POLICY_FOLDERS, train_recipes
+from gcop.modules.policy_file import POLICY_FILE
 from gcop.presets import PRESETS, DemoPreset
 from gcop.tasks import load_task
 from gcop.tasks.task import Task
@@ -146,6 +148,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
         "teacher": preset.teacher,
         "judge": judge,
         **_skipped_phases(artifacts),
+        **_saved_policy_lines(preset),
         "wall time (s)": round(finished - started, 1),
         "training (s)": round(trained - started, 1),
         "evaluation (s)": round(finished - trained, 1),
@@ -210,4 +213,27 @@ def _references(preset, policy, evalset, eval_task: Task) -> dict[str, Any]:
     for model in preset.reference_cores:
         core = policy.core.with_lm(resolve_lm(model, "core", **preset.local_lm))
         rows[f"{model} alone"] = gcop.GuideCorePolicy(guide=None, core=core)
+    for folder in map(Path, preset.saved_policies):
+        if _is_saved_policy(folder):  # its guide, its kit settings; this run's core
+            rows[SAVED + folder.name] = copy.deepcopy(policy).load(folder, keep_core_lm=True)
+        else:
+            logger.warning(
+                "saved policy %s not found, so its row is skipped: the repository's policies/ "
+                "ship with a clone of gcop (run bash scripts/demo.sh from it), or set "
+                "saved_policies to a folder GuideCorePolicy.save wrote",
+                folder,
+            )
     return rows
+
+
+def _is_saved_policy(folder: Path) -> bool:
+    return (folder / POLICY_FILE).is_file()
+
+
+def _saved_policy_lines(preset: DemoPreset) -> dict[str, str]:
+    """A setup line for each saved policy: evaluated, or skipped because it is not there."""
+    return {
+        f"{SAVED}{Path(folder).name}": f"{folder}"
+        + ("" if _is_saved_policy(Path(folder)) else " (not found: skipped)")
+        for folder in preset.saved_policies
+    }

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 CEILING = "reference-plan ceiling"
+SAVED = "saved policy "  # + the folder's name: a row of a policy trained before the run
 EXAMPLES_FILE = "examples.jsonl"  # one line per (recipe, example): for paired tests across runs
 
 
@@ -42,6 +43,8 @@ def paired_comparisons(results: list) -> list[Any]:
         (CEILING, "core-only"),
     ]
     pairs += [("ExecTune", name) for name in by_name if name.endswith(" alone")]
+    saved = [name for name in by_name if name.startswith(SAVED)]
+    pairs += [(name, other) for name in saved for other in ("core-only", "ExecTune")]
     return [
         _paired(a, by_name[a], b, by_name[b]) for a, b in pairs if a in by_name and b in by_name
     ]

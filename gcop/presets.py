@@ -81,6 +81,11 @@ class DemoPreset(BaseModel):
     reference_cores: tuple[str, ...] = Field(
         (), description="other cores evaluated alone on the same slice, e.g. a bigger model"
     )
+    saved_policies: tuple[str, ...] = Field(
+        (),
+        description="saved policy folders (GuideCorePolicy.save) evaluated on the same slice, "
+        "steering this run's core: e.g. a guide trained longer than one run can train it",
+    )
     local_lm: dict[str, Any] = Field(
         default_factory=dict,
         description="settings of the models served in-process (gcop.LocalLM arguments), e.g. "
@@ -182,8 +187,16 @@ PRESETS: dict[str, DemoPreset] = {
         ),
     ),
     # the evidence configuration at a size for the README's main job (45 minutes cold on 2 cores):
-    # 64 training problems, 30 test problems
-    "quick": EVIDENCE.model_copy(update={"n_train": 64, "n_test": 30, "exectune": QUICK_TRAINING}),
+    # 64 training problems, 30 test problems; beside what it trains, the guide the repository ships
+    # (trained for hours: policies/README.md), on the same problems
+    "quick": EVIDENCE.model_copy(
+        update={
+            "n_train": 64,
+            "n_test": 30,
+            "exectune": QUICK_TRAINING,
+            "saved_policies": ("policies/gsm8k-1.5b-guide",),
+        }
+    ),
     "evidence": EVIDENCE,
     # code (docs/evidence.md §8): guides trained on MBPP's training split, tested on HumanEval, as
     # the paper trains on KodCode and tests on HumanEval; the offline teacher reads the reference

@@ -351,3 +351,46 @@ def test_a_demo_refuses_an_eval_task_with_other_signatures(tmp_path):
 
     with pytest.raises(ValueError, match="another guide signature .* evaluate on a task with"):
         run_demo("tiny", tmp_path / "demo", eval_task="humaneval")
+
+
+def test_a_demo_evaluates_a_saved_policy_on_its_slice_beside_what_it_trained(tmp_path):
+    from gcop.demo import run_demo
+    from gcop.presets import PolicySettings
+    from gcop.tasks import gsm8k
+
+    saved = tmp_path / "trained-guide"
+    settings = PolicySettings(samples=2, min_agreement=0.5, core_max_tokens=24)
+    gsm8k.TASK.policy("tiny", "tiny", settings).save(saved)
+    out = tmp_path / "demo"
+    run_demo("tiny", out, recipes=("core-only",), saved_policies=(str(saved),))
+    data = json.loads((out / "results.json").read_text())
+    row = next(r for r in data["results"] if r["name"] == "saved policy trained-guide")
+    assert row["n"] == 4 and row["cost"]["calls"] > row["n"]  # guide samples and core calls
+    examples = [json.loads(line) for line in (out / "examples.jsonl").read_text().splitlines()]
+    mine = [e for e in examples if e["recipe"] == row["name"]]
+    assert row["accuracy"] == sum(e["score"] for e in mine) / 4
+    assert all(e["reason"] != "unguided" for e in mine)  # its guide ran, with its saved kit
+    pairs = [(c["a"], c["b"]) for c in data["comparisons"]]
+    assert ("saved policy trained-guide", "core-only") in pairs
+    assert data["setup"]["saved policy trained-guide"] == str(saved)
+
+
+def test_a_demo_skips_a_saved_policy_that_is_not_there_and_says_so(tmp_path, caplog):
+    from gcop.demo import run_demo
+
+    out = tmp_path / "demo"
+    missing = str(tmp_path / "nowhere")
+    run_demo("tiny", out, recipes=("core-only",), saved_policies=(missing,))
+    data = json.loads((out / "results.json").read_text())
+    assert [r["name"] for r in data["results"]] == ["core-only"]
+    assert data["setup"]["saved policy nowhere"] == f"{missing} (not found: skipped)"
+    assert "saved policy" in caplog.text and "scripts/demo.sh" in caplog.text
+
+
+def test_the_main_job_evaluates_a_policy_the_repository_ships():
+    from gcop.modules.policy_file import read_policy_folder
+
+    folders = PRESETS["quick"].saved_policies
+    assert folders == ("policies/gsm8k-1.5b-guide",)
+    for folder in folders:  # scripts/demo.sh runs from the repository root
+        assert read_policy_folder(ROOT / folder).guided
