@@ -1,9 +1,10 @@
-"""plan_value: the number a numeric GSM8K plan computes, without a model."""
+"""plan_value: the number a numeric GSM8K plan computes, without a model; the renders that make
+symbolic plans numeric for the core."""
 
 import pytest
 
 from gcop.tasks import gsm8k
-from gcop.tasks.gsm8k.calculator import plan_value, render_symbolic
+from gcop.tasks.gsm8k.calculator import plan_value, render_one_operation, render_symbolic
 from gcop.tasks.gsm8k.planner import plan_from_reference
 
 
@@ -71,6 +72,34 @@ def test_a_symbolic_plan_renders_as_the_numeric_plan_with_earlier_results_filled
 )
 def test_a_symbolic_plan_that_cannot_be_worked_out_does_not_render(plan):
     assert render_symbolic(plan) is None
+    assert render_one_operation(plan) is None
+
+
+def test_a_step_of_several_operations_renders_as_one_step_each_in_the_order_worked_out():
+    plan = "1. A = 12*2+8*1+3*2\n2. B = A - (-2)*3\n3. C = B/4"
+    assert render_one_operation(plan) == (
+        "1. Compute 12*2.\n2. Compute 8*1.\n3. Compute 24+8.\n4. Compute 3*2.\n"
+        "5. Compute 32+6.\n6. Compute (-2)*3.\n7. Compute 38-(-6).\n8. Compute 44/4."
+    )
+
+
+def test_a_result_that_is_not_a_short_decimal_stays_in_the_step_that_uses_it():
+    # 1/6 written out would be 0.166667, and 0.166667*12 is not 2
+    assert render_one_operation("1. A = 1/6*12+1") == "1. Compute (1/6)*12.\n2. Compute 2+1."
+    assert render_one_operation("1. A = 10/3") == "1. Compute 10/3."
+
+
+def test_splitting_steps_never_changes_what_a_plan_computes():
+    examples = gsm8k.load("dev", n=200, seed=0)
+    plans = [plan_from_reference(ex.answer, style="symbolic") for ex in examples]
+    plans += ["1. A = 2*3+4*5-6/4\n2. B = A*A/7", "1. A = 17 % 5 ** 2 // 3"]
+    rendered = [(render_symbolic(plan), render_one_operation(plan)) for plan in plans]
+    assert sum(whole is not None for whole, _ in rendered) >= 190
+    for whole, split in rendered:
+        assert (split is None) == (whole is None)
+        if whole is not None:
+            assert plan_value(split) == plan_value(whole)
+            assert split.count("Compute") >= whole.count("Compute")
 
 
 def test_reference_symbolic_plans_render_as_the_reference_numeric_plans():

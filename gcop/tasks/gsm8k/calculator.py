@@ -87,9 +87,43 @@ def render_symbolic(plan: str) -> str | None:
     >>> render_symbolic("1. A = 48/2\\n2. B = C+1") is None
     True
     """
+    steps = _numeric_steps(plan)
+    if not steps:
+        return None
+    return "\n".join(f"{n}. Compute {step}." for n, step in enumerate(steps, start=1))
+
+
+def render_one_operation(plan: str) -> str | None:
+    """:func:`render_symbolic` with one operation a step: a step that combines several is split
+    into its operations in the order they are worked out, each using the results before it
+    (a small core carries out ``12*2+8*1`` less often than ``12*2``, then ``8*1``, then
+    ``24+8``). An intermediate result that is not a short decimal (``1/6``) is not written out
+    rounded: its operation stays in the step that uses it. ``None`` where
+    :func:`render_symbolic` gives ``None``.
+
+    >>> print(render_one_operation("1. A = 12*2+8*1\\n2. B = A/2\\n3. C = 1/6*B"))
+    1. Compute 12*2.
+    2. Compute 8*1.
+    3. Compute 24+8.
+    4. Compute 32/2.
+    5. Compute (1/6)*16.
+    """
+    steps = _numeric_steps(plan)
+    if not steps:
+        return None
+    operations: list[str] = []
+    for step in steps:
+        node = ast.parse(step, mode="eval").body  # parsed before: _numeric_steps checked it
+        operations.append(_split(node, operations, last=True))
+    return "\n".join(f"{n}. Compute {text}." for n, text in enumerate(operations, start=1))
+
+
+def _numeric_steps(plan: str) -> list[str] | None:
+    """Each step's expression with the letters of earlier steps replaced by their values;
+    ``None`` for a plan that is not symbolic or not arithmetic."""
     values: dict[str, str] = {}
     steps = []
-    for number, line in enumerate(filter(str.strip, plan.splitlines()), start=1):
+    for line in filter(str.strip, plan.splitlines()):
         match = _SYMBOLIC_STEP.match(line)
         if match is None:
             return None
@@ -101,8 +135,42 @@ def render_symbolic(plan: str) -> str | None:
         if value is None:
             return None
         values[name] = _number(value)
-        steps.append(f"{number}. Compute {numeric}.")
-    return "\n".join(steps) or None
+        steps.append(numeric)
+    return steps
+
+
+_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
+            ast.Mod: "%", ast.Pow: "**"}  # fmt: skip
+
+
+def _split(node: ast.AST, operations: list[str], *, last: bool = False) -> str:
+    """The text that stands for ``node`` in the operation using it: a number, or the operation
+    itself where its result is not a short decimal; the operations before it are appended to
+    ``operations``. ``last``: ``node`` is the step's whole expression (its text is returned)."""
+    if not isinstance(node, ast.BinOp):
+        return ast.unparse(node)
+    left = _operand(node.left, operations)
+    right = _operand(node.right, operations)
+    text = f"{left}{_SYMBOLS[type(node.op)]}{right}"
+    value = _evaluate(node)
+    if last or not _is_short(value):
+        return text
+    operations.append(text)
+    return _number(value)
+
+
+def _operand(node: ast.AST, operations: list[str]) -> str:
+    text = _split(node, operations)
+    return f"({text})" if not _is_number(text) or text.startswith("-") else text
+
+
+def _is_number(text: str) -> bool:
+    return re.fullmatch(r"-?\d+(\.\d+)?", text) is not None
+
+
+def _is_short(value: float) -> bool:
+    """Whether ``value`` is written exactly with at most 4 decimals."""
+    return abs(value * 10**4 - round(value * 10**4)) < 1e-6
 
 
 def _number(value: float) -> str:
