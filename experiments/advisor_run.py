@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from grpo_plan_reward import base_config, core_module, new_guide, step_log, time_phases
+from grpo_plan_reward import core_module, grpo_config, new_guide, step_log, time_phases
 
 from gcop.tasks import gsm8k as gsm8k_task
 
@@ -57,19 +57,7 @@ def train(args) -> dict:
     from gcop.optimizers.grpo.guide_reward import GuideReward
     from gcop.optimizers.grpo.trainer import train_grpo
 
-    config = base_config(args).model_copy(
-        update={
-            "grpo_steps": args.steps,
-            "grpo_generations": args.generations,
-            "grpo_batch_size": args.questions * args.generations,
-            "grpo_micro_batch_size": args.micro_batch,
-            "grpo_learning_rate": args.learning_rate,
-            "grpo_temperature": args.temperature,
-            "grpo_max_completion_tokens": args.max_completion_tokens,
-            "grpo_save_steps": args.save_steps,
-            "grpo_checkpoint_dir": str(args.run_dir / "checkpoints"),
-        }
-    )
+    config = grpo_config(args, grpo_shared_prefix=True)  # as the ExecTune run sampled
     timers = {"sampling": 0.0, "reward": 0.0}
     time_phases(timers, GuideReward)
     guide = new_guide(gcop.LocalLM(args.guide_model))

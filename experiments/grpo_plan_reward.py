@@ -193,10 +193,10 @@ def core_module(render: bool = True):
     )
 
 
-def run_grpo(args, guide, train, dev) -> dict:
-    from gcop.optimizers.grpo.trainer import train_grpo
-
-    config = base_config(args).model_copy(
+def grpo_config(args, **settings):
+    """The preset's settings with the run's GRPO settings (steps, group shape, learning rate,
+    temperature, completion cap, checkpoints in ``run_dir/checkpoints``) and ``settings``."""
+    return base_config(args).model_copy(
         update={
             "grpo_steps": args.steps,
             "grpo_generations": args.generations,
@@ -205,13 +205,22 @@ def run_grpo(args, guide, train, dev) -> dict:
             "grpo_learning_rate": args.learning_rate,
             "grpo_temperature": args.temperature,
             "grpo_max_completion_tokens": args.max_completion_tokens,
-            "grpo_core_share": args.core_share,
-            "grpo_shared_prefix": args.shared_prefix,
-            "grpo_dynamic_sampling": args.extra_draws,
             "grpo_save_steps": args.save_steps,
             "grpo_checkpoint_dir": str(args.run_dir / "checkpoints"),
-            "lambda_judge": 0.0,
+            **settings,
         }
+    )
+
+
+def run_grpo(args, guide, train, dev) -> dict:
+    from gcop.optimizers.grpo.trainer import train_grpo
+
+    config = grpo_config(
+        args,
+        grpo_core_share=args.core_share,
+        grpo_shared_prefix=args.shared_prefix,
+        grpo_dynamic_sampling=args.extra_draws,
+        lambda_judge=0.0,
     )
     timers = {"sampling": 0.0, "reward": 0.0}
     time_phases(timers)
