@@ -90,6 +90,14 @@ def _parser() -> argparse.ArgumentParser:
         "'symbolic-planner', 'worded-planner'; code: 'code-planner', 'code-outline-planner') or "
         "a LiteLLM model string",
     )
+    demo.add_argument(
+        "--saved-policy",
+        action="append",
+        dest="saved_policies",
+        metavar="FOLDER",
+        help="a saved policy to evaluate on the same problems, steering this run's core "
+        "(repeatable); e.g. policies/gsm8k-1.5b-guide, the trained guide the repository ships",
+    )
 
     compile_ = commands.add_parser(
         "compile",
@@ -255,6 +263,7 @@ def _run(args: argparse.Namespace) -> None:
             eval_split=args.split,
             task=args.task,
             eval_task=args.eval_task,
+            saved_policies=tuple(args.saved_policies) if args.saved_policies else None,
         )
         print(report.read_text())
         print(f"report written to {report}")

@@ -387,10 +387,13 @@ def test_a_demo_skips_a_saved_policy_that_is_not_there_and_says_so(tmp_path, cap
     assert "saved policy" in caplog.text and "scripts/demo.sh" in caplog.text
 
 
-def test_the_main_job_evaluates_a_policy_the_repository_ships():
+def test_the_demo_command_takes_saved_policies_and_the_shipped_one_is_there(monkeypatch):
     from gcop.modules.policy_file import read_policy_folder
 
-    folders = PRESETS["quick"].saved_policies
-    assert folders == ("policies/gsm8k-1.5b-guide",)
-    for folder in folders:  # scripts/demo.sh runs from the repository root
-        assert read_policy_folder(ROOT / folder).guided
+    calls = []
+    monkeypatch.setattr("gcop.demo.run_demo", lambda *a, **kw: calls.append(kw) or Path(__file__))
+    shipped = "policies/gsm8k-1.5b-guide"  # the README's command runs from the repository root
+    main(["demo", "--saved-policy", shipped, "--saved-policy", "other"])
+    main(["demo"])
+    assert [kw["saved_policies"] for kw in calls] == [(shipped, "other"), None]
+    assert read_policy_folder(ROOT / shipped).guided
