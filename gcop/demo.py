@@ -18,7 +18,7 @@ from typing import Any
 
 from gcop.demo_results import CEILING, EXAMPLES_FILE, SAVED, paired_comparisons, write_examples
 from gcop.demo_training import POLICY_FOLDERS, train_recipes
-from gcop.modules.policy_file import POLICY_FILE
+from gcop.modules.policy_file import POLICY_FILE, read_policy_folder
 from gcop.presets import PRESETS, DemoPreset
 from gcop.tasks import load_task
 from gcop.tasks.task import Task
@@ -46,6 +46,7 @@ def run_demo(preset: str | DemoPreset, out_dir: str | Path, **overrides: Any) ->
     config = DemoPreset.model_validate({**config.model_dump(), **changes})
     train_task, eval_task = demo_tasks(config)  # before any work: names and teachers checked
     train_task.check_teacher(config.teacher)  # a typo lists the teachers there are
+    _check_saved_policies(config)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"output directory {out} is a file: pass a folder path")
@@ -148,7 +149,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
         "teacher": preset.teacher,
         "judge": judge,
         **_skipped_phases(artifacts),
-        **_saved_policy_lines(preset),
+        **{f"{SAVED}{Path(folder).name}": folder for folder in preset.saved_policies},
         "wall time (s)": round(finished - started, 1),
         "training (s)": round(trained - started, 1),
         "evaluation (s)": round(finished - trained, 1),
@@ -213,27 +214,18 @@ def _references(preset, policy, evalset, eval_task: Task) -> dict[str, Any]:
     for model in preset.reference_cores:
         core = policy.core.with_lm(resolve_lm(model, "core", **preset.local_lm))
         rows[f"{model} alone"] = gcop.GuideCorePolicy(guide=None, core=core)
-    for folder in map(Path, preset.saved_policies):
-        if _is_saved_policy(folder):  # its guide, its kit settings; this run's core
-            rows[SAVED + folder.name] = copy.deepcopy(policy).load(folder, keep_core_lm=True)
-        else:
-            logger.warning(
-                "saved policy %s not found, so its row is skipped: the repository's policies/ "
-                "ship with a clone of gcop (run bash scripts/demo.sh from it), or set "
-                "saved_policies to a folder GuideCorePolicy.save wrote",
-                folder,
-            )
+    for folder in map(Path, preset.saved_policies):  # its guide and kit settings; this core
+        rows[SAVED + folder.name] = copy.deepcopy(policy).load(folder, keep_core_lm=True)
     return rows
 
 
-def _is_saved_policy(folder: Path) -> bool:
-    return (folder / POLICY_FILE).is_file()
-
-
-def _saved_policy_lines(preset: DemoPreset) -> dict[str, str]:
-    """A setup line for each saved policy: evaluated, or skipped because it is not there."""
-    return {
-        f"{SAVED}{Path(folder).name}": f"{folder}"
-        + ("" if _is_saved_policy(Path(folder)) else " (not found: skipped)")
-        for folder in preset.saved_policies
-    }
+def _check_saved_policies(preset: DemoPreset) -> None:
+    """Refuse, before any work, a saved policy folder that is not there or not whole."""
+    for folder in map(Path, preset.saved_policies):
+        if not (folder / POLICY_FILE).is_file():
+            raise ValueError(
+                f"saved policy {folder} not found (no {POLICY_FILE} in it): pass a folder "
+                "GuideCorePolicy.save wrote; the repository's policies/ are found from its root "
+                "(bash scripts/demo.sh runs there)"
+            )
+        read_policy_folder(folder)  # its schema and the guide's weight digests

@@ -375,16 +375,13 @@ def test_a_demo_evaluates_a_saved_policy_on_its_slice_beside_what_it_trained(tmp
     assert data["setup"]["saved policy trained-guide"] == str(saved)
 
 
-def test_a_demo_skips_a_saved_policy_that_is_not_there_and_says_so(tmp_path, caplog):
+def test_a_demo_refuses_a_saved_policy_that_is_not_there_before_any_work(tmp_path):
     from gcop.demo import run_demo
 
-    out = tmp_path / "demo"
-    missing = str(tmp_path / "nowhere")
-    run_demo("tiny", out, recipes=("core-only",), saved_policies=(missing,))
-    data = json.loads((out / "results.json").read_text())
-    assert [r["name"] for r in data["results"]] == ["core-only"]
-    assert data["setup"]["saved policy nowhere"] == f"{missing} (not found: skipped)"
-    assert "saved policy" in caplog.text and "scripts/demo.sh" in caplog.text
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ValueError, match="saved policy .*nowhere not found.*GuideCorePolicy.save"):
+        run_demo("tiny", tmp_path / "demo", saved_policies=(str(missing),))
+    assert not (tmp_path / "demo.partial").exists() and not (tmp_path / "demo").exists()
 
 
 def test_the_demo_command_takes_saved_policies_and_the_shipped_one_is_there(monkeypatch):
