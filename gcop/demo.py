@@ -220,7 +220,11 @@ def _references(preset, policy, evalset, eval_task: Task) -> dict[str, Any]:
 
 
 def _check_saved_policies(preset: DemoPreset) -> None:
-    """Refuse, before any work, a saved policy folder that is not there or not whole."""
+    """Refuse, before any work, a saved policy folder that is not there or not whole, and two
+    folders of one name (their rows would be one)."""
+    names = [Path(folder).name for folder in preset.saved_policies]
+    if len(set(names)) != len(names):
+        raise ValueError(f"saved policies need folders of different names, got {names}")
     for folder in map(Path, preset.saved_policies):
         if not (folder / POLICY_FILE).is_file():
             raise ValueError(

@@ -382,6 +382,8 @@ def test_a_demo_refuses_a_saved_policy_that_is_not_there_before_any_work(tmp_pat
     with pytest.raises(ValueError, match="saved policy .*nowhere not found.*GuideCorePolicy.save"):
         run_demo("tiny", tmp_path / "demo", saved_policies=(str(missing),))
     assert not (tmp_path / "demo.partial").exists() and not (tmp_path / "demo").exists()
+    with pytest.raises(ValueError, match="folders of different names"):
+        run_demo("tiny", tmp_path / "demo", saved_policies=("a/guide", "b/guide"))
 
 
 def test_the_demo_command_takes_saved_policies_and_the_shipped_one_is_there(monkeypatch):
