@@ -1,9 +1,9 @@
 """Study: GSM8K plans rendered whole or one operation a step, on dev.
 
 The kit's calculator turns a symbolic plan into the numeric plan the core reads, one ``Compute``
-line a step (``render_symbolic``). A step may combine several operations (``A = 12*2+8*1``),
-and the 0.5B core carries those out less often; ``render_one_operation`` splits them, each
-operation on its own line using the results before it. Each condition runs once with each
+line a step (``render_symbolic``). A step may combine several operations (``A = 12*2+8*1``);
+``render_one_operation`` splits them, each operation on its own line using the results before
+it. Does the core carry out split plans more often? Each condition runs once with each
 render, on the same problems: the reference plans (the ceiling) and one row per ``--guide
 NAME=FOLDER`` (a LocalLM folder) through the preset's kit at ``--min-agreement``. Paired test
 per condition (one operation a step against whole steps).
@@ -81,9 +81,9 @@ def main() -> None:
     problems = task.load(args.split, n=args.n, seed=0)
     names = []
     for name, build in conditions(args, task, problems):
+        names.append(name)
         for render_name, render in RENDERS.items():
             row_name = f"{name}, {render_name}"
-            names.append((name, row_name))
             if row_name in done:
                 continue
             row = run_row(row_name, build(render), problems, task, args.threads)
@@ -91,7 +91,7 @@ def main() -> None:
             with rows_path.open("a") as file:
                 file.write(json.dumps(row) + "\n")
             print(f"{row_name}: {row['correct']}/{row['n']} ({row['wall_s']} s)", flush=True)
-    for name in dict(names):
+    for name in names:
         whole, split = (done[f"{name}, {render}"] for render in RENDERS)
         test = mcnemar(split["scores"], whole["scores"], a="one operation", b="whole")
         print(

@@ -88,9 +88,7 @@ def render_symbolic(plan: str) -> str | None:
     True
     """
     steps = _numeric_steps(plan)
-    if not steps:
-        return None
-    return "\n".join(f"{n}. Compute {step}." for n, step in enumerate(steps, start=1))
+    return _numbered(steps) if steps else None
 
 
 def render_one_operation(plan: str) -> str | None:
@@ -116,7 +114,12 @@ def render_one_operation(plan: str) -> str | None:
     for step in steps:
         node = ast.parse(step, mode="eval").body  # parsed before: _numeric_steps checked it
         operations.append(_split(node, operations, last=True))
-    return "\n".join(f"{n}. Compute {text}." for n, text in enumerate(operations, start=1))
+    return _numbered(operations)
+
+
+def _numbered(calculations: list[str]) -> str:
+    """The numeric plan the core reads: one ``<n>. Compute <calculation>.`` line each."""
+    return "\n".join(f"{n}. Compute {text}." for n, text in enumerate(calculations, start=1))
 
 
 def _numeric_steps(plan: str) -> list[str] | None:
