@@ -16,11 +16,20 @@ from typing import Any
 import dspy
 
 from gcop.modules.policy import GuideCorePolicy
+from gcop.modules.strategy_kit import StrategyKit
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.guide_training import require_trainable
 from gcop.optimizers.validation import check_examples, pick_checkpoint
 
 logger = logging.getLogger(__name__)
+
+
+def advice_kit(kit: StrategyKit) -> StrategyKit:
+    """``kit`` as the Advisor uses it, in training and after: one text, read by the core as it
+    is. Sampling with consensus, a render and an answer key all want the structured strategies
+    ExecTune's guide is taught to write; an advisor's free text would rarely pass them, and the
+    core would then run alone."""
+    return kit.with_settings(samples=1, render=None, answer_key=None)
 
 
 class Advisor(dspy.teleprompt.Teleprompter):
@@ -64,6 +73,8 @@ class Advisor(dspy.teleprompt.Teleprompter):
         if valset is not None:
             valset = check_examples(valset, student.guide.signature.input_fields, "valset")
         program = copy.deepcopy(student)
+        if program.kit is not None:
+            program = program.with_kit(advice_kit(program.kit))
         program.strict = False  # trained without a format gate: the core gets the raw text
         program.guide, program.artifacts["advisor"] = train_grpo(
             program.guide,

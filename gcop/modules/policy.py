@@ -180,6 +180,16 @@ class GuideCorePolicy(dspy.Module):
         other.guided = False
         return other
 
+    def with_kit(self, kit: StrategyKit | None) -> GuideCorePolicy:
+        """A copy whose guide and core apply ``kit`` (``None``: no kit) instead of this one's."""
+        if kit is not None and not isinstance(kit, StrategyKit):
+            raise TypeError(f"kit must be a gcop.StrategyKit or None, got {kit!r}")
+        other = copy.deepcopy(self)
+        other.core.kit = kit
+        if other.guide is not None:
+            other.guide = other.guide.with_lm(_guide_lm(other.guide), kit=kit)
+        return other
+
     def with_core(self, lm: LMLike, **lm_kwargs: Any) -> GuideCorePolicy:
         """A copy whose core runs on another LM; the (trained) guide is kept."""
         other = copy.deepcopy(self)

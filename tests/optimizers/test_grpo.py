@@ -172,6 +172,32 @@ def test_advisor_compile_returns_a_new_policy(scripted_lm):
     assert compiled(question=QUESTIONS[0]).answer  # the compiled policy runs end to end
 
 
+def test_advisor_gives_the_core_its_text_whatever_kit_the_policy_had(scripted_lm):
+    """A kit that samples, renders and keeps the core's answer wants structured plans; the
+    Advisor writes free text, so it trains and answers without them (its rows were the core
+    alone when its text went through a render that could not read it)."""
+    core, fake_core = keyword_core(scripted_lm)
+    kit = gcop.StrategyKit(
+        "structured-only",
+        samples=2,
+        consensus=len,
+        render=lambda strategy: None,  # reads no advisor text: the core would run alone
+        answer_key=lambda prediction: len(prediction.answer),
+    )
+    program = gcop.GuideCorePolicy(guide=tiny_guide(), core=core, kit=kit)
+    advisor = Advisor(exact_metric, config=small_config(sft=False, grpo_steps=1))
+
+    compiled = advisor.compile(program, trainset=examples())
+
+    assert any(strategy_sent(call["messages"]).strip() for call in fake_core.calls)
+    assert (compiled.kit.samples, compiled.kit.render, compiled.kit.answer_key) == (1, None, None)
+    assert program.kit is kit  # the student keeps its kit
+    fake_core.calls.clear()
+    prediction = compiled(question=QUESTIONS[0])
+    assert len(fake_core.calls) == 1 and prediction.strategy
+    assert strategy_sent(fake_core.calls[0]["messages"]).strip() == prediction.strategy.strip()
+
+
 def test_bad_arguments_raise_clear_errors(scripted_lm):
     core, _ = keyword_core(scripted_lm)
     guide = tiny_guide()
