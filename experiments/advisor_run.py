@@ -34,6 +34,7 @@ from pathlib import Path
 
 from grpo_plan_reward import core_module, grpo_config, new_guide, step_log, time_phases
 
+from gcop.optimizers.freed_memory import cap_heap_arenas
 from gcop.tasks import gsm8k as gsm8k_task
 
 logger = logging.getLogger("advisor_run")
@@ -90,6 +91,7 @@ def main(argv=None) -> None:
     parser.add_argument("--save-steps", type=int, default=5)
     parser.add_argument("--export", type=Path, metavar="CHECKPOINT", help="export, not train")
     args = parser.parse_args(argv)
+    cap_heap_arenas()  # before any thread (gcop.optimizers.freed_memory)
     args.run_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True

@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+from gcop.optimizers.freed_memory import cap_heap_arenas
 from gcop.tasks import gsm8k as gsm8k_task  # load, the kit (its verifier), the calculator
 from gcop.tasks.gsm8k.planner import plan_from_reference
 
@@ -297,6 +298,7 @@ def main(argv=None) -> None:
         help="dev prompts per generate (decoding is memory-bound)",
     )
     args = parser.parse_args(argv)
+    cap_heap_arenas()  # before any thread (gcop.optimizers.freed_memory)
     args.run_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True

@@ -10,6 +10,7 @@ from importlib import metadata
 import pytest
 
 import gcop
+from gcop import cli
 from gcop.cli import main
 from gcop.optimizers.acceptance import calls as acceptance_calls
 
@@ -338,3 +339,10 @@ def test_the_cli_names_every_preset_there_is():
     from gcop.presets import PRESETS
 
     assert set(PRESET_NAMES) == set(PRESETS)
+
+
+def test_the_cli_caps_the_c_heaps_before_its_work(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(cli, "cap_heap_arenas", lambda: calls.append("capped") or True)
+    assert main(["report", str(tmp_path)]) == 2  # a command that stops early still capped first
+    assert calls == ["capped"]

@@ -36,6 +36,48 @@ def test_freed_heap_pages_go_back_to_the_os():
     assert returned > 256 * 2**20  # most of the 512 MB freed
 
 
+THREAD_HEAPS = textwrap.dedent(
+    """
+    import ctypes, sys, tempfile, threading
+    from gcop.optimizers.freed_memory import cap_heap_arenas
+
+    capped = cap_heap_arenas(2) if sys.argv[1] == "cap" else None
+    start, kept = threading.Barrier(8), []
+
+    def allocate():
+        start.wait()  # all eight threads alive at once: each wants its own heap
+        kept.append([bytearray(4096) for _ in range(200)])
+
+    threads = [threading.Thread(target=allocate) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    libc = ctypes.CDLL("libc.so.6")
+    libc.fopen.restype = ctypes.c_void_p
+    with tempfile.NamedTemporaryFile(suffix=".xml") as report:
+        stream = libc.fopen(report.name.encode(), b"w")
+        libc.malloc_info(0, ctypes.c_void_p(stream))
+        libc.fclose(ctypes.c_void_p(stream))
+        print(open(report.name).read().count("<heap nr="), capped)
+    """
+)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_capped_arenas_keep_new_threads_on_two_heaps():
+    def heaps(mode: str) -> tuple[int, str]:
+        out = subprocess.run(
+            [sys.executable, "-c", THREAD_HEAPS, mode], capture_output=True, text=True, check=True
+        ).stdout.split()
+        return int(out[0]), out[1]
+
+    uncapped, _ = heaps("free")
+    capped, took = heaps("cap")
+    assert uncapped > 2  # without the cap the threads spread over several heaps
+    assert capped <= 2 and took == "True"
+
+
 def calls_to_release(monkeypatch, module) -> list[int]:
     calls = []
     monkeypatch.setattr(module, "release_freed_memory", lambda: calls.append(1) or True)
