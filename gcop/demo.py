@@ -149,7 +149,7 @@ def _run(preset: DemoPreset, out: Path) -> Path:
         "teacher": preset.teacher,
         "judge": judge,
         **_skipped_phases(artifacts),
-        **{f"{SAVED}{Path(folder).name}": folder for folder in preset.saved_policies},
+        **{_saved_row(folder): folder for folder in preset.saved_policies},
         "wall time (s)": round(finished - started, 1),
         "training (s)": round(trained - started, 1),
         "evaluation (s)": round(finished - trained, 1),
@@ -215,7 +215,7 @@ def _references(preset, policy, evalset, eval_task: Task) -> dict[str, Any]:
         core = policy.core.with_lm(resolve_lm(model, "core", **preset.local_lm))
         rows[f"{model} alone"] = gcop.GuideCorePolicy(guide=None, core=core)
     for folder in map(Path, preset.saved_policies):  # its guide and kit settings; this core
-        rows[SAVED + folder.name] = copy.deepcopy(policy).load(folder, keep_core_lm=True)
+        rows[_saved_row(folder)] = copy.deepcopy(policy).load(folder, keep_core_lm=True)
     return rows
 
 
@@ -233,3 +233,8 @@ def _check_saved_policies(preset: DemoPreset) -> None:
                 "(bash scripts/demo.sh runs there)"
             )
         read_policy_folder(folder)  # its schema and the guide's weight digests
+
+
+def _saved_row(folder: str | Path) -> str:
+    """The row (and setup line) of a saved policy: named by its folder's name."""
+    return SAVED + Path(folder).name

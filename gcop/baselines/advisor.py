@@ -72,9 +72,10 @@ class Advisor(dspy.teleprompt.Teleprompter):
             raise ValueError("Advisor learns from the task reward alone and takes no teacher")
         if valset is not None:
             valset = check_examples(valset, student.guide.signature.input_fields, "valset")
-        program = copy.deepcopy(student)
-        if program.kit is not None:
-            program = program.with_kit(advice_kit(program.kit))
+        if student.kit is None:
+            program = copy.deepcopy(student)
+        else:
+            program = student.with_kit(advice_kit(student.kit))  # a copy
         program.strict = False  # trained without a format gate: the core gets the raw text
         program.guide, program.artifacts["advisor"] = train_grpo(
             program.guide,

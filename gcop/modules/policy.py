@@ -67,12 +67,7 @@ class GuideCorePolicy(dspy.Module):
                 )
             core = Core(core, core_lm)
         if kit is not None:
-            if not isinstance(kit, StrategyKit):
-                raise TypeError(f"kit must be a gcop.StrategyKit or None, got {kit!r}")
-            core = copy.copy(core)  # the caller's core keeps its own kit
-            core.kit = kit
-            if guide is not None:
-                guide = guide.with_lm(_guide_lm(guide), kit=kit)
+            guide, core = _applying_kit(kit, guide, core)
         self.guide = guide
         self.core = core
         self.guided = guided and guide is not None
@@ -182,12 +177,8 @@ class GuideCorePolicy(dspy.Module):
 
     def with_kit(self, kit: StrategyKit | None) -> GuideCorePolicy:
         """A copy whose guide and core apply ``kit`` (``None``: no kit) instead of this one's."""
-        if kit is not None and not isinstance(kit, StrategyKit):
-            raise TypeError(f"kit must be a gcop.StrategyKit or None, got {kit!r}")
         other = copy.deepcopy(self)
-        other.core.kit = kit
-        if other.guide is not None:
-            other.guide = other.guide.with_lm(_guide_lm(other.guide), kit=kit)
+        other.guide, other.core = _applying_kit(kit, other.guide, other.core)
         return other
 
     def with_core(self, lm: LMLike, **lm_kwargs: Any) -> GuideCorePolicy:
@@ -231,6 +222,19 @@ class GuideCorePolicy(dspy.Module):
         self.strict = saved.strict
         self.artifacts = saved.artifacts
         return self
+
+
+def _applying_kit(
+    kit: StrategyKit | None, guide: Guide | None, core: Core
+) -> tuple[Guide | None, Core]:
+    """``guide`` and ``core`` as copies that apply ``kit``; the ones passed in keep theirs."""
+    if kit is not None and not isinstance(kit, StrategyKit):
+        raise TypeError(f"kit must be a gcop.StrategyKit or None, got {kit!r}")
+    core = copy.copy(core)
+    core.kit = kit
+    if guide is not None:
+        guide = guide.with_lm(_guide_lm(guide), kit=kit)
+    return guide, core
 
 
 def _guide_lm(guide: Guide) -> Any:
