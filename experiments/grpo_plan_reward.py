@@ -12,7 +12,8 @@ GRPO from their last checkpoint):
 2. ``eval``: the SFT guide's greedy right-plan rate (and pass@k) on 100 dev problems.
 3. ``grpo``: GRPO from the SFT guide on the whole training split, every plan scored by the plan
    verifier (the calculator's value against the gold answer), ``--core-share`` of the groups by
-   the core (the same 0.5B model, plain prompt, as in the preset); checkpoints every
+   the core (the same 0.5B model, plain prompt, as in the preset), or with ``--core-gate`` every
+   plan the verifier finds right carried out by the core (R_task the product); checkpoints every
    ``--save-steps`` steps, curve points on the dev slice every ``--curve-steps`` steps.
 
 Files in ``--run-dir``: ``sft_guide/`` (the starting guide), ``sft_eval.jsonl``,
@@ -219,6 +220,7 @@ def run_grpo(args, guide, train, dev) -> dict:
     config = grpo_config(
         args,
         grpo_core_share=args.core_share,
+        grpo_core_gate=args.core_gate,
         grpo_shared_prefix=args.shared_prefix,
         grpo_dynamic_sampling=args.extra_draws,
         lambda_judge=0.0,
@@ -232,7 +234,8 @@ def run_grpo(args, guide, train, dev) -> dict:
         path.write_text(sft_point.read_text())
     meter = curves(guide, dev, path, args, pass_n=args.pass_n)
     meter.at_start = not path.exists()
-    core = core_module() if args.core_share > 0 else SimpleNamespace(ledger=_NoLedger())
+    uses_core = args.core_share > 0 or args.core_gate
+    core = core_module() if uses_core else SimpleNamespace(ledger=_NoLedger())
     trained, summary = train_grpo(
         guide,
         core,
@@ -250,7 +253,7 @@ def run_grpo(args, guide, train, dev) -> dict:
 
 
 class _NoLedger(list):
-    """With ``--core-share 0`` no core is built (no core call is ever made)."""
+    """With ``--core-share 0`` and no ``--core-gate``, no core is built (no core call is made)."""
 
     def since(self, mark):
         return []
@@ -275,6 +278,12 @@ def main(argv=None) -> None:
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--max-completion-tokens", type=int, default=96)
     parser.add_argument("--core-share", type=float, default=0.25)
+    parser.add_argument(
+        "--core-gate",
+        action="store_true",
+        help="the core carries out every plan the verifier finds right; R_task = verifier × core "
+        "(--core-share unused)",
+    )
     parser.add_argument(
         "--shared-prefix",
         action=argparse.BooleanOptionalAction,

@@ -138,6 +138,12 @@ class ExecTuneConfig(BaseModel):
         "0.25: at 8 groups a step, 2 groups of core calls, about a third of the step's time on "
         "this CPU; 0 trains on the verifier alone",
     )
+    grpo_core_gate: bool = Field(
+        False,
+        description="with a plan verifier: the core carries out every plan the verifier finds "
+        "right and R_task = verifier × core, so a right plan this core cannot carry out earns "
+        "what a wrong one does; a wrong plan costs no core call; grpo_core_share is unused",
+    )
     grpo_save_steps: int | None = Field(
         None,
         ge=1,

@@ -40,7 +40,8 @@ class ExecTune(dspy.teleprompt.Teleprompter):
         run_dir: where acceptance results are persisted, so an interrupted compile resumes.
         plan_verifier: the task's check of a plan, ``verifier(strategy, example) -> float | None``
             (None: it cannot tell); GRPO then scores most groups with it, at no core call, and
-            ``config.grpo_core_share`` of them with the core (see
+            ``config.grpo_core_share`` of them with the core, or with ``config.grpo_core_gate``
+            the core on every right plan (see
             :mod:`gcop.optimizers.grpo.plan_reward`). None: the student's kit's verifier with
             ``config.grpo_plan_reward``, else every group is core-executed.
 

@@ -8,6 +8,7 @@ from training_fakes import (
     exact_metric,
     examples,
     keyword_core,
+    keyword_core_reply,
     one_pass_config,
     small_config,
     strategy_sent,
@@ -17,6 +18,7 @@ from training_fakes import (
 import gcop
 from gcop.optimizers.grpo.plan_reward import PlanReward, core_group_count
 from gcop.optimizers.grpo.trainer import make_reward, train_grpo
+from gcop.signatures import MathSolve
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.py
 
@@ -95,6 +97,56 @@ def test_a_plan_the_verifier_cannot_check_sends_its_group_to_the_core(scripted_l
     assert reward.history[-1]["core_groups"] == 2
     assert rewards == [pytest.approx(r) for r in [1.1, 0.1, 0.0] * 2]  # the core's verdicts
     assert len(fake.calls) == 2 * 3
+
+
+def gated_reward(scripted_lm, verifier, core_reply=keyword_core_reply):
+    fake = scripted_lm(core_reply)
+    core = gcop.Core(MathSolve, lm=fake.model_string)
+    config = small_config(lambda_judge=0.0, grpo_core_share=1.0, grpo_core_gate=True)
+    reward = make_reward(
+        tiny_guide(), core, examples(), metric=exact_metric, config=config, plan_verifier=verifier
+    )
+    return reward, fake
+
+
+def test_the_gate_rewards_a_right_plan_only_where_the_core_carries_it_out(scripted_lm):
+    # the verifier finds both valid plans right; the keyword core carries out only "add"
+    reward, fake = gated_reward(scripted_lm, verifier=lambda s, ex: 1.0)
+    completions, indices = batch(2)
+    rewards = reward(completions, example_index=indices)
+    # "add": 1 × 1 + α_fmt; "guess": right by the verifier, but the core failed it: α_fmt alone
+    assert rewards == [pytest.approx(r) for r in [1.1, 0.1, 0.0] * 2]
+    # one call per right plan (the same plan twice per group is one job); no unguided baseline
+    sent = sorted(strategy_sent(c["messages"]).strip() for c in fake.calls)
+    assert sent == ["1. add", "1. add", "1. guess", "1. guess"]
+    row = reward.history[-1]
+    assert row["core_calls"] == 4 and row["core_groups"] == 0  # core_share is unused
+    assert row["carried_rate"] == pytest.approx(0.5)
+    assert reward.summary()["core_gate"] is True
+
+
+def test_the_gate_never_sends_a_wrong_plan_to_the_core(scripted_lm):
+    # the verifier finds "add" wrong: the core would have carried it out, but it is never asked
+    reward, fake = gated_reward(scripted_lm, verifier=lambda s, ex: float("guess" in s))
+    completions, indices = batch(2)
+    rewards = reward(completions, example_index=indices)
+    assert rewards == [pytest.approx(r) for r in [0.1, 0.1, 0.0] * 2]
+    assert [strategy_sent(c["messages"]).strip() for c in fake.calls] == ["1. guess"] * 2
+    assert reward.history[-1]["carried_rate"] == 0.0
+
+
+def test_a_right_plan_the_core_never_answered_teaches_nothing(scripted_lm):
+    def fails_on_guess(messages):
+        if "guess" in strategy_sent(messages):
+            raise ValueError("the core's server refused the request")
+        return keyword_core_reply(messages)
+
+    reward, _ = gated_reward(scripted_lm, lambda s, ex: 1.0, core_reply=fails_on_guess)
+    completions, indices = batch(1)
+    rewards = reward(completions, example_index=indices)
+    # "guess" gets its group's mean over the answered samples (1.1 and 0.0): advantage 0
+    assert rewards == [pytest.approx(1.1), pytest.approx(0.55), 0.0]
+    assert reward.core_reward.core_errors == 1
 
 
 def test_core_group_count_is_exact_in_expectation():

@@ -176,7 +176,30 @@ class GuideReward:
             baseline = {i: f.result() for i, f in base_f.items()}
             self._unguided.update({i: v for i, v in baseline.items() if v is not None})
             verdicts = {job: f.result() for job, f in judge_f.items()}
-        runs = (len(jobs) + len(baselines)) * self.core_samples
+        self._check_answered((len(jobs) + len(baselines)) * self.core_samples, errors_before)
+        return guided, verdicts
+
+    def execute(
+        self, jobs: Sequence[tuple[int, str]]
+    ) -> tuple[dict[tuple[int, str], float | None], dict[str, int]]:
+        """The core's mean score on each ``(example index, strategy)`` job (``None`` where every
+        call failed), run concurrently, and what they cost: ``{"core_calls", "core_tokens"}``.
+
+        For rewards that decide themselves which plans the core carries out (a plan verifier's
+        gate); no unguided baseline and no judge call."""
+        jobs = sorted(set(jobs))
+        marks, errors_before = self._ledger_marks(), self.core_errors
+        with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
+            futures = {job: pool.submit(self._score, *job) for job in jobs}
+            scores = {job: f.result() for job, f in futures.items()}
+        self._check_answered(len(jobs) * self.core_samples, errors_before)
+        records = [r for ledger, mark in marks for r in ledger.since(mark) if r.role == "core"]
+        usage = summarize(records)
+        return scores, {"core_calls": usage.calls, "core_tokens": usage.tokens}
+
+    def _check_answered(self, runs: int, errors_before: int) -> None:
+        """Raise :class:`CoreUnavailable` when all ``runs`` core calls since ``errors_before``
+        failed."""
         if runs and self.core_errors - errors_before == runs:
             raise CoreUnavailable(
                 f"all {runs} core calls of this GRPO step failed (see the warnings above): "
@@ -184,7 +207,6 @@ class GuideReward:
                 "records in the run folder, GRPO checkpoints) is kept, so rerunning the same "
                 "command resumes from it"
             )
-        return guided, verdicts
 
     def _score(self, index: int, strategy: str | None) -> float | None:
         """Mean metric score of the core on example ``index`` (``strategy=None``: unguided) over

@@ -11,6 +11,11 @@ plan alone (GSM8K's symbolic plans: does the calculator's value equal the gold a
 - *core groups*: a share ``core_share`` of the groups, drawn at random each step, and every group
   holding a plan the verifier could not check, go to the core-executed :class:`GuideReward`, whose
   reward *replaces* the verifier's there, so that what the core can carry out stays in the loop.
+
+With ``gate=True`` the core instead carries out every plan the verifier finds right, in every
+group, and R_task is the product: verifier score × the core's score. A right plan the core cannot
+carry out earns what a wrong one does, and a wrong plan costs no core call. (A core that ignores a
+wrong plan and answers right anyway earns the plan nothing, as it should: the plan did not help.)
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gcop.optimizers.grpo.groups import zero_advantage_share
+from gcop.optimizers.grpo.groups import neutralize_failures, zero_advantage_share
 from gcop.optimizers.grpo.guide_reward import GuideReward
 from gcop.optimizers.grpo.rewards import as_score, completion_text, shaped_reward, task_reward
 from gcop.strategy import parse_strategy
@@ -53,21 +58,29 @@ class PlanReward:
     Args:
         core_reward: the core-executed reward (its settings: mode, budget, weights, trainset).
         verifier: ``verifier(strategy, example) -> float | None``.
-        core_share: the share of groups executed by the core each step, in [0, 1].
+        core_share: the share of groups executed by the core each step, in [0, 1] (unused with
+            ``gate``).
+        gate: the core carries out each plan the verifier finds right; R_task is the product.
         seed: seeds the choice of core groups (with the step number).
     """
 
     __name__ = "gcop_reward"  # TRL names its logged reward columns after this
 
     def __init__(
-        self, core_reward: GuideReward, verifier: PlanVerifier, *, core_share: float, seed: int = 0
+        self,
+        core_reward: GuideReward,
+        verifier: PlanVerifier,
+        *,
+        core_share: float,
+        gate: bool = False,
+        seed: int = 0,
     ) -> None:
         if not callable(verifier):
             raise TypeError("plan_verifier must be callable: verifier(strategy, example) -> float")
         if not 0.0 <= core_share <= 1.0:
             raise ValueError(f"core_share must be in [0, 1], got {core_share}")
         self.core_reward, self.verifier = core_reward, verifier
-        self.core_share, self.seed = core_share, seed
+        self.core_share, self.gate, self.seed = core_share, gate, seed
         self.history: list[dict[str, Any]] = []
 
     def __call__(
@@ -82,9 +95,15 @@ class PlanReward:
         step = int(trainer_state.global_step) + 1 if trainer_state is not None else None
         step = step if step is not None else len(self.history) + 1
         indices = [int(i) for i in example_index]
-        scores, valid = self._verify(completions, indices)
+        scores, valid, plans = self._verify(completions, indices)
         core_groups = self._core_groups(indices, scores, step)
-        rewards = self._verifier_rewards(completions, scores)
+        gated: dict[str, Any] = {}
+        task_scores = [0.0 if s is None else s for s in scores]
+        if self.gate:
+            task_scores, gated = self._gated_scores(plans, indices, task_scores, core_groups)
+        rewards = self._verifier_rewards(completions, task_scores)
+        if gated:
+            rewards = neutralize_failures(indices, rewards, gated.pop("failed"))
         core_row: dict[str, Any] = {}
         picked = [k for k, i in enumerate(indices) if i in core_groups]
         if picked:
@@ -105,16 +124,18 @@ class PlanReward:
             "groups": len(set(indices)),
             "core_groups": len(core_groups),
             "core_task": core_row.get("task"),
-            "core_calls": core_row.get("core_calls", 0),
-            "core_tokens": core_row.get("core_tokens", 0),
+            "core_calls": core_row.get("core_calls", 0) + gated.get("core_calls", 0),
+            "core_tokens": core_row.get("core_tokens", 0) + gated.get("core_tokens", 0),
+            "carried_rate": gated.get("carried_rate"),
             "core_errors": self.core_reward.core_errors,
             "zero_advantage_groups": zero_advantage_share(indices, rewards),
             "reward_time_s": round(time.perf_counter() - start, 4),
         }
         self.history.append(row)
         if log_metric is not None:
-            for key in ("plan_right_rate", "zero_advantage_groups", "core_calls"):
-                log_metric(f"gcop/{key}", float(row[key]))
+            for key in ("plan_right_rate", "zero_advantage_groups", "core_calls", "carried_rate"):
+                if row[key] is not None:
+                    log_metric(f"gcop/{key}", float(row[key]))
         logger.debug(
             "GRPO step %d: reward %.3f, right plans %.2f, flat groups %.2f, core calls %d",
             step,
@@ -127,40 +148,65 @@ class PlanReward:
 
     def _verify(
         self, completions: Sequence[Any], indices: list[int]
-    ) -> tuple[list[float | None], list[bool]]:
+    ) -> tuple[list[float | None], list[bool], list[str]]:
         """The verifier's score per completion (0.0 for an invalid completion in shaped mode, which
-        the format gate zeroes anyway; ``None`` where the verifier cannot tell), and validity."""
+        the format gate zeroes anyway; ``None`` where the verifier cannot tell), validity, and the
+        plan checked (the parsed strategy, or the whole text of an invalid completion)."""
         settings = self.core_reward  # its mode, format budget and trainset
         scores: list[float | None] = []
         valid: list[bool] = []
+        plans: list[str] = []
         for completion, index in zip(completions, indices, strict=True):
             text = completion_text(completion)
             parse = parse_strategy(
                 text, token_budget=settings.token_budget, count_tokens=settings.count_tokens
             )
+            plan = parse.strategy if parse.valid else text
             if not parse.valid and settings.mode == "shaped":
                 score: float | None = 0.0
             else:
-                plan = parse.strategy if parse.valid else text
                 raw = self.verifier(plan, settings.trainset[index])
                 score = None if raw is None else as_score(raw)
             scores.append(score)
             valid.append(parse.valid)
-        return scores, valid
+            plans.append(plan)
+        return scores, valid, plans
+
+    def _gated_scores(
+        self, plans: list[str], indices: list[int], scores: list[float], core_groups: set[int]
+    ) -> tuple[list[float], dict[str, Any]]:
+        """R_task = verifier score × the core's score on each plan the verifier finds right
+        (outside ``core_groups``, which the core reward scores whole); the core's failures, the
+        share of right plans it carried out, and the calls it took."""
+        gated = [
+            k
+            for k, (i, s) in enumerate(zip(indices, scores, strict=True))
+            if s > 0 and i not in core_groups
+        ]
+        results, usage = self.core_reward.execute([(indices[k], plans[k]) for k in gated])
+        products, failed = list(scores), [False] * len(scores)
+        for k in gated:
+            outcome = results[(indices[k], plans[k])]
+            failed[k] = outcome is None
+            products[k] = 0.0 if outcome is None else scores[k] * outcome
+        answered = [results[job] for job in results if results[job] is not None]
+        carried = _mean(answered) if answered else None
+        return products, {**usage, "failed": failed, "carried_rate": carried}
 
     def _core_groups(self, indices: list[int], scores: list[float | None], step: int) -> set[int]:
-        """The groups the core executes: ``core_share`` of them at random, and every group with a
-        plan the verifier could not check."""
+        """The groups the core executes whole: ``core_share`` of them at random (none with
+        ``gate``), and every group with a plan the verifier could not check."""
         groups = list(dict.fromkeys(indices))
         unchecked = {i for i, s in zip(indices, scores, strict=True) if s is None}
+        if self.gate:
+            return unchecked
         rng = random.Random(f"{self.seed}-{step}")
         drawn = rng.sample(groups, core_group_count(len(groups), self.core_share, rng))
         return unchecked | set(drawn)
 
-    def _verifier_rewards(self, completions: Sequence[Any], scores: list[float | None]):
-        """The shaped (or task) reward with the verifier's score as R_task; unchecked plans get
-        0.0 here (their group goes to the core, which replaces it)."""
-        task_scores = [0.0 if s is None else s for s in scores]
+    def _verifier_rewards(self, completions: Sequence[Any], task_scores: list[float]):
+        """The shaped (or task) reward with ``task_scores`` as R_task (unchecked plans: 0.0 here;
+        their group goes to the core, which replaces it)."""
         settings = self.core_reward
         if settings.mode == "task":
             return task_reward(completions, task_scores)
@@ -184,6 +230,7 @@ class PlanReward:
             "steps_logged": len(self.history),
             "plan_verifier": getattr(self.verifier, "__name__", type(self.verifier).__name__),
             "core_share": self.core_share,
+            "core_gate": self.gate,
         }
 
 

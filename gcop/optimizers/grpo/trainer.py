@@ -78,7 +78,8 @@ def train_grpo(
         reward: ``"shaped"`` (ExecTune) or ``"task"`` (Advisor).
         plan_verifier: ``verifier(strategy, example) -> float | None``, the task's own check of a
             plan (see :mod:`~gcop.optimizers.grpo.plan_reward`): scores every group at no core
-            call, except ``config.grpo_core_share`` of them, which the core executes.
+            call, except ``config.grpo_core_share`` of them, which the core executes (with
+            ``config.grpo_core_gate``: the core carries out each right plan, R_task the product).
         callbacks: transformers ``TrainerCallback`` objects for the trainer, e.g.
             :class:`~gcop.optimizers.grpo.curves.PlanCurves`.
 
@@ -183,7 +184,11 @@ def make_reward(
     if plan_verifier is None:
         return core_reward
     return PlanReward(
-        core_reward, plan_verifier, core_share=config.grpo_core_share, seed=config.seed
+        core_reward,
+        plan_verifier,
+        core_share=config.grpo_core_share,
+        gate=config.grpo_core_gate,
+        seed=config.seed,
     )
 
 
