@@ -189,7 +189,7 @@ class PlanReward:
             outcome = results[(indices[k], plans[k])]
             failed[k] = outcome is None
             products[k] = 0.0 if outcome is None else scores[k] * outcome
-        answered = [results[job] for job in results if results[job] is not None]
+        answered = [outcome for outcome in results.values() if outcome is not None]
         carried = _mean(answered) if answered else None
         return products, {**usage, "failed": failed, "carried_rate": carried}
 
