@@ -178,6 +178,10 @@ def test_bad_verifier_settings_raise_clear_errors(scripted_lm):
         small_config(grpo_core_share=1.5)
     with pytest.raises(ValueError, match="grpo_checkpoint_dir"):
         small_config(grpo_save_steps=5)
+    core, _ = keyword_core(scripted_lm)
+    gate = small_config(lambda_judge=0.0, grpo_core_gate=True)
+    with pytest.raises(ValueError, match="grpo_core_gate .* no verifier"):
+        make_reward(tiny_guide(), core, examples(), metric=exact_metric, config=gate)
 
 
 def test_exectune_hands_its_plan_verifier_to_grpo(scripted_lm):

@@ -102,7 +102,7 @@ class PlanReward:
         if self.gate:
             task_scores, gated = self._gated_scores(plans, indices, task_scores, core_groups)
         rewards = self._verifier_rewards(completions, task_scores)
-        if gated:
+        if self.gate:
             rewards = neutralize_failures(indices, rewards, gated.pop("failed"))
         core_row: dict[str, Any] = {}
         picked = [k for k, i in enumerate(indices) if i in core_groups]

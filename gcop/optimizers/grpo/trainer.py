@@ -182,6 +182,12 @@ def make_reward(
         judge=judge,
     )
     if plan_verifier is None:
+        if config.grpo_core_gate:
+            raise ValueError(
+                "grpo_core_gate gates the core on the plans a verifier finds right, and there is "
+                "no verifier: pass plan_verifier=<verifier(strategy, example)>, or use a kit with "
+                "one and grpo_plan_reward=True; or drop grpo_core_gate"
+            )
         return core_reward
     return PlanReward(
         core_reward,
