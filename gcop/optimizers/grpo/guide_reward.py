@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
-from gcop.cost import summarize
+from gcop.cost import CostSummary, summarize
 from gcop.optimizers.acceptance.calls import call_with_retries
 from gcop.optimizers.acceptance.leakage import leaks_answer
 from gcop.optimizers.config import ExecTuneConfig
@@ -193,8 +193,7 @@ class GuideReward:
             futures = {job: pool.submit(self._score, *job) for job in jobs}
             scores = {job: f.result() for job, f in futures.items()}
         self._check_answered(len(jobs) * self.core_samples, errors_before)
-        records = [r for ledger, mark in marks for r in ledger.since(mark) if r.role == "core"]
-        usage = summarize(records)
+        usage = _spent(marks, "core")
         return scores, {"core_calls": usage.calls, "core_tokens": usage.tokens}
 
     def _check_answered(self, runs: int, errors_before: int) -> None:
@@ -248,9 +247,7 @@ class GuideReward:
         return [(ledger, len(ledger)) for ledger in self._ledgers()]
 
     def _record(self, state, rewards, parses, task_scores, unguided, judged, leaks, marks):
-        records = [r for ledger, mark in marks for r in ledger.since(mark)]
-        core = summarize(r for r in records if r.role == "core")
-        judge = summarize(r for r in records if r.role == "judge")
+        core, judge = _spent(marks, "core"), _spent(marks, "judge")
         valid = [p.valid for p in parses]
         step = int(state.global_step) + 1 if state is not None else len(self.history) + 1
         row: dict[str, Any] = {
@@ -286,6 +283,11 @@ class GuideReward:
             "judge": self.judge.stats() if self.judge is not None else None,
             "unguided_mean": _mean(list(self._unguided.values())) if self._unguided else None,
         }
+
+
+def _spent(marks: list[tuple[Any, int]], role: str) -> CostSummary:
+    """What the calls of ``role`` cost in the ledgers since their ``marks``."""
+    return summarize(r for ledger, mark in marks for r in ledger.since(mark) if r.role == role)
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -99,11 +99,14 @@ class PlanReward:
         core_groups = self._core_groups(indices, scores, step)
         gated: dict[str, Any] = {}
         task_scores = [0.0 if s is None else s for s in scores]
+        failed = [False] * len(scores)
         if self.gate:
-            task_scores, gated = self._gated_scores(plans, indices, task_scores, core_groups)
-        rewards = self._verifier_rewards(completions, task_scores)
-        if self.gate:
-            rewards = neutralize_failures(indices, rewards, gated.pop("failed"))
+            task_scores, failed, gated = self._gated_scores(
+                plans, indices, task_scores, core_groups
+            )
+        rewards = neutralize_failures(
+            indices, self._verifier_rewards(completions, task_scores), failed
+        )
         core_row: dict[str, Any] = {}
         picked = [k for k, i in enumerate(indices) if i in core_groups]
         if picked:
@@ -174,24 +177,25 @@ class PlanReward:
 
     def _gated_scores(
         self, plans: list[str], indices: list[int], scores: list[float], core_groups: set[int]
-    ) -> tuple[list[float], dict[str, Any]]:
+    ) -> tuple[list[float], list[bool], dict[str, Any]]:
         """R_task = verifier score × the core's score on each plan the verifier finds right
-        (outside ``core_groups``, which the core reward scores whole); the core's failures, the
-        share of right plans it carried out, and the calls it took."""
-        gated = [
+        (outside ``core_groups``, which the core reward scores whole); which of those the core
+        never answered; and the step's gate figures: the share of the distinct right plans the
+        core carried out, and the calls it took."""
+        right = [
             k
             for k, (i, s) in enumerate(zip(indices, scores, strict=True))
             if s > 0 and i not in core_groups
         ]
-        results, usage = self.core_reward.execute([(indices[k], plans[k]) for k in gated])
+        results, usage = self.core_reward.execute([(indices[k], plans[k]) for k in right])
         products, failed = list(scores), [False] * len(scores)
-        for k in gated:
+        for k in right:
             outcome = results[(indices[k], plans[k])]
             failed[k] = outcome is None
             products[k] = 0.0 if outcome is None else scores[k] * outcome
         answered = [outcome for outcome in results.values() if outcome is not None]
         carried = _mean(answered) if answered else None
-        return products, {**usage, "failed": failed, "carried_rate": carried}
+        return products, failed, {**usage, "carried_rate": carried}
 
     def _core_groups(self, indices: list[int], scores: list[float | None], step: int) -> set[int]:
         """The groups the core executes whole: ``core_share`` of them at random (none with
