@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -155,6 +155,15 @@ class ExecTuneConfig(BaseModel):
         description="a folder kept across runs: GRPO writes its checkpoints there and resumes from "
         "the last one it finds; None: a temporary folder, nothing kept",
     )
+
+    # --- the phase compile(..., valset=...) returns ---
+    valset_rule: Literal["paired", "best"] = Field(
+        "paired",
+        description="with a valset: 'paired' keeps the earliest phase (SFT) unless a later one "
+        "(GRPO) beats it on the valset's examples in an exact McNemar test at p < valset_p; "
+        "'best' keeps the best valset score (the later phase on a tie)",
+    )
+    valset_p: float = Field(0.05, gt=0, le=1, description="the 'paired' rule's significance level")
 
     seed: int = Field(0, description="seed for sampling and training")
 

@@ -79,8 +79,9 @@ class ExecTune(dspy.teleprompt.Teleprompter):
     ) -> GuideCorePolicy:
         """Return a trained copy of ``student``; ``student`` itself is left unchanged.
 
-        With a ``valset``, the policy after each phase is scored on it with the metric and the
-        best one is returned; the scores are in ``artifacts["validation"]``. Raises
+        With a ``valset``, the policy after each phase is scored on it with the metric and
+        ``config.valset_rule`` picks the one returned: by default the SFT phase unless GRPO beats
+        it in a paired test; the scores and tests are in ``artifacts["validation"]``. Raises
         :class:`AcceptanceFailed` before any training when infrastructure failures (a core or
         teacher that does not answer) left every task undecided.
         """
@@ -101,7 +102,12 @@ class ExecTune(dspy.teleprompt.Teleprompter):
         if valset is None:
             return program
         return pick_checkpoint(
-            checkpoints, valset, self.metric, num_threads=self.config.concurrency
+            checkpoints,
+            valset,
+            self.metric,
+            num_threads=self.config.concurrency,
+            rule=self.config.valset_rule,
+            p_value=self.config.valset_p,
         )
 
     def accept(

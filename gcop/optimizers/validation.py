@@ -1,4 +1,4 @@
-"""Data checks shared by the optimizers, and the choice of a checkpoint by its valset score."""
+"""Data checks shared by the optimizers, and the choice of a phase's policy on a valset."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import copy
 import logging
 import math
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import dspy
+
+from gcop.paired import mcnemar
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +56,27 @@ def pick_checkpoint(
     metric: Callable[..., Any],
     *,
     num_threads: int = 8,
+    rule: Literal["paired", "best"] = "paired",
+    p_value: float = 0.05,
 ) -> dspy.Module:
-    """Score each ``(phase, program)`` on ``valset`` and return a copy of the best program (the
-    later phase on a tie). The last program's ``artifacts`` go to the copy, with
-    ``artifacts["validation"]``: each phase's score (``None`` when every example errored),
-    valid-strategy rate and errors, and which phase was kept."""
+    """Score each ``(phase, program)`` on ``valset`` and return a copy of the program ``rule``
+    keeps:
+
+    - ``"paired"``: the earliest phase that scored, unless a later one beats it on the same
+      examples with an exact McNemar test at ``p < p_value`` (and that one is then the phase
+      the next must beat). A lead of a few examples is kept from deciding: on 100 GSM8K dev
+      questions two trained guides differ on about 18, and a 37-against-35 lead reversed on test.
+    - ``"best"``: the best score (the later phase on a tie).
+
+    A phase whose examples all errored is never kept unless every phase did (then the last).
+    The last program's ``artifacts`` go to the copy, with ``artifacts["validation"]``: each
+    phase's score (``None`` when every example errored), valid-strategy rate and errors, under
+    ``"paired"`` its test against the phase it had to beat, and which phase was kept."""
     from gcop.evaluate import evaluate
 
-    curve = []
+    if rule not in ("paired", "best"):
+        raise ValueError(f"rule must be 'paired' or 'best', got {rule!r}")
+    curve, scores = [], []
     for phase, program in checkpoints:
         result = evaluate(
             program, valset, metric, name=f"valset after {phase}", num_threads=num_threads
@@ -75,12 +90,45 @@ def pick_checkpoint(
                 "n": result.n,
             }
         )
-    ranks = [-math.inf if row["score"] is None else row["score"] for row in curve]
-    best = max(range(len(curve)), key=lambda i: (ranks[i], i))
+        scores.append([r.score if r.error is None else 0.0 for r in result.results])
+    best = _paired_choice(curve, scores, p_value) if rule == "paired" else _best_score(curve)
     kept = copy.deepcopy(checkpoints[best][1])
     kept.artifacts = {
         **checkpoints[-1][1].artifacts,
-        "validation": {"curve": curve, "kept": curve[best]["phase"]},
+        "validation": {"rule": rule, "curve": curve, "kept": curve[best]["phase"]},
     }
-    logger.info("valset scores %s: keeping the policy after %s", ranks, curve[best]["phase"])
+    logger.info(
+        "valset scores %s: keeping the policy after %s (rule %s)",
+        [row["score"] for row in curve],
+        curve[best]["phase"],
+        rule,
+    )
     return kept
+
+
+def _best_score(curve: list[dict[str, Any]]) -> int:
+    """The index of the best score, the later on a tie; an unscored phase ranks last."""
+    ranks = [-math.inf if row["score"] is None else row["score"] for row in curve]
+    return max(range(len(curve)), key=lambda i: (ranks[i], i))
+
+
+def _paired_choice(curve: list[dict[str, Any]], scores: list[list[float]], p_value: float) -> int:
+    """The index of the earliest scored phase, replaced by each later one that beats it in a
+    paired test at ``p < p_value``; each tested row of ``curve`` records its test."""
+    kept = None
+    for index, row in enumerate(curve):
+        if row["score"] is None:
+            continue
+        if kept is None:
+            kept = index
+            continue
+        test = mcnemar(scores[index], scores[kept], a=row["phase"], b=curve[kept]["phase"])
+        row["paired"] = {
+            "against": curve[kept]["phase"],
+            "only_this": test.a_only,
+            "only_against": test.b_only,
+            "p": round(test.p_value, 4),
+        }
+        if test.winner == row["phase"] and test.p_value < p_value:
+            kept = index
+    return len(curve) - 1 if kept is None else kept

@@ -170,10 +170,9 @@ def test_compile_returns_a_new_program_scored_on_the_valset_and_leaves_the_stude
     validation = compiled.artifacts["validation"]
     assert [row["phase"] for row in validation["curve"]] == ["sft", "grpo"]
     assert all(row["n"] == 2 and 0 <= row["score"] <= 1 for row in validation["curve"])
-    if validation["kept"] == "sft":
-        assert compiled.guide.local_lm.name == optimizer.sft_program_.guide.local_lm.name
-    else:
-        assert "-grpo-" in compiled.guide.local_lm.name
+    # the default rule: GRPO must beat SFT in a paired test, which 2 examples cannot show
+    assert (validation["rule"], validation["kept"]) == ("paired", "sft")
+    assert compiled.guide.local_lm.name == optimizer.sft_program_.guide.local_lm.name
     assert compiled.artifacts["sft"]["steps"] == 2 and compiled.artifacts["grpo"]["steps"] == 1
 
     # provenance: the configuration, the versions and data it trained on, and what actually ran
