@@ -83,7 +83,9 @@ class Guide(dspy.Module):
             than none.
         **lm_kwargs: sampling settings; the paper samples at temperature 0.6, top-p 0.95 (§A.8).
             They shape every sample but the first: a single strategy is the greedy one, which a
-            small guide gets right more often than a sampled one (docs/evidence.md §7).
+            small guide gets right more often than a sampled one (docs/evidence.md §7). A
+            ``seed`` gives each sample a seed of its own; a local guide is seeded (0) unless
+            given ``seed=None``, so its samples, and a policy's scores, repeat run after run.
 
     ``guide.predict`` is the guide's prompt as DSPy sees it (``named_predictors()`` lists it): an
     optimizer's instructions and demos there reach the guide's messages, in inference and in
@@ -114,6 +116,8 @@ class Guide(dspy.Module):
         self.local_lm = lm if hasattr(lm, "set_model") else None  # trainable handle, if local
         self.token_budget = token_budget
         settings = {"temperature": 0.6, "top_p": 0.95, "max_tokens": 2 * token_budget}
+        if self.local_lm is not None:  # its samples come out the same on every run, cache or not
+            settings["seed"] = 0
         if self.samples > 1 and {**settings, **lm_kwargs}.get("temperature") == 0:
             raise ValueError(
                 f"kit samples={self.samples} at temperature 0 draws the same strategy "
@@ -200,12 +204,13 @@ class Guide(dspy.Module):
     def _sample(self, messages: list[dict], index: int, lm_kwargs: dict | None) -> str:
         """Sample ``index`` of a task: the first (or only) is the guide's greedy choice, the
         others sample at its temperature, each with its own ``rollout_id`` (so DSPy's cache keeps
-        them apart) and, for a seeded call, its own seed."""
+        them apart) and, for a seeded call or guide, its own seed."""
         settings = dict(lm_kwargs or {})
         if index == 0:
             settings["temperature"] = 0.0
         base = settings.pop("rollout_id", 0) or 0
         settings["rollout_id"] = base * self.samples + index
-        if settings.get("seed") is not None:
-            settings["seed"] = settings["seed"] * self.samples + index
+        seed = settings.get("seed", self.lm.kwargs.get("seed"))  # the call's, else the guide's
+        if seed is not None:
+            settings["seed"] = seed * self.samples + index
         return chat(self.lm, messages, **settings)

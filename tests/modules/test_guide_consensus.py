@@ -86,3 +86,27 @@ def test_a_guide_drawing_one_strategy_draws_its_greedy_choice(scripted_lm):
     plan = guide(question=QUESTION, lm_kwargs={"seed": 3})
     assert plan.strategy == "1. Compute 2+2."
     assert [(call["temperature"], call["seed"]) for call in guide_lm.calls] == [(0.0, 3)]
+
+
+def test_a_guide_seeded_at_construction_gives_each_sample_its_own_seed(scripted_lm):
+    # the guide's own seed reached every call unchanged: its sampled strategies were all one
+    guide, guide_lm = consensus_guide(scripted_lm, [FOUR], seed=3)
+    guide(question=QUESTION)
+    assert sorted(call["seed"] for call in guide_lm.calls) == [12, 13, 14, 15]
+
+
+def test_a_local_guide_samples_the_same_strategies_on_every_run():
+    from gcop.lm.tiny import tiny_model
+
+    kit = gcop.StrategyKit("test-any", samples=3, consensus=len)  # any text is a key
+    messages = [{"role": "user", "content": QUESTION}]
+    runs = []
+    for _ in range(2):  # two LMs on the same weights, named apart: no cache entry is shared
+        model, tokenizer = tiny_model(0)
+        local = gcop.LocalLM(model, tokenizer=tokenizer, name=f"tiny-seeded-{len(runs)}")
+        guide = gcop.Guide(MathGuide, local, kit=kit, temperature=1.0, max_tokens=12)
+        runs.append([guide._sample(messages, index, None) for index in (1, 2)])
+        local.close()
+    assert guide.lm.kwargs["seed"] == 0
+    assert runs[0] == runs[1]
+    assert runs[0][0] != runs[0][1]  # each sample its own seed
