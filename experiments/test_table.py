@@ -58,6 +58,11 @@ def guide_lm_folder(folder: Path, out: Path) -> Path:
     raise SystemExit(f"{folder} is neither a LocalLM folder nor a GRPO checkpoint")
 
 
+def bigger_core_row(core: str) -> str:
+    """The name of the row where ``core`` (``--reference-core``) answers alone."""
+    return f"{core} alone"
+
+
 def rows(args, task, problems):
     """(name, build) for every row of the table, in order: ``build()`` makes its policy."""
     preset = PRESETS[args.preset]
@@ -93,7 +98,7 @@ def rows(args, task, problems):
     for name, folder in args.advisor:
         yield name, advised(folder)
     if args.reference_core:
-        yield f"{args.reference_core} alone", alone(args.reference_core)
+        yield bigger_core_row(args.reference_core), alone(args.reference_core)
 
 
 def run_row(name: str, policy, problems, task, threads: int) -> dict:
@@ -118,8 +123,11 @@ def run_row(name: str, policy, problems, task, threads: int) -> dict:
     }
 
 
-def table(done: dict[str, dict], guided: list[str], cost_weight: float) -> dict:
-    """Accuracy, tokens, J, headroom share and paired tests of the finished rows."""
+def table(
+    done: dict[str, dict], guided: list[str], cost_weight: float, bigger_core: str | None = None
+) -> dict:
+    """Accuracy, tokens, J, headroom share and paired tests of the finished rows: each against
+    the core alone, the guided rows against each other and against ``bigger_core``'s row."""
     alone = done[ALONE]
     lines = []
     for name, row in done.items():
@@ -144,7 +152,9 @@ def table(done: dict[str, dict], guided: list[str], cost_weight: float) -> dict:
             line["headroom_share"] = round(lift / headroom, 3) if headroom > 0 else None
         lines.append(line)
     pairs = []
-    for a, b in itertools.combinations([g for g in guided if g in done], 2):
+    compared = [g for g in guided if g in done]
+    against_bigger = [(g, bigger_core) for g in compared if bigger_core in done]
+    for a, b in [*itertools.combinations(compared, 2), *against_bigger]:
         test = mcnemar(done[a]["scores"], done[b]["scores"], a=a, b=b)
         pairs.append({"a": a, "b": b, "only_a": test.a_only, "only_b": test.b_only,
                       "p": round(test.p_value, 4)})  # fmt: skip
@@ -182,7 +192,8 @@ def main() -> None:
         with rows_path.open("a") as file:
             file.write(json.dumps(row) + "\n")
         print(f"{name}: {row['correct']}/{row['n']} ({row['wall_s']} s)", flush=True)
-    summary = table(done, names, args.cost_weight)
+    bigger = bigger_core_row(args.reference_core) if args.reference_core else None
+    summary = table(done, names, args.cost_weight, bigger)
     (args.out / "table.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 
