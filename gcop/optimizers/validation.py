@@ -90,7 +90,7 @@ def pick_checkpoint(
                 "n": result.n,
             }
         )
-        scores.append([r.score if r.error is None else 0.0 for r in result.results])
+        scores.append([r.score for r in result.results])  # an errored example scores 0
     best = _paired_choice(curve, scores, p_value) if rule == "paired" else _best_score(curve)
     kept = copy.deepcopy(checkpoints[best][1])
     kept.artifacts = {
@@ -129,6 +129,6 @@ def _paired_choice(curve: list[dict[str, Any]], scores: list[list[float]], p_val
             "only_against": test.b_only,
             "p": round(test.p_value, 4),
         }
-        if test.winner == row["phase"] and test.p_value < p_value:
+        if test.a_only > test.b_only and test.p_value < p_value:
             kept = index
     return len(curve) - 1 if kept is None else kept
