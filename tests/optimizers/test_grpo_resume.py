@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -20,6 +21,7 @@ from training_fakes import (
     tiny_guide,
 )
 
+from gcop.optimizers.grpo.reward_history import restore_reward_history
 from gcop.optimizers.grpo.trainer import train_grpo
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.py
@@ -59,9 +61,13 @@ def test_a_stopped_run_resumes_from_its_checkpoint_and_continues_the_steps(scrip
         assert (saved / name).is_file(), name
     assert list(saved.glob("rng_state*.pth"))
 
+    stopped_rows, stopped_s = summary["history"], summary["train_time_s"]
     resumed, summary = train_grpo(start, core, examples(), config=config_in(tmp_path, 4), **run)
     assert summary["steps"] == 4
-    assert [row["step"] for row in summary["history"]] == [3, 4]  # steps 1-2 were not redone
+    # steps 1-2 were not redone, and the summary still reports them: the whole run's curve
+    assert [row["step"] for row in summary["history"]] == [1, 2, 3, 4]
+    assert summary["history"][:2] == stopped_rows
+    assert summary["steps_logged"] == 4 and summary["train_time_s"] > stopped_s
     after_stop, after_resume = lora(first), lora(resumed)
     assert any(not torch.equal(after_stop[k], after_resume[k]) for k in after_stop)
 
@@ -82,6 +88,7 @@ from fakes import ScriptedLM
 import gcop
 from gcop.signatures import MathSolve
 from training_fakes import examples, exact_metric, keyword_core_reply, small_config, tiny_guide
+from gcop.optimizers.grpo.reward_history import restore_reward_history
 from gcop.optimizers.grpo.trainer import train_grpo
 
 class Slow(TrainerCallback):
@@ -119,5 +126,13 @@ def test_a_killed_process_resumes_from_its_last_checkpoint(scripted_lm, tmp_path
         tiny_guide(), core, examples(), metric=exact_metric, config=config, plan_verifier=says_add
     )
     assert summary["steps"] == last + 2
-    assert [row["step"] for row in summary["history"]] == [last + 1, last + 2]
+    assert [row["step"] for row in summary["history"]] == list(range(1, last + 3))
     assert (tmp_path / f"checkpoint-{last + 2}" / "optimizer.pt").is_file()
+
+
+def test_a_checkpoint_without_reward_rows_resumes_with_the_new_rows_only(tmp_path, caplog):
+    reward_fn = SimpleNamespace(history=[{"step": 3}])
+    (tmp_path / "checkpoint-2").mkdir()
+    assert restore_reward_history(reward_fn, str(tmp_path / "checkpoint-2")) == 0.0
+    assert reward_fn.history == [{"step": 3}]
+    assert "covers the resumed steps" in caplog.text

@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +27,7 @@ from gcop.optimizers.freed_memory import release_freed_memory
 from gcop.optimizers.grpo.guide_reward import GuideReward, core_inputs
 from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.optimizers.grpo.plan_reward import PlanReward, PlanVerifier
+from gcop.optimizers.grpo.reward_history import KeepRewardHistory, restore_reward_history
 from gcop.optimizers.grpo.rollout import shared_prefix_rollout
 from gcop.optimizers.guide_training import (
     micro_batches,
@@ -84,7 +84,8 @@ def train_grpo(
             :class:`~gcop.optimizers.grpo.curves.PlanCurves`.
 
     With ``config.grpo_checkpoint_dir`` set, checkpoints are kept there (every
-    ``config.grpo_save_steps`` steps) and a run that finds one resumes from it.
+    ``config.grpo_save_steps`` steps) and a run that finds one resumes from it; the summary of a
+    resumed run covers the steps and training time of the runs before it too.
 
     Returns the new guide (LocalLM named ``<base>-grpo-<fingerprint>`` or ``…-advisor-…``) and
     a JSON-able summary whose ``history`` holds one row per step (reward, valid rate, judge score,
@@ -101,16 +102,17 @@ def train_grpo(
         reward=reward,
         plan_verifier=plan_verifier,
     )
-    start = time.perf_counter()
+    resume_from = last_checkpoint(config.grpo_checkpoint_dir)
+    kept = KeepRewardHistory(reward_fn, earlier_s=restore_reward_history(reward_fn, resume_from))
     with tempfile.TemporaryDirectory(prefix="gcop-grpo-") as scratch:
         output_dir = config.grpo_checkpoint_dir or scratch
         trainer = grpo_trainer(guide, trainset, reward_fn, config, output_dir)
-        for callback in callbacks:
+        for callback in [kept, *callbacks]:
             trainer.add_callback(callback)
         logger.info(
             "GRPO (%s reward) of %s for %d steps", reward, guide.local_lm.name, config.grpo_steps
         )
-        trainer.train(resume_from_checkpoint=last_checkpoint(config.grpo_checkpoint_dir))
+        trainer.train(resume_from_checkpoint=resume_from)
     new_guide = trained_guide(
         guide, trainer.model, trainer.processing_class, GUIDE_NAME_SUFFIX[reward]
     )
@@ -124,7 +126,7 @@ def train_grpo(
         * trainer.args.gradient_accumulation_steps,
         "lora": config.lora,
         "vllm": bool(trainer.args.use_vllm),
-        "train_time_s": round(time.perf_counter() - start, 3),
+        "train_time_s": kept.train_time_s,
         "first_reward": history[0]["reward"] if history else None,
         "final_reward": history[-1]["reward"] if history else None,
         "core_calls": sum(row["core_calls"] for row in history),
