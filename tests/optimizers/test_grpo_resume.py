@@ -88,7 +88,6 @@ from fakes import ScriptedLM
 import gcop
 from gcop.signatures import MathSolve
 from training_fakes import examples, exact_metric, keyword_core_reply, small_config, tiny_guide
-from gcop.optimizers.grpo.reward_history import restore_reward_history
 from gcop.optimizers.grpo.trainer import train_grpo
 
 class Slow(TrainerCallback):
