@@ -13,8 +13,10 @@ GRPO from their last checkpoint):
 3. ``grpo``: GRPO from the SFT guide on the whole training split, every plan scored by the plan
    verifier (the calculator's value against the gold answer), ``--core-share`` of the groups by
    the core (the same 0.5B model, plain prompt, as in the preset), or with ``--core-gate`` every
-   plan the verifier finds right carried out by the core (R_task the product); checkpoints every
-   ``--save-steps`` steps, curve points on the dev slice every ``--curve-steps`` steps.
+   plan the verifier finds right carried out by the core (R_task the product; ``--mu`` and
+   ``--lambda-judge`` add the hinge against the core alone and the core model as judge);
+   checkpoints every ``--save-steps`` steps, curve points on the dev slice every
+   ``--curve-steps`` steps.
 
 Files in ``--run-dir``: ``sft_guide/`` (the starting guide), ``sft_eval.jsonl``,
 ``checkpoints/`` (GRPO's, resumed from), ``curves.jsonl`` (one point per evaluation),
@@ -223,7 +225,8 @@ def run_grpo(args, guide, train, dev) -> dict:
         grpo_core_gate=args.core_gate,
         grpo_shared_prefix=args.shared_prefix,
         grpo_dynamic_sampling=args.extra_draws,
-        lambda_judge=0.0,
+        mu=args.mu,
+        lambda_judge=args.lambda_judge,
     )
     timers = {"sampling": 0.0, "reward": 0.0}
     time_phases(timers)
@@ -244,6 +247,7 @@ def run_grpo(args, guide, train, dev) -> dict:
         config=config,
         reward="shaped",
         plan_verifier=PLAN_VERIFIER,
+        judge_lm=core.lm if args.lambda_judge > 0 else None,  # the core judges, as in §3i
         callbacks=[meter, steps],
     )
     trained.local_lm.save(args.run_dir / "grpo_guide")
@@ -283,6 +287,18 @@ def main(argv=None) -> None:
         action="store_true",
         help="the core carries out every plan the verifier finds right; R_task = verifier × core "
         "(--core-share unused)",
+    )
+    parser.add_argument(
+        "--mu",
+        type=float,
+        default=0.0,
+        help="non-regression weight μ with --core-gate (one core call alone per question)",
+    )
+    parser.add_argument(
+        "--lambda-judge",
+        type=float,
+        default=0.0,
+        help="judge weight λ_judge with --core-gate (the core model judges every valid plan)",
     )
     parser.add_argument(
         "--shared-prefix",

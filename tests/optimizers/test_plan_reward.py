@@ -99,14 +99,30 @@ def test_a_plan_the_verifier_cannot_check_sends_its_group_to_the_core(scripted_l
     assert len(fake.calls) == 2 * 3
 
 
-def gated_reward(scripted_lm, verifier, core_reply=keyword_core_reply):
+def gated_reward(scripted_lm, verifier, core_reply=keyword_core_reply, judge=None, **weights):
+    """The gate with the shaped reward's other terms off unless ``weights`` (μ, λ_judge) say."""
     fake = scripted_lm(core_reply)
     core = gcop.Core(MathSolve, lm=fake.model_string)
-    config = small_config(lambda_judge=0.0, grpo_core_share=1.0, grpo_core_gate=True)
+    settings = {"lambda_judge": 0.0, "mu": 0.0, **weights}
+    config = small_config(grpo_core_share=1.0, grpo_core_gate=True, **settings)
     reward = make_reward(
-        tiny_guide(), core, examples(), metric=exact_metric, config=config, plan_verifier=verifier
+        tiny_guide(),
+        core,
+        examples(),
+        metric=exact_metric,
+        config=config,
+        plan_verifier=verifier,
+        judge_lm=judge.model_string if judge is not None else None,
     )
     return reward, fake
+
+
+def solves_alone_core_reply(messages):
+    """A core that answers right alone and with "add", wrong with any other plan."""
+    return keyword_core_reply(messages) if strategy_sent(messages) else ANSWER_7
+
+
+ANSWER_7 = "[[ ## answer ## ]]\nThe answer is 7\n\n[[ ## completed ## ]]"
 
 
 def test_the_gate_rewards_a_right_plan_only_where_the_core_carries_it_out(scripted_lm):
@@ -147,6 +163,52 @@ def test_a_right_plan_the_core_never_answered_teaches_nothing(scripted_lm):
     # "guess" gets its group's mean over the answered samples (1.1 and 0.0): advantage 0
     assert rewards == [pytest.approx(1.1), pytest.approx(0.55), 0.0]
     assert reward.core_reward.core_errors == 1
+
+
+def test_the_gate_applies_the_hinge_against_the_core_alone(scripted_lm):
+    # the core solves every question alone; "guess" is right by the verifier, the core fails it
+    reward, fake = gated_reward(
+        scripted_lm, lambda s, ex: 1.0, core_reply=solves_alone_core_reply, mu=0.5
+    )
+    completions, indices = batch(2)
+    rewards = reward(completions, example_index=indices)
+    # "guess": α_fmt − μ·(1 − 0); the invalid completion: gated to 0
+    assert rewards == [pytest.approx(r) for r in [1.1, 0.1 - 0.5, 0.0] * 2]
+    sent = sorted(strategy_sent(c["messages"]).strip() for c in fake.calls)
+    assert sent == ["", "", "1. add", "1. add", "1. guess", "1. guess"]  # one baseline each
+    row = reward.history[-1]
+    assert row["core_calls"] == 6 and row["unguided"] == 1.0
+    # an invalid completion sits between the valid ones only with the hinge: advantages move
+    assert row["hinge_moved_groups"] == 1.0 and row["judge_moved_groups"] is None
+    assert reward(completions, example_index=indices) == rewards
+    assert len(fake.calls) == 6  # the baselines are kept, the runs cached
+
+
+def test_between_valid_plans_the_hinge_leaves_the_advantages_as_they_were(scripted_lm):
+    reward, _ = gated_reward(
+        scripted_lm, lambda s, ex: 1.0, core_reply=solves_alone_core_reply, mu=1.0
+    )
+    valid_only = [as_chat(p) for p in PLANS[:2] for _ in range(2)]
+    rewards = reward(valid_only, example_index=[0] * 4)
+    assert rewards == [pytest.approx(r) for r in [1.1, 1.1, 0.1 - 1.0, 0.1 - 1.0]]
+    assert reward.history[-1]["hinge_moved_groups"] == 0.0  # an affine map of R_task
+
+
+def test_the_gate_adds_the_judges_score_on_every_valid_plan(scripted_lm):
+    judge = scripted_lm(
+        lambda messages: "SCORE: 1\nLEAK: no" if "1. add" in str(messages) else "SCORE: 0\nLEAK: no"
+    )
+    reward, fake = gated_reward(
+        scripted_lm, lambda s, ex: float("add" in s), judge=judge, lambda_judge=0.2
+    )
+    completions, indices = batch(2)
+    rewards = reward(completions, example_index=indices)
+    assert rewards == [pytest.approx(r) for r in [1.1 + 0.2, 0.1, 0.0] * 2]
+    assert len(judge.calls) == 4  # each valid plan, never the invalid one
+    row = reward.history[-1]
+    assert row["judge_calls"] == 4 and row["judge"] == pytest.approx(0.5)
+    assert row["core_calls"] == 2  # the right plans only: μ = 0 calls no baseline
+    assert row["judge_moved_groups"] == 1.0 and row["hinge_moved_groups"] is None
 
 
 def test_core_group_count_is_exact_in_expectation():

@@ -44,6 +44,34 @@ def zero_advantage_share(indices: Sequence[int], rewards: Sequence[float]) -> fl
     return round(len(flat) / len(groups), 6) if groups else 0.0
 
 
+def advantage_changed_share(
+    indices: Sequence[int], rewards: Sequence[float], other: Sequence[float], tol: float = 1e-6
+) -> float:
+    """The share of groups whose advantages differ between two rewards of the same completions:
+    what a reward term changes in GRPO's gradient (compare the reward with and without it).
+
+    Advantages here are GRPO's normalized ones, reward minus the group mean over the group's
+    standard deviation (0 in a flat group), without TRL's 1e-4 guard, so a reward and any
+    increasing affine map of it within a group count as equal.
+
+    >>> advantage_changed_share([0, 0, 1, 1], [1.0, 0.0, 1.0, 0.0], [1.5, -0.5, 0.2, 0.2])
+    0.5
+    """
+    first, second = _groups(indices, rewards), _groups(indices, other)
+    changed = [
+        any(abs(a - b) > tol for a, b in zip(_advantages(r), _advantages(second[i]), strict=True))
+        for i, r in first.items()
+    ]
+    return round(sum(changed) / len(changed), 6) if changed else 0.0
+
+
+def _advantages(rewards: list[float]) -> list[float]:
+    """Rewards minus their mean, over their standard deviation; all 0 when they are equal."""
+    mean = sum(rewards) / len(rewards)
+    spread = (sum((r - mean) ** 2 for r in rewards) / len(rewards)) ** 0.5
+    return [0.0 if spread < 1e-12 else (r - mean) / spread for r in rewards]
+
+
 def mixed_groups(advantages: torch.Tensor, group_size: int) -> torch.Tensor:
     """Per group of ``group_size`` consecutive rows: whether its advantages differ.
 

@@ -170,14 +170,43 @@ class GuideReward:
         errors_before = self.core_errors
         with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
             guided_f = {job: pool.submit(self._score, *job) for job in jobs}
-            base_f = {i: pool.submit(self._score, i, None) for i in baselines}
-            judge_f = {job: pool.submit(self._judge, *job) for job in judge_jobs}
+            verdicts = self._baselines_and_verdicts(pool, baselines, judge_jobs)
             guided = {job: f.result() for job, f in guided_f.items()}
-            baseline = {i: f.result() for i, f in base_f.items()}
-            self._unguided.update({i: v for i, v in baseline.items() if v is not None})
-            verdicts = {job: f.result() for job, f in judge_f.items()}
         self._check_answered((len(jobs) + len(baselines)) * self.core_samples, errors_before)
         return guided, verdicts
+
+    def shaping_terms(
+        self, indices: Sequence[int], jobs: Sequence[tuple[int, str]]
+    ) -> tuple[list[float | None], dict[tuple[int, str], JudgeVerdict], dict[str, int]]:
+        """What the shaped reward needs beside R_task, for rewards that score R_task themselves
+        (a plan verifier's gate): the core's unguided score on each example of ``indices``
+        (``None`` where unknown; run once per example and cached, and only with μ > 0), the
+        judge's verdict on each ``(example index, strategy)`` job (only with a judge and
+        λ_judge > 0), run concurrently, and what they cost: ``{"core_calls", "core_tokens",
+        "judge_calls"}``."""
+        baselines = sorted(set(indices) - set(self._unguided)) if self.config.mu > 0 else []
+        judge_jobs = (
+            sorted(set(jobs)) if self.judge is not None and self.config.lambda_judge > 0 else []
+        )
+        marks, errors_before = self._ledger_marks(), self.core_errors
+        with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
+            verdicts = self._baselines_and_verdicts(pool, baselines, judge_jobs)
+        self._check_answered(len(baselines) * self.core_samples, errors_before)
+        core, judge = _spent(marks, "core"), _spent(marks, "judge")
+        unguided = [self._unguided.get(i) if self.config.mu > 0 else None for i in indices]
+        usage = {"core_calls": core.calls, "core_tokens": core.tokens, "judge_calls": judge.calls}
+        return unguided, verdicts, usage
+
+    def _baselines_and_verdicts(
+        self, pool: ThreadPoolExecutor, baselines: list[int], judge_jobs: list[tuple[int, str]]
+    ) -> dict[tuple[int, str], JudgeVerdict]:
+        """Run the core alone on ``baselines`` (caching each score it answered) and the judge on
+        ``judge_jobs`` in ``pool``; the judge's verdicts."""
+        base_f = {i: pool.submit(self._score, i, None) for i in baselines}
+        judge_f = {job: pool.submit(self._judge, *job) for job in judge_jobs}
+        baseline = {i: f.result() for i, f in base_f.items()}
+        self._unguided.update({i: v for i, v in baseline.items() if v is not None})
+        return {job: f.result() for job, f in judge_f.items()}
 
     def execute(
         self, jobs: Sequence[tuple[int, str]]

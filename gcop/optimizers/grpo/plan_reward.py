@@ -16,6 +16,10 @@ With ``gate=True`` the core instead carries out every plan the verifier finds ri
 group, and R_task is the product: verifier score × the core's score. A right plan the core cannot
 carry out earns what a wrong one does, and a wrong plan costs no core call. (A core that ignores a
 wrong plan and answers right anyway earns the plan nothing, as it should: the plan did not help.)
+R_task is then the core's outcome, so the rest of the shaped reward applies as in the core
+reward: the non-regression hinge against the core alone (μ > 0: one core call per example,
+cached) and the judge (λ_judge > 0, with a judge: one call per distinct valid plan). Each step
+logs the share of groups whose advantages each of these terms changed.
 """
 
 from __future__ import annotations
@@ -25,9 +29,15 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from gcop.optimizers.grpo.groups import neutralize_failures, zero_advantage_share
+from gcop.optimizers.acceptance.leakage import leaks_answer
+from gcop.optimizers.grpo.groups import (
+    advantage_changed_share,
+    neutralize_failures,
+    zero_advantage_share,
+)
 from gcop.optimizers.grpo.guide_reward import GuideReward
 from gcop.optimizers.grpo.rewards import as_score, completion_text, shaped_reward, task_reward
 from gcop.strategy import parse_strategy
@@ -100,13 +110,29 @@ class PlanReward:
         gated: dict[str, Any] = {}
         task_scores = [0.0 if s is None else s for s in scores]
         failed = [False] * len(scores)
+        terms = _NO_TERMS
         if self.gate:
             task_scores, failed, gated = self._gated_scores(
                 plans, indices, task_scores, core_groups
             )
-        rewards = neutralize_failures(
-            indices, self._verifier_rewards(completions, task_scores), failed
-        )
+            if self.core_reward.mode == "shaped":
+                terms = self._shaping_terms(indices, plans, valid, task_scores)
+        config = self.core_reward.config
+
+        def shaped(**weights: float) -> list[float]:
+            return neutralize_failures(
+                indices, self._verifier_rewards(completions, task_scores, terms, **weights), failed
+            )
+
+        rewards = shaped()
+        moved = {
+            f"{term}_moved_groups": advantage_changed_share(
+                indices, rewards, shaped(**{weight: 0.0})
+            )
+            if getattr(config, weight) > 0 and terms is not _NO_TERMS
+            else None
+            for term, weight in (("hinge", "mu"), ("judge", "lambda_judge"))
+        }
         core_row: dict[str, Any] = {}
         picked = [k for k, i in enumerate(indices) if i in core_groups]
         if picked:
@@ -127,16 +153,22 @@ class PlanReward:
             "groups": len(set(indices)),
             "core_groups": len(core_groups),
             "core_task": core_row.get("task"),
-            "core_calls": core_row.get("core_calls", 0) + gated.get("core_calls", 0),
-            "core_tokens": core_row.get("core_tokens", 0) + gated.get("core_tokens", 0),
+            "core_calls": sum(part.get("core_calls", 0) for part in (core_row, gated, terms.usage)),
+            "core_tokens": sum(
+                part.get("core_tokens", 0) for part in (core_row, gated, terms.usage)
+            ),
+            "judge_calls": terms.usage.get("judge_calls", 0),
             "carried_rate": gated.get("carried_rate"),
+            "unguided": terms.unguided_mean,
+            "judge": terms.judge_mean,
+            **moved,
             "core_errors": self.core_reward.core_errors,
             "zero_advantage_groups": zero_advantage_share(indices, rewards),
             "reward_time_s": round(time.perf_counter() - start, 4),
         }
         self.history.append(row)
         if log_metric is not None:
-            for key in ("plan_right_rate", "zero_advantage_groups", "core_calls", "carried_rate"):
+            for key in _LOGGED:
                 if row[key] is not None:
                     log_metric(f"gcop/{key}", float(row[key]))
         logger.debug(
@@ -208,9 +240,42 @@ class PlanReward:
         drawn = rng.sample(groups, core_group_count(len(groups), self.core_share, rng))
         return unchecked | set(drawn)
 
-    def _verifier_rewards(self, completions: Sequence[Any], task_scores: list[float]):
+    def _shaping_terms(
+        self, indices: list[int], plans: list[str], valid: list[bool], task_scores: list[float]
+    ) -> _ShapingTerms:
+        """The core alone on each example and the judge on each valid plan, as the weights ask
+        (nothing is called with μ = 0 and λ_judge = 0)."""
+        settings = self.core_reward
+        jobs = [(i, p) for i, p, ok in zip(indices, plans, valid, strict=True) if ok]
+        baselines, verdicts, usage = settings.shaping_terms(indices, jobs)
+        # an unknown baseline (μ = 0, or its calls failed) gives no non-regression penalty
+        unguided = [t if u is None else u for u, t in zip(baselines, task_scores, strict=True)]
+        judged = [verdicts.get((i, p)) for i, p in zip(indices, plans, strict=True)]
+        leaks = [
+            ok and (v.leak if v is not None else leaks_answer(p, settings.trainset[i]))
+            for ok, v, i, p in zip(valid, judged, indices, plans, strict=True)
+        ]
+        return _ShapingTerms(
+            unguided=unguided,
+            judge_scores=[v.score if v is not None else 0.0 for v in judged] if verdicts else None,
+            leaks=leaks,
+            usage=usage,
+            unguided_mean=_mean([u for u in baselines if u is not None])
+            if any(u is not None for u in baselines)
+            else None,
+            judge_mean=_mean([v.score for v in verdicts.values()]) if verdicts else None,
+        )
+
+    def _verifier_rewards(
+        self,
+        completions: Sequence[Any],
+        task_scores: list[float],
+        terms: _ShapingTerms,
+        **weights: float,
+    ) -> list[float]:
         """The shaped (or task) reward with ``task_scores`` as R_task (unchecked plans: 0.0 here;
-        their group goes to the core, which replaces it)."""
+        their group goes to the core, which replaces it) and ``terms`` (none outside the gate:
+        no hinge, no judge); ``weights`` override the config's μ or λ_judge."""
         settings = self.core_reward
         if settings.mode == "task":
             return task_reward(completions, task_scores)
@@ -218,11 +283,12 @@ class PlanReward:
         return shaped_reward(
             completions,
             task_scores,
-            task_scores,  # no core baseline here: the non-regression hinge is 0
-            judge_scores=None,
+            terms.unguided if terms.unguided is not None else task_scores,
+            judge_scores=terms.judge_scores,
+            leaks=terms.leaks,
             alpha_fmt=config.alpha_fmt,
-            lambda_judge=config.lambda_judge,
-            mu=config.mu,
+            lambda_judge=weights.get("lambda_judge", config.lambda_judge),
+            mu=weights.get("mu", config.mu),
             token_budget=settings.token_budget,
             count_tokens=settings.count_tokens,
         )
@@ -236,6 +302,35 @@ class PlanReward:
             "core_share": self.core_share,
             "core_gate": self.gate,
         }
+
+
+@dataclass(frozen=True)
+class _ShapingTerms:
+    """The shaped reward's terms beside R_task, per completion (``None``: the term is 0), what
+    they cost, and their step means for the log."""
+
+    unguided: list[float] | None = None
+    judge_scores: list[float] | None = None
+    leaks: list[bool] | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    unguided_mean: float | None = None
+    judge_mean: float | None = None
+
+
+_NO_TERMS = _ShapingTerms()
+
+# the step row's figures TRL logs beside its own (as gcop/<key>, where not None)
+_LOGGED = (
+    "plan_right_rate",
+    "zero_advantage_groups",
+    "core_calls",
+    "carried_rate",
+    "judge_calls",
+    "unguided",
+    "judge",
+    "hinge_moved_groups",
+    "judge_moved_groups",
+)
 
 
 def _mean(values: Sequence[float]) -> float:
