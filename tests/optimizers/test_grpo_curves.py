@@ -1,6 +1,7 @@
 """GRPO's learning curves: dev-slice points at the start and every N steps, from real samples."""
 
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -76,3 +77,20 @@ def test_curve_points_are_written_at_the_start_and_every_n_steps(scripted_lm, tm
     gcop_share = [row["zero_advantage_groups"] for row in summary["history"]]
     assert last["zero_advantage_share"] == pytest.approx(sum(gcop_share) / len(gcop_share))
     assert first["zero_advantage_share"] is None
+
+
+def test_the_zero_advantage_share_is_the_rewards_count_not_trls_float32_test(tmp_path):
+    # eight rewards of -0.4 (the hinge on a question the core solves alone, every plan failing)
+    # have a float32 std of 3e-8, which TRL's isclose(std, 0) reads as a mixed group
+    flat = torch.tensor([-0.4] * 8)
+    assert not torch.isclose(flat.std(), torch.tensor(0.0))
+    curves = PlanCurves(half_keyword_guide(), examples(), says_add, tmp_path / "c.jsonl", every=2)
+    logged = [
+        {"step": 1, "reward": -0.4, "frac_reward_zero_std": 0.0, "gcop/zero_advantage_groups": 1.0},
+        {"step": 2, "reward": 0.1, "frac_reward_zero_std": 0.5, "gcop/zero_advantage_groups": 0.5},
+    ]
+    state = SimpleNamespace(global_step=2, log_history=logged)
+    assert curves._training_stats(state) == {"zero_advantage_share": 0.75, "train_reward": -0.15}
+    # a reward that logs no count of its own: TRL's share is all there is
+    state.log_history = [{k: v for k, v in e.items() if not k.startswith("gcop/")} for e in logged]
+    assert curves._training_stats(state)["zero_advantage_share"] == 0.25

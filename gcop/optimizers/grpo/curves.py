@@ -8,7 +8,9 @@ appends one JSON line to ``path``:
 - ``pass_at_k``: on the first ``pass_n`` dev examples, the mean over examples of the best
   verifier score among ``k`` sampled plans;
 - ``zero_advantage_share``: the mean share of groups with equal rewards over the steps since the
-  last point (TRL's ``frac_reward_zero_std``), and the mean training ``reward``;
+  last point (gcop's reward's count; TRL's ``frac_reward_zero_std`` where the reward logs none,
+  which misses flat groups whose float32 std is a few 1e-8 off 0, such as eight rewards of
+  −0.4), and the mean training ``reward``;
 - ``mean_plan_tokens`` and ``valid_rate`` of the greedy completions;
 - ``kl_to_start``: KL(current ‖ starting guide) per plan in nats, estimated on one sampled plan
   per pass@k example as the mean of log p_current − log p_start (needs a LoRA guide: the
@@ -262,15 +264,24 @@ class PlanCurves(TrainerCallback):
         return values
 
     def _training_stats(self, state: Any) -> dict[str, Any]:
-        """Means of TRL's logged reward and zero-std share over the steps since the last point."""
+        """Means of the logged reward and zero-advantage share over the steps since the last
+        point."""
         since = max(0, state.global_step - self.every)  # a resumed run's log holds earlier steps
         logs = [e for e in state.log_history if e.get("step", 0) > since]
-        zero = [e["frac_reward_zero_std"] for e in logs if "frac_reward_zero_std" in e]
+        zero = [_zero_advantage_share(e) for e in logs]
+        zero = [share for share in zero if share is not None]
         reward = [e["reward"] for e in logs if "reward" in e]
         return {
             "zero_advantage_share": _mean(zero) if zero else None,
             "train_reward": _mean(reward) if reward else None,
         }
+
+
+def _zero_advantage_share(entry: dict[str, Any]) -> float | None:
+    """One log entry's share of flat groups: gcop's exact count where its reward logged one
+    (TRL's float32 std test, ``isclose(std, 0)``, reads eight equal rewards of −0.4 as a std of
+    3e-8 and the group as mixed)."""
+    return entry.get("gcop/zero_advantage_groups", entry.get("frac_reward_zero_std"))
 
 
 def _ids(value: Any) -> list[int]:

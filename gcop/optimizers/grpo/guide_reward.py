@@ -155,7 +155,7 @@ class GuideReward:
         row["zero_advantage_groups"] = zero_advantage_share(indices, rewards)
         row["time_s"] = round(time.perf_counter() - start, 4)
         if log_metric is not None:
-            for key in ("valid_rate", "task", "judge", "regression_rate", "core_calls"):
+            for key in _LOGGED:
                 if row.get(key) is not None:
                     log_metric(f"gcop/{key}", float(row[key]))
         return rewards
@@ -312,6 +312,10 @@ class GuideReward:
             "judge": self.judge.stats() if self.judge is not None else None,
             "unguided_mean": _mean(list(self._unguided.values())) if self._unguided else None,
         }
+
+
+# the step row's figures TRL logs beside its own (as gcop/<key>, where not None)
+_LOGGED = ("valid_rate", "task", "judge", "regression_rate", "core_calls", "zero_advantage_groups")
 
 
 def _spent(marks: list[tuple[Any, int]], role: str) -> CostSummary:
