@@ -101,6 +101,10 @@ def test_length_mismatch_names_the_field():
         ("score: 1\nleak: YES", 1.0, True),
         ("**SCORE:** 0.25\n**LEAK:** no", 0.25, False),
         ("Here you go.\nSCORE: 0\nLEAK: no\n", 0.0, False),
+        # a 0.5B judge's reply in a GRPO run: the leak line as a number
+        ("SCORE: 1\nLEAK: 0", 1.0, False),
+        ("SCORE: 0.5\nLEAK: 1", 0.5, True),
+        ("SCORE: 0.5\nLEAK: False", 0.5, False),
     ],
 )
 def test_parse_verdict_accepts_the_format(reply, score, leak):

@@ -1,7 +1,8 @@
 """LLM-as-judge: how useful and specific is a strategy for its task, in [0, 1] (§A.8).
 
-The judge must answer in a strict two-line format (``SCORE: 0.7`` / ``LEAK: no``). Anything else
-scores 0 and is counted, never raised: a flaky judge must not stop a training run. A deterministic
+The judge must answer in a strict two-line format (``SCORE: 0.7`` / ``LEAK: no``; the leak line
+may also read 1/0 or true/false for yes/no). Anything else scores 0 and is counted, never
+raised: a flaky judge must not stop a training run. A deterministic
 check (:func:`gcop.optimizers.acceptance.leakage.leaks_answer`) backs the judge up: a strategy
 that gives the answer away scores 0 whatever the judge says.
 """
@@ -29,6 +30,10 @@ states the final answer or pastes the finished solution is a leak.
 Reply with exactly these two lines and nothing else:
 SCORE: <a number from 0 to 1>
 LEAK: <yes or no>"""
+
+
+# what a judge may write on its LEAK line; small models write 0/1 or true/false for no/yes
+_LEAK_WORDS = {"yes": True, "no": False, "1": True, "0": False, "true": True, "false": False}
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,9 @@ def parse_verdict(text: str) -> JudgeVerdict | None:
             if not 0.0 <= score <= 1.0:
                 return None
         elif key == "LEAK" and leak is None:
-            if value.lower() not in ("yes", "no"):
+            if value.lower() not in _LEAK_WORDS:
                 return None
-            leak = value.lower() == "yes"
+            leak = _LEAK_WORDS[value.lower()]
     if score is None or leak is None:
         return None
     return JudgeVerdict(score=score, leak=leak, raw=text)
