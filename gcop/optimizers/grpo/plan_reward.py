@@ -250,20 +250,23 @@ class PlanReward:
         baselines, verdicts, usage = settings.shaping_terms(indices, jobs)
         # an unknown baseline (μ = 0, or its calls failed) gives no non-regression penalty
         unguided = [t if u is None else u for u, t in zip(baselines, task_scores, strict=True)]
+        known = [u for u in baselines if u is not None]
+        if not verdicts:  # no judge: no judge term, no leak check
+            return _ShapingTerms(
+                unguided, usage=usage, unguided_mean=_mean(known) if known else None
+            )
         judged = [verdicts.get((i, p)) for i, p in zip(indices, plans, strict=True)]
         leaks = [
             ok and (v.leak if v is not None else leaks_answer(p, settings.trainset[i]))
             for ok, v, i, p in zip(valid, judged, indices, plans, strict=True)
         ]
         return _ShapingTerms(
-            unguided=unguided,
-            judge_scores=[v.score if v is not None else 0.0 for v in judged] if verdicts else None,
+            unguided,
+            judge_scores=[v.score if v is not None else 0.0 for v in judged],
             leaks=leaks,
             usage=usage,
-            unguided_mean=_mean([u for u in baselines if u is not None])
-            if any(u is not None for u in baselines)
-            else None,
-            judge_mean=_mean([v.score for v in verdicts.values()]) if verdicts else None,
+            unguided_mean=_mean(known) if known else None,
+            judge_mean=_mean([v.score for v in verdicts.values()]),
         )
 
     def _verifier_rewards(
