@@ -30,7 +30,7 @@ def plot(runs: list[tuple[str, Path]], out: Path, reference: float | None) -> Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, (greedy, passed) = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    figure, (greedy, passed) = plt.subplots(1, 2, figsize=(10, 4.8), sharey=True)
     for label, path in runs:
         points = [json.loads(line) for line in path.open()]
         steps = [p["step"] for p in points]
@@ -45,8 +45,8 @@ def plot(runs: list[tuple[str, Path]], out: Path, reference: float | None) -> Pa
         axis.set_xlabel("GRPO step")
         axis.grid(alpha=0.3)
     greedy.set_ylabel("share of problems")
-    greedy.legend()
-    figure.tight_layout()
+    figure.legend(*greedy.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=9)
+    figure.tight_layout(rect=(0, 0.14, 1, 1))  # the legend below both panels
     figure.savefig(out, dpi=120)
     return out
 
