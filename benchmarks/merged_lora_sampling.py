@@ -32,15 +32,9 @@ def main() -> None:
 
     lm = gcop.LocalLM.load(args.policy / "guide")
     model, tokenizer = lm.model, lm.tokenizer
-    signature = gcop.Guide(MathGuide, lm=lm).signature
     questions = gsm8k.load("dev", n=args.rows, seed=0)
     prompts = [
-        tokenizer.apply_chat_template(
-            guide_messages(signature, {"question": q.question}),
-            tokenize=False,
-            add_generation_prompt=True,
-        )
-        for q in questions
+        lm.chat_prompt(guide_messages(MathGuide, {"question": q.question})) for q in questions
     ]
     tokenizer.padding_side = "left"
     batch = tokenizer(prompts, return_tensors="pt", padding=True)
