@@ -32,7 +32,7 @@ from transformers import TrainerCallback  # imported only where GRPO trains, nev
 from gcop.lm.head_input import contiguous_head_input
 from gcop.modules.guide import Guide
 from gcop.optimizers.grpo.plan_reward import PlanVerifier
-from gcop.optimizers.grpo.rewards import as_score
+from gcop.optimizers.grpo.rewards import as_score, rounded_mean
 from gcop.optimizers.grpo.rollout import sample_rows
 from gcop.strategy import parse_strategy
 
@@ -125,12 +125,12 @@ class PlanCurves(TrainerCallback):
             "step": int(state.global_step),
             "time": round(time.time(), 1),
             "n_dev": len(self.devset),
-            "greedy_right_rate": _mean([s for s, _ in greedy_scores]),
-            "valid_rate": _mean([float(ok) for _, ok in greedy_scores]),
-            "mean_plan_tokens": _mean([float(n) for _, texts in greedy for _, n in texts]),
+            "greedy_right_rate": rounded_mean([s for s, _ in greedy_scores]),
+            "valid_rate": rounded_mean([float(ok) for _, ok in greedy_scores]),
+            "mean_plan_tokens": rounded_mean([float(n) for _, texts in greedy for _, n in texts]),
             "k": self.k,
             "n_pass": self.pass_n,
-            "pass_at_k": _mean(
+            "pass_at_k": rounded_mean(
                 [max(self._score(t, ex)[0] for t, _ in texts) for ex, texts in sampled]
             )
             if sampled
@@ -272,8 +272,8 @@ class PlanCurves(TrainerCallback):
         zero = [share for share in zero if share is not None]
         reward = [e["reward"] for e in logs if "reward" in e]
         return {
-            "zero_advantage_share": _mean(zero) if zero else None,
-            "train_reward": _mean(reward) if reward else None,
+            "zero_advantage_share": rounded_mean(zero) if zero else None,
+            "train_reward": rounded_mean(reward) if reward else None,
         }
 
 
@@ -288,7 +288,3 @@ def _ids(value: Any) -> list[int]:
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def _mean(values: Sequence[float]) -> float:
-    return round(sum(values) / len(values), 6) if values else 0.0

@@ -26,7 +26,13 @@ from gcop.optimizers.acceptance.leakage import leaks_answer
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.grpo.groups import neutralize_failures, zero_advantage_share
 from gcop.optimizers.grpo.judge import JudgeVerdict, StrategyJudge
-from gcop.optimizers.grpo.rewards import as_score, completion_text, shaped_reward, task_reward
+from gcop.optimizers.grpo.rewards import (
+    as_score,
+    completion_text,
+    rounded_mean,
+    shaped_reward,
+    task_reward,
+)
 from gcop.strategy import count_words, parse_strategy
 
 logger = logging.getLogger(__name__)
@@ -281,10 +287,10 @@ class GuideReward:
         step = int(state.global_step) + 1 if state is not None else len(self.history) + 1
         row: dict[str, Any] = {
             "step": step,
-            "reward": _mean(rewards),
+            "reward": rounded_mean(rewards),
             "reward_std": round(statistics.pstdev(rewards), 6) if rewards else 0.0,
-            "valid_rate": _mean([float(v) for v in valid]),
-            "task": _mean(task_scores),
+            "valid_rate": rounded_mean([float(v) for v in valid]),
+            "task": rounded_mean(task_scores),
             "core_calls": core.calls,
             "core_cache_hits": core.cache_hits,
             "core_tokens": core.tokens,
@@ -294,10 +300,12 @@ class GuideReward:
         if unguided is not None:
             kept = [k for k, ok in enumerate(valid) if ok]
             scores = [judged[k].score for k in kept if judged[k] is not None]
-            row["unguided"] = _mean(unguided)
-            row["regression_rate"] = _mean([float(task_scores[k] < unguided[k]) for k in kept])
-            row["judge"] = _mean(scores) if scores else None
-            row["leak_rate"] = _mean([float(leaks[k]) for k in kept])
+            row["unguided"] = rounded_mean(unguided)
+            row["regression_rate"] = rounded_mean(
+                [float(task_scores[k] < unguided[k]) for k in kept]
+            )
+            row["judge"] = rounded_mean(scores) if scores else None
+            row["leak_rate"] = rounded_mean([float(leaks[k]) for k in kept])
         self.history.append(row)
         logger.debug(
             "GRPO step %d: reward %.3f, valid %.2f", step, row["reward"], row["valid_rate"]
@@ -310,7 +318,9 @@ class GuideReward:
             "steps_logged": len(self.history),
             "core_errors": self.core_errors,
             "judge": self.judge.stats() if self.judge is not None else None,
-            "unguided_mean": _mean(list(self._unguided.values())) if self._unguided else None,
+            "unguided_mean": rounded_mean(list(self._unguided.values()))
+            if self._unguided
+            else None,
         }
 
 
@@ -321,7 +331,3 @@ _LOGGED = ("valid_rate", "task", "judge", "regression_rate", "core_calls", "zero
 def _spent(marks: list[tuple[Any, int]], role: str) -> CostSummary:
     """What the calls of ``role`` cost in the ledgers since their ``marks``."""
     return summarize(r for ledger, mark in marks for r in ledger.since(mark) if r.role == role)
-
-
-def _mean(values: Sequence[float]) -> float:
-    return round(sum(values) / len(values), 6) if values else 0.0

@@ -29,17 +29,22 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from gcop.optimizers.acceptance.leakage import leaks_answer
 from gcop.optimizers.grpo.groups import (
     advantage_changed_share,
     neutralize_failures,
     zero_advantage_share,
 )
 from gcop.optimizers.grpo.guide_reward import GuideReward
-from gcop.optimizers.grpo.rewards import as_score, completion_text, shaped_reward, task_reward
+from gcop.optimizers.grpo.rewards import (
+    as_score,
+    completion_text,
+    rounded_mean,
+    shaped_reward,
+    task_reward,
+)
+from gcop.optimizers.grpo.shaping_terms import NO_TERMS, ShapingTerms, gate_shaping_terms
 from gcop.strategy import parse_strategy
 
 logger = logging.getLogger(__name__)
@@ -110,13 +115,13 @@ class PlanReward:
         gated: dict[str, Any] = {}
         task_scores = [0.0 if s is None else s for s in scores]
         failed = [False] * len(scores)
-        terms = _NO_TERMS
+        terms = NO_TERMS
         if self.gate:
             task_scores, failed, gated = self._gated_scores(
                 plans, indices, task_scores, core_groups
             )
             if self.core_reward.mode == "shaped":
-                terms = self._shaping_terms(indices, plans, valid, task_scores)
+                terms = gate_shaping_terms(self.core_reward, indices, plans, valid, task_scores)
         config = self.core_reward.config
 
         def shaped(**weights: float) -> list[float]:
@@ -129,7 +134,7 @@ class PlanReward:
             f"{term}_moved_groups": advantage_changed_share(
                 indices, rewards, shaped(**{weight: 0.0})
             )
-            if getattr(config, weight) > 0 and terms is not _NO_TERMS
+            if getattr(config, weight) > 0 and terms is not NO_TERMS
             else None
             for term, weight in (("hinge", "mu"), ("judge", "lambda_judge"))
         }
@@ -147,9 +152,9 @@ class PlanReward:
         checked = [s for s in scores if s is not None]
         row = {
             "step": step,
-            "reward": _mean(rewards),
-            "valid_rate": _mean([float(ok) for ok in valid]),
-            "plan_right_rate": _mean(checked),
+            "reward": rounded_mean(rewards),
+            "valid_rate": rounded_mean([float(ok) for ok in valid]),
+            "plan_right_rate": rounded_mean(checked),
             "groups": len(set(indices)),
             "core_groups": len(core_groups),
             "core_task": core_row.get("task"),
@@ -226,7 +231,7 @@ class PlanReward:
             failed[k] = outcome is None
             products[k] = 0.0 if outcome is None else scores[k] * outcome
         answered = [outcome for outcome in results.values() if outcome is not None]
-        carried = _mean(answered) if answered else None
+        carried = rounded_mean(answered) if answered else None
         return products, failed, {**usage, "carried_rate": carried}
 
     def _core_groups(self, indices: list[int], scores: list[float | None], step: int) -> set[int]:
@@ -240,40 +245,11 @@ class PlanReward:
         drawn = rng.sample(groups, core_group_count(len(groups), self.core_share, rng))
         return unchecked | set(drawn)
 
-    def _shaping_terms(
-        self, indices: list[int], plans: list[str], valid: list[bool], task_scores: list[float]
-    ) -> _ShapingTerms:
-        """The core alone on each example and the judge on each valid plan, as the weights ask
-        (nothing is called with μ = 0 and λ_judge = 0)."""
-        settings = self.core_reward
-        jobs = [(i, p) for i, p, ok in zip(indices, plans, valid, strict=True) if ok]
-        baselines, verdicts, usage = settings.shaping_terms(indices, jobs)
-        # an unknown baseline (μ = 0, or its calls failed) gives no non-regression penalty
-        unguided = [t if u is None else u for u, t in zip(baselines, task_scores, strict=True)]
-        known = [u for u in baselines if u is not None]
-        if not verdicts:  # no judge: no judge term, no leak check
-            return _ShapingTerms(
-                unguided, usage=usage, unguided_mean=_mean(known) if known else None
-            )
-        judged = [verdicts.get((i, p)) for i, p in zip(indices, plans, strict=True)]
-        leaks = [
-            ok and (v.leak if v is not None else leaks_answer(p, settings.trainset[i]))
-            for ok, v, i, p in zip(valid, judged, indices, plans, strict=True)
-        ]
-        return _ShapingTerms(
-            unguided,
-            judge_scores=[v.score if v is not None else 0.0 for v in judged],
-            leaks=leaks,
-            usage=usage,
-            unguided_mean=_mean(known) if known else None,
-            judge_mean=_mean([v.score for v in verdicts.values()]),
-        )
-
     def _verifier_rewards(
         self,
         completions: Sequence[Any],
         task_scores: list[float],
-        terms: _ShapingTerms,
+        terms: ShapingTerms,
         **weights: float,
     ) -> list[float]:
         """The shaped (or task) reward with ``task_scores`` as R_task (unchecked plans: 0.0 here;
@@ -307,21 +283,6 @@ class PlanReward:
         }
 
 
-@dataclass(frozen=True)
-class _ShapingTerms:
-    """The shaped reward's terms beside R_task, per completion (``None``: the term is 0), what
-    they cost, and their step means for the log."""
-
-    unguided: list[float] | None = None
-    judge_scores: list[float] | None = None
-    leaks: list[bool] | None = None
-    usage: dict[str, int] = field(default_factory=dict)
-    unguided_mean: float | None = None
-    judge_mean: float | None = None
-
-
-_NO_TERMS = _ShapingTerms()
-
 # the step row's figures TRL logs beside its own (as gcop/<key>, where not None)
 _LOGGED = (
     "plan_right_rate",
@@ -334,7 +295,3 @@ _LOGGED = (
     "hinge_moved_groups",
     "judge_moved_groups",
 )
-
-
-def _mean(values: Sequence[float]) -> float:
-    return round(sum(values) / len(values), 6) if values else 0.0

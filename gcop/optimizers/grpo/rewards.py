@@ -189,6 +189,15 @@ def shaped_reward(
     ]
 
 
+def rounded_mean(values: Sequence[float]) -> float:
+    """The mean a GRPO step row logs: 6 decimals, 0.0 for no values.
+
+    >>> rounded_mean([1.0, 0.0, 0.0]), rounded_mean([])
+    (0.333333, 0.0)
+    """
+    return round(sum(values) / len(values), 6) if values else 0.0
+
+
 def as_score(value: Any) -> float:
     """A metric's verdict as a float in [0, 1]: the one rule acceptance sampling, GRPO and the
     valset share. ``True`` → 1.0; ``None`` or NaN (no verdict) → 0.0; anything else raises.
