@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dspy
@@ -12,7 +10,12 @@ import dspy
 from gcop.cost import CostLedger
 from gcop.lm.chat import chat
 from gcop.lm.resolve import LMLike, as_lm, resolve_lm
-from gcop.modules.plan_consensus import agreed_plan, plan_prediction, sample_key
+from gcop.modules.plan_consensus import (
+    agreed_plan,
+    can_still_agree,
+    plan_prediction,
+    sample_key,
+)
 from gcop.modules.strategy_kit import StrategyKit
 from gcop.strategy import (
     DEFAULT_TOKEN_BUDGET,
@@ -77,10 +80,11 @@ class Guide(dspy.Module):
         ledger: cost ledger shared with the rest of the policy.
         kit: the task's :class:`~gcop.modules.strategy_kit.StrategyKit`, or ``None`` (one
             strategy a task, the guide's greedy choice). With ``kit.samples > 1`` the guide
-            draws that many, the first greedy and the others at its temperature, and keeps one
-            only where ``kit.min_agreement`` of them lead to the same key (``kit.consensus``); it
-            abstains otherwise, and the core runs alone, since a wrong plan costs a core more
-            than none.
+            draws up to that many, the first greedy and the others at its temperature, and keeps
+            one only where ``kit.min_agreement`` of them lead to the same key (``kit.consensus``);
+            it abstains otherwise, and the core runs alone, since a wrong plan costs a core more
+            than none. It draws them one by one and stops where no key can reach
+            ``min_agreement`` any more: the same decision as drawing all, at fewer draws.
         **lm_kwargs: sampling settings; the paper samples at temperature 0.6, top-p 0.95 (§A.8).
             They shape every sample but the first: a single strategy is the greedy one, which a
             small guide gets right more often than a sampled one (docs/evidence.md §7). A
@@ -193,13 +197,11 @@ class Guide(dspy.Module):
             with_key = self.kit is not None and self.kit.consensus is not None
             keys = [sample_key(self.kit, parsed)] if with_key else []
             return plan_prediction(completion, parsed, sample_keys=keys)
-        with ThreadPoolExecutor(self.samples) as pool:
-            futures = [  # each in a copy of this context: DSPy settings and cost scopes go along
-                pool.submit(contextvars.copy_context().run, self._sample, messages, i, lm_kwargs)
-                for i in range(self.samples)
-            ]
-            completions = [future.result() for future in futures]
-        return agreed_plan(self.kit, [(c, self.parse(c)) for c in completions])
+        samples: list[tuple[str, StrategyParse]] = []
+        while len(samples) < self.samples and can_still_agree(self.kit, samples):
+            completion = self._sample(messages, len(samples), lm_kwargs)
+            samples.append((completion, self.parse(completion)))
+        return agreed_plan(self.kit, samples)
 
     def _sample(self, messages: list[dict], index: int, lm_kwargs: dict | None) -> str:
         """Sample ``index`` of a task: the first (or only) is the guide's greedy choice, the

@@ -45,18 +45,40 @@ def sample_key(kit: StrategyKit | None, parsed: StrategyParse) -> Hashable | Non
     return kit.consensus(parsed.strategy)
 
 
+def can_still_agree(kit: StrategyKit, samples: list[tuple[str, StrategyParse]]) -> bool:
+    """Whether ``kit.min_agreement`` of ``kit.samples`` strategies can still lead to one key,
+    given the ``samples`` drawn so far: if not, the guide abstains whatever the rest say."""
+    counts = Counter(key for _, parsed in samples if (key := sample_key(kit, parsed)) is not None)
+    best = max(counts.values(), default=0)
+    return best + kit.samples - len(samples) >= _needed(kit)
+
+
+def _needed(kit: StrategyKit) -> int:
+    """How many of ``kit.samples`` strategies must share a key for the guide to keep one."""
+    return next(
+        count for count in range(kit.samples + 1) if count / kit.samples >= kit.min_agreement
+    )
+
+
 def agreed_plan(kit: StrategyKit, samples: list[tuple[str, StrategyParse]]) -> dspy.Prediction:
     """The first valid sample with the most common consensus key, if at least
-    ``kit.min_agreement`` of the samples share it; an abstention (``valid=False``) otherwise."""
+    ``kit.min_agreement`` of the samples share it; an abstention (``valid=False``) otherwise.
+    Fewer than ``kit.samples`` samples mean the draws stopped where no key could still reach
+    ``min_agreement`` (:func:`can_still_agree`), and the reason says so."""
     keys = [sample_key(kit, parsed) for _, parsed in samples]
     counts = Counter(key for key in keys if key is not None)
     top, count = counts.most_common(1)[0] if counts else (None, 0)
     agreement = count / len(samples)
     if top is None or agreement < kit.min_agreement:
+        stopped = (
+            ""
+            if len(samples) == kit.samples
+            else f", and {_needed(kit)} of {kit.samples} no longer can"
+        )
         return dspy.Prediction(
             strategy="",
             valid=False,
-            reason=f"{ABSTAINED}: {count} of {len(samples)} strategies agree",
+            reason=f"{ABSTAINED}: {count} of {len(samples)} strategies agree{stopped}",
             completion="",
             agreement=agreement,
             sample_keys=keys,

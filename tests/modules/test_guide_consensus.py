@@ -5,6 +5,7 @@ import pytest
 from fakes import last_user_text
 
 import gcop
+from gcop.modules.plan_consensus import agreed_plan
 from gcop.signatures import MathGuide, MathSolve
 from gcop.tasks.gsm8k.calculator import plan_value
 
@@ -44,6 +45,38 @@ def test_the_guide_abstains_below_min_agreement_and_the_core_runs_alone(scripted
         assert prediction.reason == "abstained: 2 of 4 strategies agree"
         assert prediction.answer == "The answer is 4"
         assert prediction.cost.calls == 4 + 1  # every sample is the task's cost, and the core
+
+
+def test_the_guide_stops_drawing_where_no_result_can_reach_min_agreement(scripted_lm):
+    guide, guide_lm = consensus_guide(scripted_lm, ["no block", FOUR], min_agreement=1.0)
+    plan = guide(question=QUESTION)
+    assert (plan.valid, len(guide_lm.calls)) == (False, 1)
+    assert plan.reason == "abstained: 0 of 1 strategies agree, and 4 of 4 no longer can"
+    guide, guide_lm = consensus_guide(scripted_lm, [FOUR, FIVE, "no block"], min_agreement=0.75)
+    assert not guide(question=QUESTION).valid
+    assert len(guide_lm.calls) == 3  # after FOUR, FIVE one more FOUR would still reach 3 of 4
+
+
+@pytest.mark.parametrize("min_agreement", [0.25, 0.5, 0.6, 0.75, 1.0])
+@pytest.mark.parametrize(
+    "replies",
+    [
+        [FOUR, FOUR, FOUR, FOUR],
+        [FOUR, FIVE, FOUR, FOUR],
+        [FIVE, FOUR, FOUR, FOUR],
+        ["no block", FOUR, FOUR, FOUR],
+        [FOUR, "no block", "no block", FIVE],
+        [FIVE, FIVE, "no block", FOUR],
+    ],
+)
+def test_stopping_early_decides_as_drawing_every_sample_would(scripted_lm, replies, min_agreement):
+    guide, guide_lm = consensus_guide(scripted_lm, replies, min_agreement=min_agreement)
+    plan = guide(question=QUESTION)
+    every = agreed_plan(guide.kit, [(reply, guide.parse(reply)) for reply in replies])
+    assert (plan.valid, plan.strategy) == (every.valid, every.strategy)
+    assert len(guide_lm.calls) <= len(replies)
+    if every.valid:  # a kept plan was checked against every sample
+        assert (len(guide_lm.calls), plan.sample_keys) == (len(replies), every.sample_keys)
 
 
 def test_the_first_sample_is_greedy_and_seeded_samples_get_their_own_seeds(scripted_lm):
