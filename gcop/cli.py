@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
         choices=PRESET_NAMES,
         default="quick",
         help="tiny: config-built models, seconds; quick: GSM8K with the study's configuration at "
-        "64 train / 30 test problems, about 45 minutes on a 2-core CPU; evidence: the same at "
+        "64 train / 30 test problems, about half an hour on a 2-core CPU; evidence: the same at "
         "240 / 40, about two hours; code: trained on MBPP, tested on HumanEval, about 70 minutes; "
         "full: sizes for a GPU or an API core (default: quick). An interrupted run resumes when "
         "rerun with the same settings",

@@ -2,7 +2,7 @@
 
 Presets (:mod:`gcop.presets`) size the run: ``tiny`` (models built from a config, a handful of
 examples: a smoke run), ``quick`` (the study's configuration on the real offline models at 64
-train / 30 test problems, about 45 minutes on a 2-core CPU), ``evidence`` (the same at 240 / 40,
+train / 30 test problems, about half an hour on a 2-core CPU), ``evidence`` (the same at 240 / 40,
 about two hours), ``full`` (sizes for a GPU or an API core).
 """
 

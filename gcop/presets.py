@@ -2,7 +2,7 @@
 
 ``tiny`` builds its models from a config and uses a handful of examples (a smoke run);
 ``evidence`` is the configuration the study on dev chose (docs/evidence.md); ``quick`` is that
-configuration at the size of the README's main job (about 45 minutes on a 2-core CPU); ``code``
+configuration at the size of the README's main job (about half an hour on a 2-core CPU); ``code``
 trains on MBPP and tests on HumanEval; ``full`` is sized for a GPU or an API core. A preset's
 ``task`` can be changed like any other field (``gcop demo --preset tiny --task mbpp``).
 """
@@ -186,9 +186,10 @@ PRESETS: dict[str, DemoPreset] = {
             concurrency=4,
         ),
     ),
-    # the evidence configuration at a size for the README's main job (45 minutes cold on 2 cores):
-    # 64 training problems, 30 test problems (with the guide the repository ships beside it,
-    # --saved-policy policies/gsm8k-1.5b-guide: about an hour, evidence §5e)
+    # the evidence configuration at a size for the README's main job: 64 training problems, 30
+    # test problems; with the guide the repository ships beside it (--saved-policy
+    # policies/gsm8k-1.5b-guide, as scripts/demo.sh passes it) 33-34 minutes cold on 2 cores
+    # (evidence §5e)
     "quick": EVIDENCE.model_copy(update={"n_train": 64, "n_test": 30, "exectune": QUICK_TRAINING}),
     "evidence": EVIDENCE,
     # code (docs/evidence.md §8): guides trained on MBPP's training split, tested on HumanEval, as
