@@ -9,14 +9,14 @@ on where it stopped.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
-
-from gcop.extras import optional_imports
 
 logger = logging.getLogger(__name__)
 
 KEEP_CHECKPOINTS = 2  # the last two: one may be half-written when a run is killed
+TRAINER_STATE = "trainer_state.json"  # transformers writes it after the weights and optimizer
 
 
 def checkpoint_args(save_steps: int | None) -> dict[str, Any]:
@@ -37,14 +37,25 @@ def checkpoint_args(save_steps: int | None) -> dict[str, Any]:
     }
 
 
-def last_checkpoint(folder: str | Path | None) -> str | None:
-    """The newest complete ``checkpoint-<step>`` folder in ``folder``, or ``None``."""
+def last_checkpoint(
+    folder: str | Path | None, required: tuple[str, ...] = (TRAINER_STATE,)
+) -> str | None:
+    """The newest ``checkpoint-<step>`` folder in ``folder`` that holds every file of
+    ``required``, or ``None``. Those files are written last, so a run killed while saving leaves
+    its newest checkpoint without them, and the run resumes from the one before."""
     if folder is None or not Path(folder).is_dir():
         return None
-    with optional_imports():
-        from transformers.trainer_utils import get_last_checkpoint
-
-    found = get_last_checkpoint(str(folder))
-    if found is not None:
-        logger.info("training resumes from %s", found)
-    return found
+    numbered = (
+        (int(match.group(1)), path)
+        for path in Path(folder).iterdir()
+        if path.is_dir() and (match := re.fullmatch(r"checkpoint-(\d+)", path.name))
+    )
+    for _, path in sorted(numbered, reverse=True):
+        missing = [name for name in required if not (path / name).is_file()]
+        if not missing:
+            logger.info("training resumes from %s", path)
+            return str(path)
+        logger.warning(
+            "%s has no %s (a run stopped while saving it): not resumed from", path, missing[0]
+        )
+    return None

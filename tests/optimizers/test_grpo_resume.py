@@ -21,7 +21,7 @@ from training_fakes import (
     tiny_guide,
 )
 
-from gcop.optimizers.grpo.reward_history import restore_reward_history
+from gcop.optimizers.grpo.reward_history import HISTORY_FILE, restore_reward_history
 from gcop.optimizers.grpo.trainer import train_grpo
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.py
@@ -77,6 +77,20 @@ def test_a_stopped_run_resumes_from_its_checkpoint_and_continues_the_steps(scrip
     # the resumed run is the same as one that never stopped (weights, optimizer, data order, RNG)
     for name, value in lora(straight).items():
         torch.testing.assert_close(after_resume[name], value, rtol=1e-4, atol=1e-6)
+
+
+def test_a_checkpoint_killed_while_saving_is_passed_over_for_the_one_before(scripted_lm, tmp_path):
+    core, _ = keyword_core(scripted_lm)
+    run = dict(metric=exact_metric, plan_verifier=says_add)
+    train_grpo(half_keyword_guide(), core, examples(), config=config_in(tmp_path, 2), **run)
+    # killed after transformers wrote checkpoint-2 and before gcop's reward rows went into it
+    (tmp_path / "checkpoint-2" / HISTORY_FILE).unlink()
+    _, summary = train_grpo(
+        half_keyword_guide(), core, examples(), config=config_in(tmp_path, 3), **run
+    )
+    # resumed from checkpoint-1: step 2 trained again, no row lost (before: rows of step 3 only)
+    assert [row["step"] for row in summary["history"]] == [1, 2, 3]
+    assert (tmp_path / "checkpoint-3" / HISTORY_FILE).is_file()
 
 
 CHILD = """

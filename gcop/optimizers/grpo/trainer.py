@@ -21,13 +21,17 @@ from typing import Any, Literal
 
 from gcop.lm.resolve import as_lm
 from gcop.modules.guide import Guide
-from gcop.optimizers.checkpoints import checkpoint_args, last_checkpoint
+from gcop.optimizers.checkpoints import TRAINER_STATE, checkpoint_args, last_checkpoint
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.freed_memory import release_freed_memory
 from gcop.optimizers.grpo.guide_reward import GuideReward, core_inputs
 from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.optimizers.grpo.plan_reward import PlanReward, PlanVerifier
-from gcop.optimizers.grpo.reward_history import KeepRewardHistory, restore_reward_history
+from gcop.optimizers.grpo.reward_history import (
+    HISTORY_FILE,
+    KeepRewardHistory,
+    restore_reward_history,
+)
 from gcop.optimizers.grpo.rollout import shared_prefix_rollout
 from gcop.optimizers.guide_training import (
     micro_batches,
@@ -102,7 +106,10 @@ def train_grpo(
         reward=reward,
         plan_verifier=plan_verifier,
     )
-    resume_from = last_checkpoint(config.grpo_checkpoint_dir)
+    # the reward's rows are written into a checkpoint after transformers' files; checkpoints
+    # from before those rows existed resume without them
+    folder = config.grpo_checkpoint_dir
+    resume_from = last_checkpoint(folder, (TRAINER_STATE, HISTORY_FILE)) or last_checkpoint(folder)
     kept = KeepRewardHistory(reward_fn, earlier_s=restore_reward_history(reward_fn, resume_from))
     with tempfile.TemporaryDirectory(prefix="gcop-grpo-") as scratch:
         output_dir = config.grpo_checkpoint_dir or scratch
