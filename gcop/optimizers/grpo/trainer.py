@@ -106,10 +106,12 @@ def train_grpo(
         reward=reward,
         plan_verifier=plan_verifier,
     )
-    # the reward's rows are written into a checkpoint after transformers' files; checkpoints
-    # from before those rows existed resume without them
+    # the reward's rows go into a checkpoint after transformers' files, so where checkpoints
+    # hold them (all but those from before they existed) the newest with them is complete
     folder = config.grpo_checkpoint_dir
-    resume_from = last_checkpoint(folder, (TRAINER_STATE, HISTORY_FILE)) or last_checkpoint(folder)
+    with_rows = folder is not None and any(Path(folder).glob(f"checkpoint-*/{HISTORY_FILE}"))
+    required = (TRAINER_STATE, HISTORY_FILE) if with_rows else (TRAINER_STATE,)
+    resume_from = last_checkpoint(folder, required)
     kept = KeepRewardHistory(reward_fn, earlier_s=restore_reward_history(reward_fn, resume_from))
     with tempfile.TemporaryDirectory(prefix="gcop-grpo-") as scratch:
         output_dir = config.grpo_checkpoint_dir or scratch
