@@ -48,9 +48,14 @@ def sample_key(kit: StrategyKit | None, parsed: StrategyParse) -> Hashable | Non
 def can_still_agree(kit: StrategyKit, samples: list[tuple[str, StrategyParse]]) -> bool:
     """Whether ``kit.min_agreement`` of ``kit.samples`` strategies can still lead to one key,
     given the ``samples`` drawn so far: if not, the guide abstains whatever the rest say."""
-    counts = Counter(key for _, parsed in samples if (key := sample_key(kit, parsed)) is not None)
-    best = max(counts.values(), default=0)
+    _, best = _most_common([sample_key(kit, parsed) for _, parsed in samples])
     return best + kit.samples - len(samples) >= _needed(kit)
+
+
+def _most_common(keys: list[Hashable | None]) -> tuple[Hashable | None, int]:
+    """The key most samples share and how many do (``(None, 0)`` with no valid sample)."""
+    counts = Counter(key for key in keys if key is not None)
+    return counts.most_common(1)[0] if counts else (None, 0)
 
 
 def _needed(kit: StrategyKit) -> int:
@@ -66,8 +71,7 @@ def agreed_plan(kit: StrategyKit, samples: list[tuple[str, StrategyParse]]) -> d
     Fewer than ``kit.samples`` samples mean the draws stopped where no key could still reach
     ``min_agreement`` (:func:`can_still_agree`), and the reason says so."""
     keys = [sample_key(kit, parsed) for _, parsed in samples]
-    counts = Counter(key for key in keys if key is not None)
-    top, count = counts.most_common(1)[0] if counts else (None, 0)
+    top, count = _most_common(keys)
     agreement = count / len(samples)
     if top is None or agreement < kit.min_agreement:
         stopped = (

@@ -2,7 +2,8 @@
 
 A resumed run starts a new reward function whose history is empty; without these files its
 summary (``history``, ``first_reward``, core calls and tokens, training time) and the report's
-curves would cover only the steps since the last resume.
+curves would cover only the steps since the last resume. They are written after transformers'
+own files, so a run resumes from the newest checkpoint that holds them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 from transformers import TrainerCallback  # imported only where GRPO trains, never by `import gcop`
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+from gcop.optimizers.checkpoints import TRAINER_STATE, last_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,15 @@ class KeepRewardHistory(TrainerCallback):
         rows = [row for row in self.reward_fn.history if row["step"] <= state.global_step]
         saved = {"history": rows, "train_time_s": self.train_time_s}
         (folder / HISTORY_FILE).write_text(json.dumps(saved))
+
+
+def last_complete_checkpoint(folder: str | None) -> str | None:
+    """The checkpoint a GRPO run in ``folder`` resumes from: the newest that holds the reward's
+    rows, which go in after transformers' files (or, for a folder from before those rows
+    existed, the newest with transformers' state)."""
+    with_rows = folder is not None and any(Path(folder).glob(f"checkpoint-*/{HISTORY_FILE}"))
+    required = (TRAINER_STATE, HISTORY_FILE) if with_rows else (TRAINER_STATE,)
+    return last_checkpoint(folder, required)
 
 
 def restore_reward_history(reward_fn: Any, checkpoint: str | None) -> float:

@@ -21,15 +21,15 @@ from typing import Any, Literal
 
 from gcop.lm.resolve import as_lm
 from gcop.modules.guide import Guide
-from gcop.optimizers.checkpoints import TRAINER_STATE, checkpoint_args, last_checkpoint
+from gcop.optimizers.checkpoints import checkpoint_args
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.freed_memory import release_freed_memory
 from gcop.optimizers.grpo.guide_reward import GuideReward, core_inputs
 from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.optimizers.grpo.plan_reward import PlanReward, PlanVerifier
 from gcop.optimizers.grpo.reward_history import (
-    HISTORY_FILE,
     KeepRewardHistory,
+    last_complete_checkpoint,
     restore_reward_history,
 )
 from gcop.optimizers.grpo.rollout import shared_prefix_rollout
@@ -106,12 +106,7 @@ def train_grpo(
         reward=reward,
         plan_verifier=plan_verifier,
     )
-    # the reward's rows go into a checkpoint after transformers' files, so where checkpoints
-    # hold them (all but those from before they existed) the newest with them is complete
-    folder = config.grpo_checkpoint_dir
-    with_rows = folder is not None and any(Path(folder).glob(f"checkpoint-*/{HISTORY_FILE}"))
-    required = (TRAINER_STATE, HISTORY_FILE) if with_rows else (TRAINER_STATE,)
-    resume_from = last_checkpoint(folder, required)
+    resume_from = last_complete_checkpoint(config.grpo_checkpoint_dir)
     kept = KeepRewardHistory(reward_fn, earlier_s=restore_reward_history(reward_fn, resume_from))
     with tempfile.TemporaryDirectory(prefix="gcop-grpo-") as scratch:
         output_dir = config.grpo_checkpoint_dir or scratch
