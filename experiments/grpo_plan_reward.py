@@ -15,6 +15,7 @@ GRPO from their last checkpoint):
    the core (the same 0.5B model, plain prompt, as in the preset), or with ``--core-gate`` every
    plan the verifier finds right carried out by the core (R_task the product; ``--mu`` and
    ``--lambda-judge`` add the hinge against the core alone and the core model as judge);
+   ``--one-operation`` rewards only right plans whose steps each hold one operation;
    checkpoints every ``--save-steps`` steps, curve points on the dev slice every
    ``--curve-steps`` steps.
 
@@ -41,6 +42,7 @@ from types import SimpleNamespace
 
 from gcop.optimizers.freed_memory import cap_heap_arenas
 from gcop.tasks import gsm8k as gsm8k_task  # load, the kit (its verifier), the calculator
+from gcop.tasks.gsm8k.calculator import stepwise_plan_verdict
 from gcop.tasks.gsm8k.planner import plan_from_reference
 
 logger = logging.getLogger("grpo_plan_reward")
@@ -246,7 +248,7 @@ def run_grpo(args, guide, train, dev) -> dict:
         metric=gsm8k_task.exact_match,
         config=config,
         reward="shaped",
-        plan_verifier=PLAN_VERIFIER,
+        plan_verifier=stepwise_plan_verdict if args.one_operation else PLAN_VERIFIER,
         judge_lm=core.lm if args.lambda_judge > 0 else None,  # the core judges, as in §3i
         callbacks=[meter, steps],
     )
@@ -299,6 +301,12 @@ def main(argv=None) -> None:
         type=float,
         default=0.0,
         help="judge weight λ_judge with --core-gate (the core model judges every valid plan)",
+    )
+    parser.add_argument(
+        "--one-operation",
+        action="store_true",
+        help="structure-aware reward: a right plan earns R_task only where each step holds one "
+        "operation (the curves still count every right plan)",
     )
     parser.add_argument(
         "--shared-prefix",

@@ -14,26 +14,13 @@ compared with the core alone (from the same file) and with each other, paired (M
 from __future__ import annotations
 
 import argparse
-import ast
 import json
-import re
 from itertools import combinations
 from pathlib import Path
 
 from gcop.paired import mcnemar
 from gcop.tasks import gsm8k
-from gcop.tasks.gsm8k.calculator import plan_verdict
-
-STEP = re.compile(r"\s*\d+\.\s*\w+\s*=\s*(.+)")
-
-
-def operations(expression: str) -> int:
-    """The arithmetic operations in one step's expression (0 where it does not parse)."""
-    try:
-        tree = ast.parse(expression, mode="eval")
-    except SyntaxError:
-        return 0
-    return sum(isinstance(node, ast.BinOp) for node in ast.walk(tree))
+from gcop.tasks.gsm8k.calculator import operations_per_step, plan_verdict
 
 
 def plans_sent(row: dict, examples: list) -> dict:
@@ -48,11 +35,9 @@ def plans_sent(row: dict, examples: list) -> dict:
         if plan_verdict(plan, example) == 1.0:
             right += 1
             carried += score >= 0.5
-        for line in plan.splitlines():
-            match = STEP.match(line)
-            if match:
-                steps += 1
-                packed += operations(match.group(1)) > 1
+        counts = operations_per_step(plan) or []
+        steps += len(counts)
+        packed += sum(count > 1 for count in counts)
     return {
         "solved": row["correct"],
         "sent": sent,

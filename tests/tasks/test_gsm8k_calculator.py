@@ -1,10 +1,18 @@
 """plan_value: the number a numeric GSM8K plan computes, without a model; the renders that make
-symbolic plans numeric for the core."""
+symbolic plans numeric for the core; the plan verdicts GRPO rewards."""
 
+import dspy
 import pytest
 
 from gcop.tasks import gsm8k
-from gcop.tasks.gsm8k.calculator import plan_value, render_one_operation, render_symbolic
+from gcop.tasks.gsm8k.calculator import (
+    operations_per_step,
+    plan_value,
+    plan_verdict,
+    render_one_operation,
+    render_symbolic,
+    stepwise_plan_verdict,
+)
 from gcop.tasks.gsm8k.planner import plan_from_reference
 
 
@@ -110,3 +118,38 @@ def test_reference_symbolic_plans_render_as_the_reference_numeric_plans():
         for ex in examples
     )
     assert same >= 190
+
+
+@pytest.mark.parametrize(
+    ("plan", "counts"),
+    [
+        ("1. A = 12*2+8*1\n2. B = A/2", [3, 1]),
+        ("1. A = 48\n2. B = -A", [0, 0]),  # a sign is not an operation
+        ("1. Compute (3+4)*2.\n2. Compute 14-1.", [2, 1]),
+        ("1. List the quantities.", None),
+        ("1. A = 3*(4", None),
+    ],
+)
+def test_operations_are_counted_per_step_as_written(plan, counts):
+    assert operations_per_step(plan) == counts
+
+
+@pytest.mark.parametrize(
+    ("plan", "plain", "stepwise"),
+    [
+        ("1. A = 48/2\n2. B = 48+A", 1.0, 1.0),  # right, one operation a step
+        ("1. A = 48+48/2", 1.0, 0.0),  # right, but packed into one step
+        ("1. A = 48/2\n2. B = 48-A", 0.0, 0.0),  # wrong
+        ("1. Add the clips.", 0.0, 0.0),  # no calculation
+    ],
+)
+def test_the_stepwise_verdict_rewards_only_right_plans_of_one_operation_a_step(
+    plan, plain, stepwise
+):
+    example = dspy.Example(gold="72")
+    assert plan_verdict(plan, example) == plain
+    assert stepwise_plan_verdict(plan, example) == stepwise
+
+
+def test_the_stepwise_verdict_has_none_where_there_is_no_gold_number():
+    assert stepwise_plan_verdict("1. A = 48/2", dspy.Example(gold="")) is None
