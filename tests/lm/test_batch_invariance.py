@@ -62,3 +62,39 @@ def test_the_model_is_left_as_it_was(wide_bf16):
     assert hooks() == hooked
     assert torch.equal(model(input_ids=ids).logits, before)
     assert (inside.float() - before.float()).abs().max() < 0.1  # the same model, other rounding
+
+
+@pytest.mark.parametrize(("attended", "longer"), [(810, 1106), (1500, 1800)])
+def test_a_row_attends_alike_beside_a_longer_row_of_more_than_1024_keys(attended, longer):
+    """A row attends alike alone and left-padded beside a longer row. Before the weights and
+    values were multiplied in blocks of at most 1024 keys, the one product over 1106 keys summed
+    a row's 810 in another order (an AMD EPYC, torch 2.13: the ICL baseline's long prompts got
+    other greedy replies in another batch)."""
+    from gcop.lm.batch_invariance import row_invariant_attention
+
+    torch.manual_seed(0)
+    heads, kv_heads, dim, queries = 14, 2, 64, 50  # Qwen2.5-0.5B's attention, 50 queries
+
+    def states(rows: int, keys: int) -> tuple:
+        return tuple(
+            torch.randn(rows, n, length, dim).to(torch.bfloat16)
+            for n, length in ((heads, queries), (kv_heads, keys), (kv_heads, keys))
+        )
+
+    query, key, value = states(1, attended)
+    alone, _ = row_invariant_attention(
+        None, query, key, value, torch.ones(1, 1, queries, attended, dtype=torch.bool)
+    )
+    _, other_key, other_value = states(1, longer)
+    pad = longer - attended  # the shorter row is left-padded to the longer one's keys
+    padded = [torch.nn.functional.pad(t, (0, 0, pad, 0)) for t in (key, value)]
+    mask = torch.ones(2, 1, queries, longer, dtype=torch.bool)
+    mask[0, ..., :pad] = False
+    batched, _ = row_invariant_attention(
+        None,
+        torch.cat([query, torch.randn_like(query)]),
+        torch.cat([padded[0], other_key]),
+        torch.cat([padded[1], other_value]),
+        mask,
+    )
+    assert torch.equal(batched[:1], alone)
