@@ -1,14 +1,16 @@
 """Whether a greedy reply depends on its batch, and what computing each row as alone costs.
 
     .venv/bin/python benchmarks/batch_invariance.py agreement   # 16 replies: alone vs in 32 rows
+    .venv/bin/python benchmarks/batch_invariance.py agreement --prompts icl --max-tokens 320
     .venv/bin/python benchmarks/batch_invariance.py speed       # s/step, 32 rows and 1 row
 
-``agreement`` asks 16 GSM8K dev questions one at a time, then asks them again as 16 of 32
-concurrent calls (one batch), with ``LocalLM(batch_invariant=False)`` and with the default, and
-counts the replies equal to the sequential ones. ``speed`` times the prefill and the decoding
-steps of 32 GSM8K prompts in one left-padded batch and of single prompts, alternating the two
-settings round by round and keeping the fastest round, so that load from other processes on a
-shared CPU weighs on neither.
+``agreement`` asks 16 (``--alone``) GSM8K dev questions one at a time, then asks them again
+among 32 concurrent calls (one batch), with ``LocalLM(batch_invariant=False)`` and with the
+default, and counts the replies equal to the sequential ones; ``--prompts icl`` asks the quick
+demo's 30 core + ICL prompts instead (three worked examples each, 648–1318 tokens). ``speed``
+times the prefill and the decoding steps of 32 GSM8K prompts in one left-padded batch and of
+single prompts, alternating the two settings round by round and keeping the fastest round, so
+that load from other processes on a shared CPU weighs on neither.
 """
 
 from __future__ import annotations
@@ -32,10 +34,30 @@ def questions(n: int) -> list[list[dict[str, str]]]:
     ]
 
 
-def agreement(model: str, max_tokens: int) -> dict:
+def icl_prompts() -> list[list[dict[str, str]]]:
+    """The quick demo's core + ICL prompts for its 30 test questions, as the core reads them."""
+    from gcop.baselines.icl import ICLPolicy
+    from gcop.demo import demo_policy
+    from gcop.modules.plain_adapter import PlainStrategyAdapter
+    from gcop.presets import PRESETS
+    from gcop.tasks import gsm8k
+
+    preset = PRESETS["quick"]
+    policy = ICLPolicy(
+        demo_policy(preset).core, gsm8k.TASK.demos(gsm8k.load("train", n=preset.n_train, seed=0))
+    )
+    signature = policy.core.program.signature
+    tests = gsm8k.load(preset.eval_split, n=preset.n_test, seed=0)
+    return [
+        PlainStrategyAdapter().format(signature, policy.nearest(ex.inputs()), ex.inputs())
+        for ex in tests
+    ]
+
+
+def agreement(model: str, max_tokens: int, prompts: str, alone_n: int) -> dict:
     from gcop.lm.local import LocalLM
 
-    asked = questions(32)
+    asked = icl_prompts() if prompts == "icl" else questions(32)
     figures = {}
     for invariant in (False, True):
         lm = LocalLM(
@@ -43,14 +65,16 @@ def agreement(model: str, max_tokens: int) -> dict:
         )
         lm.complete([{"role": "user", "content": "Hi"}], max_tokens=2)  # load
         start = time.perf_counter()
-        alone = [lm.complete(messages, max_tokens=max_tokens).texts[0] for messages in asked[:16]]
+        alone = [
+            lm.complete(messages, max_tokens=max_tokens).texts[0] for messages in asked[:alone_n]
+        ]
         sequential = time.perf_counter() - start
         with ThreadPoolExecutor(len(asked)) as pool:
             replies = list(pool.map(partial(lm.complete, max_tokens=max_tokens), asked))
-        together = [reply.texts[0] for reply in replies[:16]]
+        together = [reply.texts[0] for reply in replies[:alone_n]]
         figures[f"batch_invariant={invariant}"] = {
             "equal_to_sequential": sum(a == b for a, b in zip(alone, together, strict=True)),
-            "of": 16,
+            "of": alone_n,
             "sequential_s": round(sequential, 1),
         }
         print(figures, flush=True)
@@ -126,6 +150,8 @@ def main() -> None:
     parser.add_argument("part", choices=["agreement", "speed"])
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--max-tokens", type=int, default=48, help="agreement: reply length")
+    parser.add_argument("--prompts", choices=["plain", "icl"], default="plain", help="agreement")
+    parser.add_argument("--alone", type=int, default=16, help="agreement: replies asked alone")
     parser.add_argument("--steps", type=int, default=8, help="speed: decoding steps timed")
     parser.add_argument("--rounds", type=int, default=4, help="speed: timed rounds per setting")
     args = parser.parse_args()
@@ -133,7 +159,7 @@ def main() -> None:
     import torch
 
     if args.part == "agreement":
-        figures = agreement(args.model, args.max_tokens)
+        figures = agreement(args.model, args.max_tokens, args.prompts, args.alone)
     else:
         figures = speed(args.model, args.steps, args.rounds)
     figures.update(model=args.model, threads=torch.get_num_threads())
