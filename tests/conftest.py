@@ -42,8 +42,8 @@ def scripted_lm():
 
     made = []
 
-    def make(replies, name=""):
-        lm = ScriptedLM(replies, name)
+    def make(replies, name="", **options):
+        lm = ScriptedLM(replies, name, **options)
         made.append(lm)
         return lm
 

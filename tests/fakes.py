@@ -22,10 +22,21 @@ class ScriptedLM:
     Args:
         replies: a list cycled through in order, or a function ``messages -> reply text``.
         name: the local model name (random when omitted); the model string is ``local/<name>``.
+        by_seed: a list's reply for a call is ``replies[seed % len(replies)]``, not the next
+            one, so concurrent seeded calls (a guide's samples) get theirs whatever their order.
     """
 
-    def __init__(self, replies: Sequence[str] | Callable[[list[dict]], str], name: str = ""):
+    def __init__(
+        self,
+        replies: Sequence[str] | Callable[[list[dict]], str],
+        name: str = "",
+        *,
+        by_seed: bool = False,
+    ):
+        if by_seed and callable(replies):
+            raise ValueError("by_seed picks from a list of replies")
         self.name = name or f"fake-{uuid.uuid4().hex[:8]}"
+        self._replies = list(replies) if by_seed else None
         self._reply = replies if callable(replies) else itertools.cycle(replies).__next__
         self._takes_messages = callable(replies)
         self.calls: list[dict] = []
@@ -35,7 +46,10 @@ class ScriptedLM:
     def complete(self, messages, *, n=1, **sampling) -> ChatCompletion:
         with self._lock:
             self.calls.append({"messages": messages, **sampling, "n": n})
-            texts = [self._next(messages) for _ in range(n)]
+            if self._replies is not None:
+                texts = [self._replies[sampling["seed"] % len(self._replies)]] * n
+            else:
+                texts = [self._next(messages) for _ in range(n)]
         prompt_tokens = sum(len(str(m["content"]).split()) for m in messages)
         completion_tokens = sum(len(t.split()) for t in texts)
         return ChatCompletion(texts, prompt_tokens, completion_tokens)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dspy
@@ -12,7 +14,7 @@ from gcop.lm.chat import chat
 from gcop.lm.resolve import LMLike, as_lm, resolve_lm
 from gcop.modules.plan_consensus import (
     agreed_plan,
-    can_still_agree,
+    draws_at_once,
     plan_prediction,
     sample_key,
 )
@@ -83,8 +85,9 @@ class Guide(dspy.Module):
             draws up to that many, the first greedy and the others at its temperature, and keeps
             one only where ``kit.min_agreement`` of them lead to the same key (``kit.consensus``);
             it abstains otherwise, and the core runs alone, since a wrong plan costs a core more
-            than none. It draws them one by one and stops where no key can reach
-            ``min_agreement`` any more: the same decision as drawing all, at fewer draws.
+            than none. It stops drawing where no key can reach ``min_agreement`` any more: the
+            same decision as drawing all, at fewer draws; it draws several at once where none
+            of them could end the draws (:func:`~gcop.modules.plan_consensus.draws_at_once`).
         **lm_kwargs: sampling settings; the paper samples at temperature 0.6, top-p 0.95 (§A.8).
             They shape every sample but the first: a single strategy is the greedy one, which a
             small guide gets right more often than a sampled one (docs/evidence.md §7). A
@@ -198,10 +201,23 @@ class Guide(dspy.Module):
             keys = [sample_key(self.kit, parsed)] if with_key else []
             return plan_prediction(completion, parsed, sample_keys=keys)
         samples: list[tuple[str, StrategyParse]] = []
-        while len(samples) < self.samples and can_still_agree(self.kit, samples):
-            completion = self._sample(messages, len(samples), lm_kwargs)
-            samples.append((completion, self.parse(completion)))
+        while count := draws_at_once(self.kit, samples):
+            indices = range(len(samples), len(samples) + count)
+            for completion in self._draw(messages, indices, lm_kwargs):
+                samples.append((completion, self.parse(completion)))
         return agreed_plan(self.kit, samples)
+
+    def _draw(self, messages: list[dict], indices: range, lm_kwargs: dict | None) -> list[str]:
+        """Samples ``indices`` of a task, drawn concurrently where there are several (a local
+        guide decodes them as one batch; an API guide makes one round trip for them)."""
+        if len(indices) == 1:
+            return [self._sample(messages, indices[0], lm_kwargs)]
+        with ThreadPoolExecutor(len(indices)) as pool:
+            futures = [  # each in a copy of this context: DSPy settings and cost scopes go along
+                pool.submit(contextvars.copy_context().run, self._sample, messages, i, lm_kwargs)
+                for i in indices
+            ]
+            return [future.result() for future in futures]
 
     def _sample(self, messages: list[dict], index: int, lm_kwargs: dict | None) -> str:
         """Sample ``index`` of a task: the first (or only) is the guide's greedy choice, the

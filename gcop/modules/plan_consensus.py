@@ -45,11 +45,20 @@ def sample_key(kit: StrategyKit | None, parsed: StrategyParse) -> Hashable | Non
     return kit.consensus(parsed.strategy)
 
 
-def can_still_agree(kit: StrategyKit, samples: list[tuple[str, StrategyParse]]) -> bool:
-    """Whether ``kit.min_agreement`` of ``kit.samples`` strategies can still lead to one key,
-    given the ``samples`` drawn so far: if not, the guide abstains whatever the rest say."""
+def draws_at_once(kit: StrategyKit, samples: list[tuple[str, StrategyParse]]) -> int:
+    """How many strategies the guide draws next, given the ``samples`` drawn so far: 0 once all
+    ``kit.samples`` are drawn or no key can reach ``kit.min_agreement`` any more (the guide then
+    abstains whatever the rest would say). Otherwise as many as can be drawn at once without
+    drawing one that drawing one at a time, stopping at the first such point, would not: the
+    slack ``most agreeing + still to draw - needed`` falls by at most one a draw, so its value
+    plus one draws pass no point where drawing would have stopped.
+
+    Two of five to agree: four at once, then at most one (two round trips, not five); all five
+    to agree: one at a time, since any one sample may end the draws.
+    """
     _, best = _most_common([sample_key(kit, parsed) for _, parsed in samples])
-    return best + kit.samples - len(samples) >= _needed(kit)
+    left = kit.samples - len(samples)
+    return max(0, min(left, best + left - _needed(kit) + 1))
 
 
 def _most_common(keys: list[Hashable | None]) -> tuple[Hashable | None, int]:
@@ -69,7 +78,7 @@ def agreed_plan(kit: StrategyKit, samples: list[tuple[str, StrategyParse]]) -> d
     """The first valid sample with the most common consensus key, if at least
     ``kit.min_agreement`` of the samples share it; an abstention (``valid=False``) otherwise.
     Fewer than ``kit.samples`` samples mean the draws stopped where no key could still reach
-    ``min_agreement`` (:func:`can_still_agree`), and the reason says so."""
+    ``min_agreement`` (:func:`draws_at_once`), and the reason says so."""
     keys = [sample_key(kit, parsed) for _, parsed in samples]
     top, count = _most_common(keys)
     agreement = count / len(samples)

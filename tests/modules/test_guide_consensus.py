@@ -1,6 +1,9 @@
 """Guide(kit=StrategyKit(samples=n, consensus=...)): keep a strategy only where enough samples
 agree."""
 
+import itertools
+from collections import Counter
+
 import pytest
 from fakes import last_user_text
 
@@ -17,9 +20,11 @@ FIVE = "<strategy>1. Compute 2+3.</strategy>"
 
 
 def consensus_guide(scripted_lm, replies, min_agreement=0.5, **settings):
-    guide_lm = scripted_lm(replies)
+    """A guide seeded 0 unless ``settings`` say otherwise: sample i gets seed i and replies[i]
+    (drawn concurrently, samples may reach the LM in any order)."""
+    guide_lm = scripted_lm(replies, by_seed=True)
     kit = KIT.with_settings(min_agreement=min_agreement)
-    guide = gcop.Guide(MathGuide, lm=guide_lm.model_string, kit=kit, **settings)
+    guide = gcop.Guide(MathGuide, lm=guide_lm.model_string, kit=kit, **{"seed": 0, **settings})
     return guide, guide_lm
 
 
@@ -143,3 +148,46 @@ def test_a_local_guide_samples_the_same_strategies_on_every_run():
     assert guide.lm.kwargs["seed"] == 0
     assert runs[0] == runs[1]
     assert runs[0][0] != runs[0][1]  # each sample its own seed
+
+
+def rounds_drawn(kit, keys: list[str | None]) -> list[int]:
+    """How many strategies each of the guide's rounds draws from ``keys`` (None: invalid)."""
+    from gcop.modules.plan_consensus import draws_at_once
+    from gcop.strategy import parse_strategy
+
+    samples, rounds = [], []
+    while count := draws_at_once(kit, samples):
+        for key in keys[len(samples) : len(samples) + count]:
+            text = "no block" if key is None else f"<strategy>1. {key}</strategy>"
+            samples.append((text, parse_strategy(text)))
+        rounds.append(count)
+    return rounds
+
+
+def drawn_one_at_a_time(kit, keys: list[str | None]) -> int:
+    """How many one-at-a-time draws take place: until all are drawn or no key can still
+    reach min_agreement."""
+    needed = next(n for n in range(kit.samples + 1) if n / kit.samples >= kit.min_agreement)
+    drawn = 0
+    while drawn < kit.samples:
+        counts = Counter(key for key in keys[:drawn] if key is not None)
+        if max(counts.values(), default=0) + kit.samples - drawn < needed:
+            break
+        drawn += 1
+    return drawn
+
+
+@pytest.mark.parametrize("min_agreement", [0.2, 0.4, 0.6, 0.8, 1.0])
+def test_drawing_several_at_once_draws_what_drawing_one_at_a_time_draws(min_agreement):
+    kit = gcop.StrategyKit("test-keys", samples=5, consensus=str, min_agreement=min_agreement)
+    for keys in itertools.product(["a", "b", None], repeat=5):
+        assert sum(rounds_drawn(kit, list(keys))) == drawn_one_at_a_time(kit, list(keys)), keys
+
+
+def test_two_of_five_take_two_round_trips_and_all_five_one_a_sample():
+    two_of_five = gcop.StrategyKit("test-2of5", samples=5, consensus=str, min_agreement=0.4)
+    assert rounds_drawn(two_of_five, ["a", "b", "c", "d", "e"]) == [4, 1]
+    assert rounds_drawn(two_of_five, ["a", "a", "a", "a", "a"]) == [4, 1]
+    all_five = two_of_five.with_settings(min_agreement=1.0)
+    assert rounds_drawn(all_five, ["a"] * 5) == [1] * 5
+    assert rounds_drawn(all_five, ["a", "b", "a", "a", "a"]) == [1, 1]
