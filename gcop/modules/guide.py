@@ -209,7 +209,7 @@ class Guide(dspy.Module):
 
     def _draw(self, messages: list[dict], indices: range, lm_kwargs: dict | None) -> list[str]:
         """Samples ``indices`` of a task, drawn concurrently where there are several (a local
-        guide decodes them as one batch; an API guide makes one round trip for them)."""
+        guide decodes them as one batch; an API guide waits one round trip for them)."""
         if len(indices) == 1:
             return [self._sample(messages, indices[0], lm_kwargs)]
         with ThreadPoolExecutor(len(indices)) as pool:
