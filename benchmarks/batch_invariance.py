@@ -1,13 +1,16 @@
 """Whether a greedy reply depends on its batch, and what computing each row as alone costs.
 
     .venv/bin/python benchmarks/batch_invariance.py agreement   # 16 replies: alone vs in 32 rows
-    .venv/bin/python benchmarks/batch_invariance.py agreement --prompts icl --max-tokens 320
+    .venv/bin/python benchmarks/batch_invariance.py agreement --prompts icl --max-tokens 320 \
+        --alone 8 --beside-longest
     .venv/bin/python benchmarks/batch_invariance.py speed       # s/step, 32 rows and 1 row
 
 ``agreement`` asks 16 (``--alone``) GSM8K dev questions one at a time, then asks them again
 among 32 concurrent calls (one batch), with ``LocalLM(batch_invariant=False)`` and with the
 default, and counts the replies equal to the sequential ones; ``--prompts icl`` asks the quick
-demo's 30 core + ICL prompts instead (three worked examples each, 648–1318 tokens). ``speed``
+demo's 30 core + ICL prompts instead (three worked examples each, 648–1318 tokens), and
+``--beside-longest`` asks each again beside the longest prompt alone (two calls, one batch), the
+case where a batch passes 1024 keys before the row does. ``speed``
 times the prefill and the decoding steps of 32 GSM8K prompts in one left-padded batch and of
 single prompts, alternating the two settings round by round and keeping the fastest round, so
 that load from other processes on a shared CPU weighs on neither.
@@ -54,7 +57,9 @@ def icl_prompts() -> list[list[dict[str, str]]]:
     ]
 
 
-def agreement(model: str, max_tokens: int, prompts: str, alone_n: int) -> dict:
+def agreement(
+    model: str, max_tokens: int, prompts: str, alone_n: int, beside_longest: bool
+) -> dict:
     from gcop.lm.local import LocalLM
 
     asked = icl_prompts() if prompts == "icl" else questions(32)
@@ -69,9 +74,16 @@ def agreement(model: str, max_tokens: int, prompts: str, alone_n: int) -> dict:
             lm.complete(messages, max_tokens=max_tokens).texts[0] for messages in asked[:alone_n]
         ]
         sequential = time.perf_counter() - start
-        with ThreadPoolExecutor(len(asked)) as pool:
-            replies = list(pool.map(partial(lm.complete, max_tokens=max_tokens), asked))
-        together = [reply.texts[0] for reply in replies[:alone_n]]
+        ask = partial(lm.complete, max_tokens=max_tokens)
+        if beside_longest:  # each beside the longest prompt: two calls, one batch
+            longest = max(asked, key=lambda messages: len(lm.chat_prompt(messages)))
+            together = []
+            for messages in asked[:alone_n]:
+                with ThreadPoolExecutor(2) as pool:
+                    together.append(list(pool.map(ask, [messages, longest]))[0].texts[0])
+        else:
+            with ThreadPoolExecutor(len(asked)) as pool:
+                together = [reply.texts[0] for reply in pool.map(ask, asked)][:alone_n]
         figures[f"batch_invariant={invariant}"] = {
             "equal_to_sequential": sum(a == b for a, b in zip(alone, together, strict=True)),
             "of": alone_n,
@@ -152,6 +164,11 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=48, help="agreement: reply length")
     parser.add_argument("--prompts", choices=["plain", "icl"], default="plain", help="agreement")
     parser.add_argument("--alone", type=int, default=16, help="agreement: replies asked alone")
+    parser.add_argument(
+        "--beside-longest",
+        action="store_true",
+        help="agreement: ask each again beside the longest prompt, not among all at once",
+    )
     parser.add_argument("--steps", type=int, default=8, help="speed: decoding steps timed")
     parser.add_argument("--rounds", type=int, default=4, help="speed: timed rounds per setting")
     args = parser.parse_args()
@@ -159,7 +176,9 @@ def main() -> None:
     import torch
 
     if args.part == "agreement":
-        figures = agreement(args.model, args.max_tokens, args.prompts, args.alone)
+        figures = agreement(
+            args.model, args.max_tokens, args.prompts, args.alone, args.beside_longest
+        )
     else:
         figures = speed(args.model, args.steps, args.rounds)
     figures.update(model=args.model, threads=torch.get_num_threads())
