@@ -16,6 +16,7 @@ GRPO from their last checkpoint):
    plan the verifier finds right carried out by the core (R_task the product; ``--mu`` and
    ``--lambda-judge`` add the hinge against the core alone and the core model as judge);
    ``--one-operation`` rewards only right plans whose steps each hold one operation;
+   ``--agreement-charge β`` charges each wrong plan β × the share of its group computing its value;
    checkpoints every ``--save-steps`` steps, curve points on the dev slice every
    ``--curve-steps`` steps.
 
@@ -249,6 +250,7 @@ def run_grpo(args, guide, train, dev) -> dict:
         config=config,
         reward="shaped",
         plan_verifier=stepwise_plan_verdict if args.one_operation else PLAN_VERIFIER,
+        agreement=agreement_charge(args.agreement_charge),
         judge_lm=core.lm if args.lambda_judge > 0 else None,  # the core judges, as in §3i
         callbacks=[meter, steps],
     )
@@ -256,6 +258,15 @@ def run_grpo(args, guide, train, dev) -> dict:
     summary.pop("history", None)
     (args.run_dir / "grpo_summary.json").write_text(json.dumps(summary, indent=2, default=str))
     return summary
+
+
+def agreement_charge(weight: float):
+    """The charge on wrong plans that agree, from the kit's consensus key and verifier (None at
+    weight 0)."""
+    from gcop.optimizers.grpo.agreement_charge import AgreementCharge
+
+    kit = gsm8k_task.KIT
+    return AgreementCharge(kit.consensus, kit.verifier, weight) if weight > 0 else None
 
 
 class _NoLedger(list):
@@ -307,6 +318,13 @@ def main(argv=None) -> None:
         action="store_true",
         help="structure-aware reward: a right plan earns R_task only where each step holds one "
         "operation (the curves still count every right plan)",
+    )
+    parser.add_argument(
+        "--agreement-charge",
+        type=float,
+        default=0.0,
+        help="calibration: charge each wrong plan this weight × the share of the other plans of "
+        "its group computing its value (the kit would send it); 0: off",
     )
     parser.add_argument(
         "--shared-prefix",

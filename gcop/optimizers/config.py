@@ -144,6 +144,14 @@ class ExecTuneConfig(BaseModel):
         "right and R_task = verifier × core, so a right plan this core cannot carry out earns "
         "what a wrong one does; a wrong plan costs no core call; grpo_core_share is unused",
     )
+    grpo_agreement_charge: float = Field(
+        0.0,
+        ge=0.0,
+        description="with the plan reward: charge each wrong plan this weight × the share of the "
+        "other plans of its group that agree with it (the kit's consensus key), so the guide "
+        "learns to disagree with itself where it is wrong and the kit's gate abstains there "
+        "(gcop.optimizers.grpo.agreement_charge); 0: off",
+    )
     grpo_save_steps: int | None = Field(
         None,
         ge=1,

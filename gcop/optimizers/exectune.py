@@ -14,6 +14,7 @@ from gcop.lm.resolve import LMLike, as_lm, resolve_lm
 from gcop.modules.policy import GuideCorePolicy
 from gcop.optimizers.acceptance.records import AcceptedStrategy
 from gcop.optimizers.config import ExecTuneConfig
+from gcop.optimizers.grpo.agreement_charge import AgreementCharge
 from gcop.optimizers.guide_training import require_trainable
 from gcop.optimizers.validation import check_examples, pick_checkpoint
 from gcop.provenance import training_provenance
@@ -184,8 +185,26 @@ class ExecTune(dspy.teleprompt.Teleprompter):
             judge_lm=self.config.judge or teacher,
             reward="shaped",
             plan_verifier=self._plan_verifier(student),
+            agreement=self._agreement_charge(student),
         )
         return student
+
+    def _agreement_charge(self, student: GuideCorePolicy) -> AgreementCharge | None:
+        """With ``config.grpo_agreement_charge``: the charge on wrong plans that agree, from the
+        student's kit (its consensus key and verifier)."""
+        if self.config.grpo_agreement_charge == 0:
+            return None
+        verifier = self._plan_verifier(student)
+        consensus = getattr(student.kit, "consensus", None)
+        if verifier is None or consensus is None:
+            kit = student.kit.name if student.kit is not None else None
+            raise ValueError(
+                f"ExecTuneConfig(grpo_agreement_charge>0) needs a plan verifier and a strategy "
+                f"kit with a consensus key, and the student's kit ({kit!r}) lacks one: build the "
+                "policy with its task's kit (Task.policy) and set grpo_plan_reward=True, or set "
+                "grpo_agreement_charge=0"
+            )
+        return AgreementCharge(consensus, verifier, self.config.grpo_agreement_charge)
 
     def _plan_verifier(self, student: GuideCorePolicy) -> Callable[[str, Any], Any] | None:
         """The check GRPO scores plans with: the one given to :class:`ExecTune`, else, with
@@ -208,6 +227,7 @@ class ExecTune(dspy.teleprompt.Teleprompter):
         require_trainable(program, "ExecTune.compile")
         if self.config.grpo:
             self._plan_verifier(program)  # a missing verifier stops here, before any call
+            self._agreement_charge(program)  # and a missing consensus key
         fields = program.guide.signature.input_fields
         trainset = check_examples(trainset, fields, "trainset")
         if valset is not None:

@@ -20,6 +20,10 @@ R_task is then the core's outcome, so the rest of the shaped reward applies as i
 reward: the non-regression hinge against the core alone (μ > 0: one core call per example,
 cached) and the judge (λ_judge > 0, with a judge: one call per distinct valid plan). Each step
 logs the share of groups whose advantages each of these terms changed.
+
+With an :class:`~gcop.optimizers.grpo.agreement_charge.AgreementCharge`, each wrong plan outside
+the core's groups is charged by how many plans of its group agree with it (the kit would send
+it), and each step logs the share of plans charged and of groups whose advantages that moved.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from gcop.optimizers.grpo.agreement_charge import AgreementCharge
 from gcop.optimizers.grpo.groups import (
     advantage_changed_share,
     neutralize_failures,
@@ -77,6 +82,7 @@ class PlanReward:
             ``gate``).
         gate: the core carries out each plan the verifier finds right; R_task is the product.
         seed: seeds the choice of core groups (with the step number).
+        agreement: charges wrong plans by their group's agreement with them (None: off).
     """
 
     __name__ = "gcop_reward"  # TRL names its logged reward columns after this
@@ -89,6 +95,7 @@ class PlanReward:
         core_share: float,
         gate: bool = False,
         seed: int = 0,
+        agreement: AgreementCharge | None = None,
     ) -> None:
         if not callable(verifier):
             raise TypeError("plan_verifier must be callable: verifier(strategy, example) -> float")
@@ -96,6 +103,7 @@ class PlanReward:
             raise ValueError(f"core_share must be in [0, 1], got {core_share}")
         self.core_reward, self.verifier = core_reward, verifier
         self.core_share, self.gate, self.seed = core_share, gate, seed
+        self.agreement = agreement
         self.history: list[dict[str, Any]] = []
 
     def __call__(
@@ -123,11 +131,13 @@ class PlanReward:
             if self.core_reward.mode == "shaped":
                 terms = gate_shaping_terms(self.core_reward, indices, plans, valid, task_scores)
         config = self.core_reward.config
+        charges = self._agreement_charges(plans, valid, indices, core_groups)
 
-        def shaped(**weights: float) -> list[float]:
-            return neutralize_failures(
-                indices, self._verifier_rewards(completions, task_scores, terms, **weights), failed
-            )
+        def shaped(charged: bool = True, **weights: float) -> list[float]:
+            rewards = self._verifier_rewards(completions, task_scores, terms, **weights)
+            if charged:
+                rewards = [r - c for r, c in zip(rewards, charges, strict=True)]
+            return neutralize_failures(indices, rewards, failed)
 
         rewards = shaped()
         moved = {
@@ -138,6 +148,11 @@ class PlanReward:
             else None
             for term, weight in (("hinge", "mu"), ("judge", "lambda_judge"))
         }
+        if self.agreement is not None:
+            moved["agreement_moved_groups"] = advantage_changed_share(
+                indices, rewards, shaped(charged=False)
+            )
+            moved["charged_rate"] = rounded_mean([float(c > 0) for c in charges])
         core_row: dict[str, Any] = {}
         picked = [k for k, i in enumerate(indices) if i in core_groups]
         if picked:
@@ -174,7 +189,7 @@ class PlanReward:
         self.history.append(row)
         if log_metric is not None:
             for key in _LOGGED:
-                if row[key] is not None:
+                if row.get(key) is not None:
                     log_metric(f"gcop/{key}", float(row[key]))
         logger.debug(
             "GRPO step %d: reward %.3f, right plans %.2f, flat groups %.2f, core calls %d",
@@ -234,6 +249,16 @@ class PlanReward:
         carried = rounded_mean(answered) if answered else None
         return products, failed, {**usage, "carried_rate": carried}
 
+    def _agreement_charges(
+        self, plans: list[str], valid: list[bool], indices: list[int], core_groups: set[int]
+    ) -> list[float]:
+        """The agreement charge of each completion (0.0 in the core's groups, whose reward the
+        core's replaces, and everywhere without ``agreement``)."""
+        if self.agreement is None:
+            return [0.0] * len(plans)
+        charges = self.agreement(plans, valid, indices, self.core_reward.trainset)
+        return [0.0 if i in core_groups else c for i, c in zip(indices, charges, strict=True)]
+
     def _core_groups(self, indices: list[int], scores: list[float | None], step: int) -> set[int]:
         """The groups the core executes whole: ``core_share`` of them at random (none with
         ``gate``), and every group with a plan the verifier could not check."""
@@ -280,6 +305,7 @@ class PlanReward:
             "plan_verifier": getattr(self.verifier, "__name__", type(self.verifier).__name__),
             "core_share": self.core_share,
             "core_gate": self.gate,
+            "agreement_charge": self.agreement.weight if self.agreement is not None else 0.0,
         }
 
 
@@ -294,4 +320,6 @@ _LOGGED = (
     "judge",
     "hinge_moved_groups",
     "judge_moved_groups",
+    "agreement_moved_groups",
+    "charged_rate",
 )

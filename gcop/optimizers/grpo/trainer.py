@@ -24,6 +24,7 @@ from gcop.modules.guide import Guide
 from gcop.optimizers.checkpoints import checkpoint_args
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.freed_memory import release_freed_memory
+from gcop.optimizers.grpo.agreement_charge import AgreementCharge
 from gcop.optimizers.grpo.guide_reward import GuideReward, core_inputs
 from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.optimizers.grpo.plan_reward import PlanReward, PlanVerifier
@@ -66,6 +67,7 @@ def train_grpo(
     judge_lm: Any = None,
     reward: Literal["shaped", "task"] = "shaped",
     plan_verifier: PlanVerifier | None = None,
+    agreement: AgreementCharge | None = None,
     callbacks: Sequence[Any] = (),
 ) -> tuple[Guide, dict[str, Any]]:
     """GRPO-train a copy of ``guide`` against ``core`` on ``trainset``; ``guide`` is unchanged.
@@ -84,6 +86,8 @@ def train_grpo(
             plan (see :mod:`~gcop.optimizers.grpo.plan_reward`): scores every group at no core
             call, except ``config.grpo_core_share`` of them, which the core executes (with
             ``config.grpo_core_gate``: the core carries out each right plan, R_task the product).
+        agreement: with ``plan_verifier``, charges each wrong plan by how many plans of its
+            group agree with it (see :mod:`~gcop.optimizers.grpo.agreement_charge`).
         callbacks: transformers ``TrainerCallback`` objects for the trainer, e.g.
             :class:`~gcop.optimizers.grpo.curves.PlanCurves`.
 
@@ -105,6 +109,7 @@ def train_grpo(
         judge_lm=judge_lm,
         reward=reward,
         plan_verifier=plan_verifier,
+        agreement=agreement,
     )
     resume_from = last_complete_checkpoint(config.grpo_checkpoint_dir)
     kept = KeepRewardHistory(reward_fn, earlier_s=restore_reward_history(reward_fn, resume_from))
@@ -155,6 +160,7 @@ def make_reward(
     judge_lm: Any = None,
     reward: Literal["shaped", "task"] = "shaped",
     plan_verifier: PlanVerifier | None = None,
+    agreement: AgreementCharge | None = None,
 ) -> GuideReward | PlanReward:
     """Check the inputs and build the reward function TRL will call."""
     if reward not in GUIDE_NAME_SUFFIX:
@@ -188,6 +194,11 @@ def make_reward(
         judge=judge,
     )
     if plan_verifier is None:
+        if agreement is not None:
+            raise ValueError(
+                "the agreement charge applies to the plan verifier's groups, and there is no "
+                "verifier: pass plan_verifier=<verifier(strategy, example)>, or drop agreement"
+            )
         if config.grpo_core_gate:
             raise ValueError(
                 "grpo_core_gate gates the core on the plans a verifier finds right, and there is "
@@ -201,6 +212,7 @@ def make_reward(
         core_share=config.grpo_core_share,
         gate=config.grpo_core_gate,
         seed=config.seed,
+        agreement=agreement,
     )
 
 
