@@ -47,14 +47,18 @@ def optional_imports() -> Iterator[None]:
     """Turn a ``ModuleNotFoundError`` for an optional dependency into one naming its extra.
 
     >>> import sys
-    >>> sys.modules["trl"], saved = None, sys.modules.get("trl")
+    >>> saved = sys.modules.get("trl")
+    >>> sys.modules["trl"] = None  # as if trl were not installed
     >>> try:
     ...     with optional_imports():
     ...         import trl
     ... except ModuleNotFoundError as error:
     ...     print(error)
     trl is not installed; it comes with gcop's [train] extra: pip install "gcop[train]"
-    >>> sys.modules["trl"] = saved
+    >>> if saved is None:  # trl was not imported before: importable again, not blocked
+    ...     del sys.modules["trl"]
+    ... else:
+    ...     sys.modules["trl"] = saved
     """
     try:
         yield

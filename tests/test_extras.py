@@ -166,3 +166,20 @@ def test_license_and_notices_for_the_shipped_data():
     notices = (ROOT / "THIRD_PARTY_NOTICES.md").read_text()
     for folder in sorted(p.name for p in (ROOT / "gcop" / "data").iterdir() if p.is_dir()):
         assert f"gcop/data/{folder}" in notices, f"THIRD_PARTY_NOTICES.md does not list {folder}"
+
+
+def test_the_optional_imports_example_leaves_an_unimported_module_importable():
+    """Its docstring example blocks trl to show the message; run where trl was not imported yet
+    (the doctests before any training test), it used to leave trl blocked for the whole run."""
+    code = (
+        "import doctest, sys\n"
+        "import gcop.extras\n"
+        "assert 'trl' not in sys.modules\n"
+        "assert doctest.testmod(gcop.extras).failed == 0\n"
+        "import importlib.util\n"
+        "assert sys.modules.get('trl', 'absent') is not None, 'trl left blocked'\n"
+        "print(importlib.util.find_spec('trl') is not None)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
