@@ -294,7 +294,7 @@ def _expected_failure(error: Exception) -> str | None:
 
     from gcop.commands import RunFailed
     from gcop.optimizers.exectune import AcceptanceFailed
-    from gcop.optimizers.grpo.guide_reward import CoreUnavailable
+    from gcop.optimizers.grpo.core_runs import CoreUnavailable
 
     text = redact(" ".join(str(error).split()))[:500]  # one line, no key a server echoed
     if isinstance(error, RunFailed | AcceptanceFailed | CoreUnavailable):

@@ -2,32 +2,27 @@
 
 :class:`GuideReward` is what TRL's ``GRPOTrainer`` calls with a batch of completions. It parses each
 completion, runs the core on the parsed strategy (guided) and once per example without one
-(unguided, cached), asks the judge, and hands the scores to the pure functions of
-:mod:`gcop.optimizers.grpo.rewards`. Core and judge calls run concurrently; DSPy's cache keys
-them by (example, strategy, sample) through ``rollout_id``, and the cost ledger records them.
+(unguided, cached), asks the judge (all through :class:`~gcop.optimizers.grpo.core_runs.CoreRuns`:
+concurrent, cached, metered), and hands the scores to the pure functions of
+:mod:`gcop.optimizers.grpo.rewards`.
 Each call appends one row to :attr:`GuideReward.history` (reward, valid rate, judge score,
 regression rate, core cost), from which the run's curves are plotted.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import statistics
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
-from gcop.cost import CostSummary, summarize
-from gcop.optimizers.acceptance.calls import call_with_retries
 from gcop.optimizers.acceptance.leakage import leaks_answer
 from gcop.optimizers.config import ExecTuneConfig
+from gcop.optimizers.grpo.core_runs import CoreRuns, spent
 from gcop.optimizers.grpo.groups import neutralize_failures, zero_advantage_share
-from gcop.optimizers.grpo.judge import JudgeVerdict, StrategyJudge
+from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.optimizers.grpo.rewards import (
-    as_score,
     completion_text,
     rounded_mean,
     shaped_reward,
@@ -38,21 +33,6 @@ from gcop.strategy import count_words, parse_strategy
 logger = logging.getLogger(__name__)
 
 RewardMode = Literal["shaped", "task"]
-
-
-def core_inputs(example: Any) -> dict[str, Any]:
-    """The fields of ``example`` marked as inputs (what the core is called with)."""
-    keys = getattr(example, "_input_keys", None)
-    if not keys:
-        raise ValueError(
-            "trainset examples must mark their inputs: dspy.Example(...).with_inputs('question')"
-        )
-    return {key: example[key] for key in keys}
-
-
-class CoreUnavailable(RuntimeError):
-    """Every core call of a GRPO step failed: the core did not answer, so no step can be
-    scored. Finished work (acceptance records, GRPO checkpoints) is kept."""
 
 
 class GuideReward:
@@ -91,17 +71,24 @@ class GuideReward:
     ) -> None:
         if mode not in ("shaped", "task"):
             raise ValueError(f"reward must be 'shaped' or 'task', got {mode!r}")
-        if core_samples < 1:
-            raise ValueError(f"core_samples must be ≥ 1, got {core_samples}")
-        self.core, self.trainset, self.metric, self.config = core, list(trainset), metric, config
-        self.input_fields, self.token_budget, self.mode = list(input_fields), token_budget, mode
-        self.count_tokens = count_tokens
         self.judge = judge if mode == "shaped" else None
-        self.core_samples = core_samples
+        self.calls = CoreRuns(
+            core=core,
+            trainset=trainset,
+            metric=metric,
+            config=config,
+            input_fields=input_fields,
+            judge=self.judge,
+            core_samples=core_samples,
+        )
+        self.trainset, self.config = self.calls.trainset, config
+        self.token_budget, self.mode, self.count_tokens = token_budget, mode, count_tokens
         self.history: list[dict[str, Any]] = []
-        self.core_errors = 0
-        self._unguided: dict[int, float] = {}
-        self._lock = threading.Lock()
+
+    @property
+    def core_errors(self) -> int:
+        """The core calls that failed so far (skipped; a step where all fail stops the run)."""
+        return self.calls.errors
 
     # --- TRL entry point -------------------------------------------------------------------
 
@@ -113,7 +100,7 @@ class GuideReward:
         log_metric: Callable[[str, float], None] | None = None,
         **kwargs: Any,
     ) -> list[float]:
-        start, marks = time.perf_counter(), self._ledger_marks()
+        start, marks = time.perf_counter(), self.calls.ledger_marks()
         indices = [int(i) for i in example_index]
         texts = [completion_text(c) for c in completions]
         parses = [
@@ -135,7 +122,8 @@ class GuideReward:
             unguided, judged, leaks = None, [], []
         else:
             # an unknown baseline (its calls failed) gives no non-regression penalty
-            unguided = [self._unguided.get(i, t) for i, t in zip(indices, task_scores, strict=True)]
+            known = self.calls.unguided
+            unguided = [known.get(i, t) for i, t in zip(indices, task_scores, strict=True)]
             judged = [verdicts.get((i, s)) for i, s in zip(indices, strategies, strict=True)]
             leaks = [
                 p.valid and (v.leak if v is not None else leaks_answer(s, self.trainset[i]))
@@ -171,118 +159,14 @@ class GuideReward:
     def _run(self, indices: list[int], strategies: list[str | None]):
         """Guided scores per unique (example, strategy), unguided baselines, judge verdicts."""
         jobs = sorted({(i, s) for i, s in zip(indices, strategies, strict=True) if s is not None})
-        baselines = [] if self.mode == "task" else sorted(set(indices) - set(self._unguided))
+        baselines = [] if self.mode == "task" else sorted(set(indices) - set(self.calls.unguided))
         judge_jobs = jobs if self.judge is not None and self.config.lambda_judge > 0 else []
-        errors_before = self.core_errors
-        with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
-            guided_f = {job: pool.submit(self._score, *job) for job in jobs}
-            verdicts = self._baselines_and_verdicts(pool, baselines, judge_jobs)
-            guided = {job: f.result() for job, f in guided_f.items()}
-        self._check_answered((len(jobs) + len(baselines)) * self.core_samples, errors_before)
-        return guided, verdicts
-
-    def shaping_terms(
-        self, indices: Sequence[int], jobs: Sequence[tuple[int, str]]
-    ) -> tuple[list[float | None], dict[tuple[int, str], JudgeVerdict], dict[str, int]]:
-        """What the shaped reward needs beside R_task, for rewards that score R_task themselves
-        (a plan verifier's gate): the core's unguided score on each example of ``indices``
-        (``None`` where unknown; run once per example and cached, and only with μ > 0), the
-        judge's verdict on each ``(example index, strategy)`` job (only with a judge and
-        λ_judge > 0), run concurrently, and what they cost: ``{"core_calls", "core_tokens",
-        "judge_calls"}``."""
-        baselines = sorted(set(indices) - set(self._unguided)) if self.config.mu > 0 else []
-        judge_jobs = (
-            sorted(set(jobs)) if self.judge is not None and self.config.lambda_judge > 0 else []
-        )
-        marks, errors_before = self._ledger_marks(), self.core_errors
-        with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
-            verdicts = self._baselines_and_verdicts(pool, baselines, judge_jobs)
-        self._check_answered(len(baselines) * self.core_samples, errors_before)
-        core, judge = _spent(marks, "core"), _spent(marks, "judge")
-        unguided = [self._unguided.get(i) if self.config.mu > 0 else None for i in indices]
-        usage = {"core_calls": core.calls, "core_tokens": core.tokens, "judge_calls": judge.calls}
-        return unguided, verdicts, usage
-
-    def _baselines_and_verdicts(
-        self, pool: ThreadPoolExecutor, baselines: list[int], judge_jobs: list[tuple[int, str]]
-    ) -> dict[tuple[int, str], JudgeVerdict]:
-        """Run the core alone on ``baselines`` (caching each score it answered) and the judge on
-        ``judge_jobs`` in ``pool``; the judge's verdicts."""
-        base_f = {i: pool.submit(self._score, i, None) for i in baselines}
-        judge_f = {job: pool.submit(self._judge, *job) for job in judge_jobs}
-        baseline = {i: f.result() for i, f in base_f.items()}
-        self._unguided.update({i: v for i, v in baseline.items() if v is not None})
-        return {job: f.result() for job, f in judge_f.items()}
-
-    def execute(
-        self, jobs: Sequence[tuple[int, str]]
-    ) -> tuple[dict[tuple[int, str], float | None], dict[str, int]]:
-        """The core's mean score on each ``(example index, strategy)`` job (``None`` where every
-        call failed), run concurrently, and what they cost: ``{"core_calls", "core_tokens"}``.
-
-        For rewards that decide themselves which plans the core carries out (a plan verifier's
-        gate); no unguided baseline and no judge call."""
-        jobs = sorted(set(jobs))
-        marks, errors_before = self._ledger_marks(), self.core_errors
-        with ThreadPoolExecutor(max_workers=self.config.concurrency) as pool:
-            futures = {job: pool.submit(self._score, *job) for job in jobs}
-            scores = {job: f.result() for job, f in futures.items()}
-        self._check_answered(len(jobs) * self.core_samples, errors_before)
-        usage = _spent(marks, "core")
-        return scores, {"core_calls": usage.calls, "core_tokens": usage.tokens}
-
-    def _check_answered(self, runs: int, errors_before: int) -> None:
-        """Raise :class:`CoreUnavailable` when all ``runs`` core calls since ``errors_before``
-        failed."""
-        if runs and self.core_errors - errors_before == runs:
-            raise CoreUnavailable(
-                f"all {runs} core calls of this GRPO step failed (see the warnings above): "
-                "check the core LM's model string, key and server; finished work (acceptance "
-                "records in the run folder, GRPO checkpoints) is kept, so rerunning the same "
-                "command resumes from it"
-            )
-
-    def _score(self, index: int, strategy: str | None) -> float | None:
-        """Mean metric score of the core on example ``index`` (``strategy=None``: unguided) over
-        the samples the core answered; ``None`` when every call failed (an infrastructure failure
-        says nothing about the strategy)."""
-        example = self.trainset[index]
-        inputs = core_inputs(example)
-        scores = []
-        for sample in range(self.core_samples):
-            settings = {"rollout_id": sample, "temperature": self.config.core_temperature}
-            try:  # transient failures are retried, with backoff
-                run = functools.partial(self.core, strategy=strategy, lm_kwargs=settings, **inputs)
-                prediction, failure, _ = call_with_retries(run, self.config.max_retries)
-            except Exception as error:  # a failure that is not transient
-                prediction, failure = None, f"{type(error).__name__}: {error}"
-            if failure is not None:  # skipped; all calls of a step failing raises (in _run)
-                with self._lock:
-                    self.core_errors += 1
-                logger.warning("core call failed on example %d: %s", index, failure)
-                continue
-            scores.append(as_score(self.metric(example, prediction)))
-        return sum(scores) / len(scores) if scores else None
-
-    def _judge(self, index: int, strategy: str) -> JudgeVerdict:
-        example = self.trainset[index]
-        task = {name: example[name] for name in self.input_fields}
-        return self.judge.score(task, strategy, example, max_retries=self.config.max_retries)
+        return self.calls.run(jobs, baselines, judge_jobs)
 
     # --- bookkeeping -----------------------------------------------------------------------
 
-    def _ledgers(self) -> list[Any]:
-        ledgers = [self.core.ledger]
-        judge_ledger = getattr(getattr(self.judge, "lm", None), "ledger", None)
-        if judge_ledger is not None and judge_ledger is not self.core.ledger:
-            ledgers.append(judge_ledger)
-        return ledgers
-
-    def _ledger_marks(self) -> list[tuple[Any, int]]:
-        return [(ledger, len(ledger)) for ledger in self._ledgers()]
-
     def _record(self, state, rewards, parses, task_scores, unguided, judged, leaks, marks):
-        core, judge = _spent(marks, "core"), _spent(marks, "judge")
+        core, judge = spent(marks, "core"), spent(marks, "judge")
         valid = [p.valid for p in parses]
         step = int(state.global_step) + 1 if state is not None else len(self.history) + 1
         row: dict[str, Any] = {
@@ -318,16 +202,11 @@ class GuideReward:
             "steps_logged": len(self.history),
             "core_errors": self.core_errors,
             "judge": self.judge.stats() if self.judge is not None else None,
-            "unguided_mean": rounded_mean(list(self._unguided.values()))
-            if self._unguided
+            "unguided_mean": rounded_mean(list(self.calls.unguided.values()))
+            if self.calls.unguided
             else None,
         }
 
 
 # the step row's figures TRL logs beside its own (as gcop/<key>, where not None)
 _LOGGED = ("valid_rate", "task", "judge", "regression_rate", "core_calls", "zero_advantage_groups")
-
-
-def _spent(marks: list[tuple[Any, int]], role: str) -> CostSummary:
-    """What the calls of ``role`` cost in the ledgers since their ``marks``."""
-    return summarize(r for ledger, mark in marks for r in ledger.since(mark) if r.role == role)

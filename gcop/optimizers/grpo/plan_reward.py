@@ -239,7 +239,7 @@ class PlanReward:
             for k, (i, s) in enumerate(zip(indices, scores, strict=True))
             if s > 0 and i not in core_groups
         ]
-        results, usage = self.core_reward.execute([(indices[k], plans[k]) for k in right])
+        results, usage = self.core_reward.calls.execute([(indices[k], plans[k]) for k in right])
         products, failed = list(scores), [False] * len(scores)
         for k in right:
             outcome = results[(indices[k], plans[k])]

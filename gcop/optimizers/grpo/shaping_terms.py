@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gcop.optimizers.acceptance.leakage import leaks_answer
+from gcop.optimizers.grpo.core_runs import Job, spent
+from gcop.optimizers.grpo.judge import JudgeVerdict
 from gcop.optimizers.grpo.rewards import rounded_mean
 
 
@@ -42,7 +44,7 @@ def gate_shaping_terms(
     (a :class:`~gcop.optimizers.grpo.guide_reward.GuideReward`), as its weights ask (nothing is
     called with μ = 0 and λ_judge = 0)."""
     jobs = [(i, p) for i, p, ok in zip(indices, plans, valid, strict=True) if ok]
-    baselines, verdicts, usage = core_reward.shaping_terms(indices, jobs)
+    baselines, verdicts, usage = _baselines_and_verdicts(core_reward, indices, jobs)
     # an unknown baseline (μ = 0, or its calls failed) gives no non-regression penalty
     unguided = [t if u is None else u for u, t in zip(baselines, task_scores, strict=True)]
     known = [u for u in baselines if u is not None]
@@ -62,3 +64,21 @@ def gate_shaping_terms(
         unguided_mean=unguided_mean,
         judge_mean=rounded_mean([v.score for v in verdicts.values()]),
     )
+
+
+def _baselines_and_verdicts(
+    core_reward: Any, indices: list[int], jobs: list[Job]
+) -> tuple[list[float | None], dict[Job, JudgeVerdict], dict[str, int]]:
+    """The core's unguided score on each example of ``indices`` (``None`` where unknown; run
+    once per example and cached, and only with μ > 0), the judge's verdict on each job (only
+    with a judge and λ_judge > 0), run concurrently, and what they cost: ``{"core_calls",
+    "core_tokens", "judge_calls"}``."""
+    calls, config = core_reward.calls, core_reward.config
+    baselines = sorted(set(indices) - set(calls.unguided)) if config.mu > 0 else []
+    judged = core_reward.judge is not None and config.lambda_judge > 0
+    marks = calls.ledger_marks()
+    _, verdicts = calls.run([], baselines, sorted(set(jobs)) if judged else [])
+    core, judge = spent(marks, "core"), spent(marks, "judge")
+    unguided = [calls.unguided.get(i) if config.mu > 0 else None for i in indices]
+    usage = {"core_calls": core.calls, "core_tokens": core.tokens, "judge_calls": judge.calls}
+    return unguided, verdicts, usage

@@ -25,7 +25,8 @@ from gcop.optimizers.checkpoints import checkpoint_args
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.freed_memory import release_freed_memory
 from gcop.optimizers.grpo.agreement_charge import AgreementCharge
-from gcop.optimizers.grpo.guide_reward import GuideReward, core_inputs
+from gcop.optimizers.grpo.core_runs import core_inputs
+from gcop.optimizers.grpo.guide_reward import GuideReward
 from gcop.optimizers.grpo.judge import StrategyJudge
 from gcop.optimizers.grpo.plan_reward import PlanReward, PlanVerifier
 from gcop.optimizers.grpo.reward_history import (
