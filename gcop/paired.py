@@ -60,6 +60,32 @@ def binomial_two_sided(k: int, n: int) -> float:
     return min(1.0, 2 * tail)
 
 
+def wins_needed(discordant: int, p_value: float = 0.05) -> int | None:
+    """The fewest of ``discordant`` examples (those two recipes disagree on) that one recipe must
+    win for the exact test to reach ``p < p_value``; ``None`` where even winning all cannot.
+
+    >>> wins_needed(18), wins_needed(5), wins_needed(6)
+    (14, None, 6)
+    """
+    for wins in range((discordant + 1) // 2, discordant + 1):
+        if binomial_two_sided(discordant - wins, discordant) < p_value:
+            return wins
+    return None
+
+
+def fewest_discordant(p_value: float = 0.05) -> int:
+    """The fewest disagreements on which one recipe winning them all reaches ``p < p_value``: a
+    paired comparison on fewer examples can never be significant.
+
+    >>> fewest_discordant(0.05), fewest_discordant(0.01)
+    (6, 8)
+    """
+    discordant = 1
+    while wins_needed(discordant, p_value) is None:
+        discordant += 1
+    return discordant
+
+
 def comparisons_table(tests: Sequence[PairedTest], accuracy: dict[str, float]) -> str:
     """Markdown: each pair, who won where they disagree, the p-value, and the headroom share.
 

@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from gcop.paired import binomial_two_sided, comparisons_table, mcnemar
+from gcop.paired import (
+    binomial_two_sided,
+    comparisons_table,
+    fewest_discordant,
+    mcnemar,
+    wins_needed,
+)
 
 
 def test_counts_only_discordant_problems():
@@ -38,3 +44,19 @@ def test_table_reports_headroom_share():
     table = comparisons_table(tests, accuracy)
     assert "| ExecTune vs core-only | 2 | 0 | 0.5 |" in table
     assert "captured 50% of the headroom" in table
+
+
+@pytest.mark.parametrize(
+    ("discordant", "p_value", "needed"),
+    [(0, 0.05, None), (5, 0.05, None), (6, 0.05, 6), (8, 0.05, 8), (18, 0.05, 14), (100, 0.05, 61)],
+)
+def test_wins_needed_is_the_first_split_under_the_level(discordant, p_value, needed):
+    assert wins_needed(discordant, p_value) == needed
+    if needed is not None:  # one fewer win is not significant
+        assert binomial_two_sided(discordant - needed, discordant) < p_value
+        assert binomial_two_sided(discordant - needed + 1, discordant) >= p_value
+
+
+def test_fewest_discordant_is_where_a_clean_sweep_first_counts():
+    assert fewest_discordant(0.05) == 6 and fewest_discordant(0.01) == 8
+    assert binomial_two_sided(0, 5) >= 0.05 > binomial_two_sided(0, 6)

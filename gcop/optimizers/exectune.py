@@ -16,7 +16,7 @@ from gcop.optimizers.acceptance.records import AcceptedStrategy
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.grpo.agreement_charge import AgreementCharge
 from gcop.optimizers.guide_training import require_trainable
-from gcop.optimizers.validation import check_examples, pick_checkpoint
+from gcop.optimizers.validation import check_examples, check_paired_valset, pick_checkpoint
 from gcop.provenance import training_provenance
 
 logger = logging.getLogger(__name__)
@@ -232,6 +232,8 @@ class ExecTune(dspy.teleprompt.Teleprompter):
         trainset = check_examples(trainset, fields, "trainset")
         if valset is not None:
             valset = check_examples(valset, fields, "valset")
+            if self.config.sft and self.config.grpo and self.config.valset_rule == "paired":
+                check_paired_valset(valset, self.config.valset_p)
         if teacher is None and (self.config.sft or self.config.judge is None):
             raise ValueError("ExecTune needs a teacher LM: ExecTune(..., teacher='openai/...')")
         return trainset, valset

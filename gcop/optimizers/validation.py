@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import dspy
 
-from gcop.paired import mcnemar
+from gcop.paired import fewest_discordant, mcnemar, wins_needed
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,21 @@ def check_examples(examples: Sequence[Any], fields: Iterable[str], name: str) ->
                 f"{unmarked}: include them in .with_inputs(...)"
             )
     return examples
+
+
+def check_paired_valset(valset: Sequence[Any], p_value: float) -> None:
+    """Refuse, before any call, a valset too small for the paired rule to ever keep a later
+    phase: even a later phase right on every example where the earlier one is wrong needs
+    ``fewest_discordant(p_value)`` such examples."""
+    fewest = fewest_discordant(p_value)
+    if len(valset) < fewest:
+        raise ValueError(
+            f"the valset has {len(valset)} examples, and under valset_rule='paired' a later phase "
+            f"is kept only if it wins at least {fewest} of the examples where the phases differ "
+            f"(p < {p_value}), so the GRPO guide could never be returned: pass a larger valset "
+            "(phases that differ on a fifth of the examples need about 300 to show a 5-point "
+            "lead), or valset_rule='best'"
+        )
 
 
 def pick_checkpoint(
@@ -123,12 +138,28 @@ def _paired_choice(curve: list[dict[str, Any]], scores: list[list[float]], p_val
             kept = index
             continue
         test = mcnemar(scores[index], scores[kept], a=row["phase"], b=curve[kept]["phase"])
+        needed = wins_needed(test.a_only + test.b_only, p_value)
         row["paired"] = {
             "against": curve[kept]["phase"],
             "only_this": test.a_only,
             "only_against": test.b_only,
             "p": round(test.p_value, 4),
+            "wins_needed": needed,
         }
         if test.a_only > test.b_only and test.p_value < p_value:
             kept = index
+        elif test.a_only > test.b_only:
+            logger.warning(
+                "%s led %s on the valset (%d / %d where they differ, p = %.3g) but the paired "
+                "rule keeps %s: %s; a larger valset can tell a small lead from chance",
+                row["phase"],
+                curve[kept]["phase"],
+                test.a_only,
+                test.b_only,
+                test.p_value,
+                curve[kept]["phase"],
+                f"it needed {needed} of those {test.a_only + test.b_only}"
+                if needed is not None
+                else f"no split of {test.a_only + test.b_only} differences is significant",
+            )
     return len(curve) - 1 if kept is None else kept

@@ -146,6 +146,21 @@ def test_optimizers_follow_the_teleprompter_contract(scripted_lm):
         advisor.compile(policy, trainset=[example], teacher="local/x")
 
 
+VALSET_QUESTIONS = [f"Ann has {i} pears and buys {i + 1} more. How many pears?" for i in range(6)]
+
+
+def test_a_valset_too_small_for_the_paired_rule_is_refused_before_any_call(scripted_lm):
+    core, core_lm = keyword_core(scripted_lm)
+    teacher = scripted_lm(["<strategy>add</strategy>"])
+    policy = gcop.GuideCorePolicy(guide=tiny_guide(), core=core)
+    optimizer = gcop.ExecTune(exact_metric, teacher=teacher.model_string, config=one_pass_config())
+    small = examples(VALSET_QUESTIONS[:5])
+    # 5 examples: even a GRPO guide right on all 5 where SFT is wrong has p = 0.0625
+    with pytest.raises(ValueError, match=r"valset has 5 examples.*at least 6.*valset_rule='best'"):
+        optimizer.compile(policy, trainset=examples(), valset=small)
+    assert teacher.calls == [] and core_lm.calls == []
+
+
 def test_compile_returns_a_new_program_scored_on_the_valset_and_leaves_the_student(
     scripted_lm, tmp_path
 ):
@@ -160,7 +175,7 @@ def test_compile_returns_a_new_program_scored_on_the_valset_and_leaves_the_stude
     config = one_pass_config()
     optimizer = gcop.ExecTune(exact_metric, teacher=teacher.model_string, config=config)
 
-    compiled = optimizer.compile(student, trainset=examples(), valset=examples(QUESTIONS[:2]))
+    compiled = optimizer.compile(student, trainset=examples(), valset=examples(VALSET_QUESTIONS))
 
     assert compiled is not student and compiled.guide is not student.guide
     assert student.dump_state() == state and student.core.program.demos[0].question == "1+1?"
@@ -169,8 +184,9 @@ def test_compile_returns_a_new_program_scored_on_the_valset_and_leaves_the_stude
     assert student.artifacts == {"note": {"kept": True}}
     validation = compiled.artifacts["validation"]
     assert [row["phase"] for row in validation["curve"]] == ["sft", "grpo"]
-    assert all(row["n"] == 2 and 0 <= row["score"] <= 1 for row in validation["curve"])
-    # the default rule: GRPO must beat SFT in a paired test, which 2 examples cannot show
+    assert all(row["n"] == 6 and 0 <= row["score"] <= 1 for row in validation["curve"])
+    # the default rule: GRPO must beat SFT in a paired test, winning all 6 where they differ
+    assert validation["curve"][1]["paired"]["against"] == "sft"
     assert (validation["rule"], validation["kept"]) == ("paired", "sft")
     assert compiled.guide.local_lm.name == optimizer.sft_program_.guide.local_lm.name
     assert compiled.artifacts["sft"]["steps"] == 2 and compiled.artifacts["grpo"]["steps"] == 1
@@ -179,7 +195,7 @@ def test_compile_returns_a_new_program_scored_on_the_valset_and_leaves_the_stude
     assert compiled.artifacts["config"] == config.model_dump(mode="json")
     provenance = compiled.artifacts["provenance"]
     assert provenance["trainset"] == examples_digest(examples())
-    assert provenance["valset"] == examples_digest(examples(QUESTIONS[:2]))
+    assert provenance["valset"] == examples_digest(examples(VALSET_QUESTIONS))
     assert provenance["trainset"] != provenance["valset"]
     for library in ("dspy", "trl", "transformers", "peft"):
         assert provenance["versions"][library] == metadata.version(library)

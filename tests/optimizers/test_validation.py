@@ -3,7 +3,7 @@
 import dspy
 import pytest
 
-from gcop.optimizers.validation import check_examples, pick_checkpoint
+from gcop.optimizers.validation import check_examples, check_paired_valset, pick_checkpoint
 
 
 class Fixed(dspy.Module):
@@ -87,6 +87,7 @@ def test_a_later_phase_is_kept_only_when_it_wins_a_paired_test():
         "only_this": 5,
         "only_against": 3,
         "p": 0.7266,
+        "wins_needed": 8,  # of the 8 where they differ, GRPO had to win all
     }
     assert kept_phase(lead, rule="best")[0] == "grpo"
     # 10 against 1, 9 to 0 where they differ (p = 0.0039): GRPO is kept
@@ -135,3 +136,22 @@ def test_one_check_for_train_and_val_sets_names_the_type_and_unmarked_fields():
     with pytest.raises(ValueError, match=r"also read \['context'\]: include them"):
         check_examples([example], ["question", "context"], "valset")
     assert check_examples((example,), ["question"], "trainset") == [example]
+
+
+def test_a_lead_the_paired_rule_passes_over_is_logged_with_the_wins_it_needed(caplog):
+    with caplog.at_level("WARNING", logger="gcop.optimizers.validation"):
+        kept_phase([("sft", [0, 1, 2, 3]), ("grpo", [0, 4, 5, 6, 7, 8])])
+    assert "grpo led sft on the valset (5 / 3 where they differ" in caplog.text
+    assert "it needed 8 of those 8" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gcop.optimizers.validation"):
+        kept_phase([("sft", [0, 1, 2, 3]), ("grpo", [0, 1, 2])])  # SFT leads: nothing to say
+    assert caplog.text == ""
+
+
+def test_a_valset_smaller_than_any_significant_split_is_refused():
+    with pytest.raises(ValueError, match=r"valset has 5 examples.*at least 6 .*p < 0.05"):
+        check_paired_valset(WIDE[:5], 0.05)
+    with pytest.raises(ValueError, match=r"at least 8 "):
+        check_paired_valset(WIDE[:7], 0.01)
+    assert check_paired_valset(WIDE[:6], 0.05) is None
