@@ -16,7 +16,8 @@ from training_fakes import (
 )
 
 import gcop
-from gcop.optimizers.grpo.plan_reward import PlanReward, core_group_count
+from gcop.optimizers.grpo.core_selection import core_group_count
+from gcop.optimizers.grpo.plan_reward import PlanReward
 from gcop.optimizers.grpo.trainer import make_reward, train_grpo
 from gcop.signatures import MathSolve
 

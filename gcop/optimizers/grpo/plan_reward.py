@@ -24,18 +24,19 @@ logs the share of groups whose advantages each of these terms changed.
 With an :class:`~gcop.optimizers.grpo.agreement_charge.AgreementCharge`, each wrong plan outside
 the core's groups is charged by how many plans of its group agree with it (the kit would send
 it), and each step logs the share of plans charged and of groups whose advantages that moved.
+
+Which plans the core carries out, and the gate's product, are :mod:`.core_selection`'s.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from gcop.optimizers.grpo.agreement_charge import AgreementCharge
+from gcop.optimizers.grpo.core_selection import draw_core_groups, gated_scores
 from gcop.optimizers.grpo.groups import (
     advantage_changed_share,
     neutralize_failures,
@@ -55,20 +56,6 @@ from gcop.strategy import parse_strategy
 logger = logging.getLogger(__name__)
 
 PlanVerifier = Callable[[str, Any], "float | None"]
-
-
-def core_group_count(n_groups: int, share: float, rng: random.Random) -> int:
-    """How many of ``n_groups`` go to the core: ``share · n_groups``, its fraction drawn at random
-    so that the expected count is exact.
-
-    >>> core_group_count(8, 0.25, random.Random(0))
-    2
-    >>> core_group_count(8, 0.0, random.Random(0)), core_group_count(8, 1.0, random.Random(0))
-    (0, 8)
-    """
-    expected = share * n_groups
-    whole = math.floor(expected)
-    return min(n_groups, whole + int(rng.random() < expected - whole))
 
 
 class PlanReward:
@@ -119,14 +106,16 @@ class PlanReward:
         step = step if step is not None else len(self.history) + 1
         indices = [int(i) for i in example_index]
         scores, valid, plans = self._verify(completions, indices)
-        core_groups = self._core_groups(indices, scores, step)
+        core_groups = draw_core_groups(
+            indices, scores, share=self.core_share, gate=self.gate, seed=self.seed, step=step
+        )
         gated: dict[str, Any] = {}
         task_scores = [0.0 if s is None else s for s in scores]
         failed = [False] * len(scores)
         terms = NO_TERMS
         if self.gate:
-            task_scores, failed, gated = self._gated_scores(
-                plans, indices, task_scores, core_groups
+            task_scores, failed, gated = gated_scores(
+                self.core_reward.calls, plans, indices, task_scores, core_groups
             )
             if self.core_reward.mode == "shaped":
                 terms = gate_shaping_terms(self.core_reward, indices, plans, valid, task_scores)
@@ -227,28 +216,6 @@ class PlanReward:
             plans.append(plan)
         return scores, valid, plans
 
-    def _gated_scores(
-        self, plans: list[str], indices: list[int], scores: list[float], core_groups: set[int]
-    ) -> tuple[list[float], list[bool], dict[str, Any]]:
-        """R_task = verifier score × the core's score on each plan the verifier finds right
-        (outside ``core_groups``, which the core reward scores whole); which of those the core
-        never answered; and the step's gate figures: the share of the distinct right plans the
-        core carried out, and the calls it took."""
-        right = [
-            k
-            for k, (i, s) in enumerate(zip(indices, scores, strict=True))
-            if s > 0 and i not in core_groups
-        ]
-        results, usage = self.core_reward.calls.execute([(indices[k], plans[k]) for k in right])
-        products, failed = list(scores), [False] * len(scores)
-        for k in right:
-            outcome = results[(indices[k], plans[k])]
-            failed[k] = outcome is None
-            products[k] = 0.0 if outcome is None else scores[k] * outcome
-        answered = [outcome for outcome in results.values() if outcome is not None]
-        carried = rounded_mean(answered) if answered else None
-        return products, failed, {**usage, "carried_rate": carried}
-
     def _agreement_charges(
         self, plans: list[str], valid: list[bool], indices: list[int], core_groups: set[int]
     ) -> list[float]:
@@ -258,17 +225,6 @@ class PlanReward:
             return [0.0] * len(plans)
         charges = self.agreement(plans, valid, indices, self.core_reward.trainset)
         return [0.0 if i in core_groups else c for i, c in zip(indices, charges, strict=True)]
-
-    def _core_groups(self, indices: list[int], scores: list[float | None], step: int) -> set[int]:
-        """The groups the core executes whole: ``core_share`` of them at random (none with
-        ``gate``), and every group with a plan the verifier could not check."""
-        groups = list(dict.fromkeys(indices))
-        unchecked = {i for i, s in zip(indices, scores, strict=True) if s is None}
-        if self.gate:
-            return unchecked
-        rng = random.Random(f"{self.seed}-{step}")
-        drawn = rng.sample(groups, core_group_count(len(groups), self.core_share, rng))
-        return unchecked | set(drawn)
 
     def _verifier_rewards(
         self,
