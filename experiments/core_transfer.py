@@ -77,6 +77,8 @@ def conditions(args, task, guide: Path):
         )
     elif args.min_agreement is not None:
         settings = settings.model_copy(update={"min_agreement": args.min_agreement})
+    if args.retries:
+        settings = settings.model_copy(update={"core_retries": args.retries})
     for core in args.cores:
         yield f"{core} alone", task.policy(None, core, settings)
         yield f"{core} + guide", guided_policy(args, task, guide, core, settings)
@@ -111,11 +113,17 @@ def main() -> None:
     parser.add_argument(
         "--min-agreement", type=float, help="with --preset-kit: the share of samples to agree"
     )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=0,
+        help="with --preset-kit: ask the core again where its answer strays from the plan sent",
+    )
     parser.add_argument("--threads", type=int, default=32)
     parser.add_argument("--out", type=Path, default=Path("runs/study/transfer"))
     args = parser.parse_args()
-    if args.min_agreement is not None and not args.preset_kit:
-        parser.error("--min-agreement sets the preset kit's gate: add --preset-kit")
+    if (args.min_agreement is not None or args.retries) and not args.preset_kit:
+        parser.error("--min-agreement and --retries set the preset kit: add --preset-kit")
     rows_path, done = finished_rows(args.out, "condition")
     task = load_task(args.task)
     problems = task.load(args.split, n=args.n, seed=0)

@@ -1,6 +1,7 @@
-"""Agreeing on one of several sampled strategies, and keeping the core's own answer where a
-strategy backs it: the two decisions a :class:`~gcop.modules.strategy_kit.StrategyKit` with
-``samples > 1`` adds to a guide–core policy."""
+"""Agreeing on one of several sampled strategies, keeping the core's own answer where a
+strategy backs it, and asking the core again where its answer strays from the strategy sent:
+the decisions a :class:`~gcop.modules.strategy_kit.StrategyKit` with ``samples > 1`` adds to a
+guide–core policy."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from gcop.strategy import StrategyParse
 
 ABSTAINED = "abstained"  # how the reason of a guide that keeps no strategy begins
 KEPT_ANSWER = "kept the core's answer"  # how the reason of a kept unguided answer begins
+RETRY_TEMPERATURE = 0.7  # the core's temperature when asked again
+RETRY_ROLLOUTS = 1000  # retry i is rollout RETRY_ROLLOUTS + i: uncached, apart from other trials
 
 
 def plan_prediction(
@@ -109,3 +112,23 @@ def backed_answer(kit: StrategyKit, plan: dspy.Prediction, alone: Any) -> dict[s
         return None
     backing = f"{plan.sample_keys.count(key)} of {len(plan.sample_keys)} strategies lead to it"
     return {"strategy": "", "valid": False, "reason": f"{KEPT_ANSWER}: {backing}"}
+
+
+def retries_left(kit: StrategyKit | None, strategy: str | None, prediction: Any) -> int:
+    """How many times the core is asked again after ``prediction``, its answer to ``strategy``:
+    ``kit.retries`` where the answer does not reach the strategy's consensus key, else 0 (also
+    without a strategy, a key for it, or a kit that retries)."""
+    if kit is None or not kit.retries or strategy is None or prediction is None:
+        return 0
+    key = kit.consensus(strategy)
+    return 0 if key is None or kit.answer_key(prediction) == key else kit.retries
+
+
+def reaches(kit: StrategyKit, strategy: str, prediction: Any) -> bool:
+    """Whether the core's ``prediction`` reaches where ``strategy`` leads (``None``: no reply)."""
+    return prediction is not None and kit.answer_key(prediction) == kit.consensus(strategy)
+
+
+def retry_settings(attempt: int) -> dict[str, Any]:
+    """The core's LM settings for its ``attempt``-th retry (from 1): sampled, not cached."""
+    return {"rollout_id": RETRY_ROLLOUTS + attempt, "temperature": RETRY_TEMPERATURE}

@@ -16,7 +16,7 @@ from gcop.lm.resolve import LMLike
 from gcop.modules.core import Core
 from gcop.modules.guide import Guide
 from gcop.modules.inference_settings import restore_inference
-from gcop.modules.plan_consensus import backed_answer
+from gcop.modules.plan_consensus import backed_answer, reaches, retries_left, retry_settings
 from gcop.modules.policy_file import read_policy_folder
 from gcop.modules.policy_saving import save_policy, saved_core, saved_guide
 from gcop.modules.strategy_adapter import plan_kept_on_parse_failure
@@ -44,7 +44,8 @@ class GuideCorePolicy(dspy.Module):
             were built with. With an ``answer_key`` the core first answers alone, and where one
             of the guide's sampled strategies leads to that same answer it is kept and no
             strategy is sent: the guide steers only where none of its plans backs the core's
-            own answer.
+            own answer. With ``retries`` too, a core whose answer to the strategy sent does not
+            reach it is asked again (sampled), and the first reply that does is kept.
     """
 
     def __init__(
@@ -99,15 +100,27 @@ class GuideCorePolicy(dspy.Module):
         return attach_cost(dspy.Prediction(**{**prediction, **fields}), summarize(calls))
 
     def _guided(self, plan: dspy.Prediction | None, inputs: dict) -> tuple[dspy.Prediction, dict]:
-        """The core's answer with what the plan hands it, and the fields reporting the plan."""
-        fields = self._plan_fields(plan)
+        """The core's answer with what the plan hands it (asked again, with the kit's
+        ``retries``, where it strays from the plan), and the fields reporting the plan."""
+        fields, strategy = self._plan_fields(plan), self._core_strategy(plan)
         with plan_kept_on_parse_failure(fields):
-            return self.core(strategy=self._core_strategy(plan), **inputs), fields
+            prediction = self.core(strategy=strategy, **inputs)
+        for attempt in range(1, retries_left(self.kit, strategy, prediction) + 1):
+            again = self._parsed(strategy=strategy, lm_kwargs=retry_settings(attempt), **inputs)
+            if reaches(self.kit, strategy, again):
+                return again, fields
+        return prediction, fields
 
     async def _aguided(self, plan: dspy.Prediction | None, inputs: dict) -> tuple:
-        fields = self._plan_fields(plan)
+        fields, strategy = self._plan_fields(plan), self._core_strategy(plan)
         with plan_kept_on_parse_failure(fields):
-            return await self.core.acall(strategy=self._core_strategy(plan), **inputs), fields
+            prediction = await self.core.acall(strategy=strategy, **inputs)
+        for attempt in range(1, retries_left(self.kit, strategy, prediction) + 1):
+            settings = retry_settings(attempt)
+            again = await self._aparsed(strategy=strategy, lm_kwargs=settings, **inputs)
+            if reaches(self.kit, strategy, again):
+                return again, fields
+        return prediction, fields
 
     @property
     def kit(self) -> StrategyKit | None:
@@ -120,14 +133,21 @@ class GuideCorePolicy(dspy.Module):
 
     def _unguided(self, inputs: dict) -> dspy.Prediction | None:
         """The core's answer without a plan; ``None`` for a reply that cannot be parsed."""
+        return self._parsed(strategy=None, **inputs)
+
+    async def _aunguided(self, inputs: dict) -> dspy.Prediction | None:
+        return await self._aparsed(strategy=None, **inputs)
+
+    def _parsed(self, **call: Any) -> dspy.Prediction | None:
+        """The core's answer to ``call``; ``None`` for a reply that cannot be parsed."""
         try:
-            return self.core(strategy=None, **inputs)
+            return self.core(**call)
         except AdapterParseError:
             return None
 
-    async def _aunguided(self, inputs: dict) -> dspy.Prediction | None:
+    async def _aparsed(self, **call: Any) -> dspy.Prediction | None:
         try:
-            return await self.core.acall(strategy=None, **inputs)
+            return await self.core.acall(**call)
         except AdapterParseError:
             return None
 

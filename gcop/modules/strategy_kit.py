@@ -9,6 +9,9 @@ task that knows more about its strategies provides a kit, as a DSPy user passes 
   strategy cannot be carried out and the core runs alone).
 - ``answer_key``: ``prediction -> key`` on the consensus keys' scale; the core answers alone first
   and its answer stands where one of the sampled strategies leads to it.
+- ``retries``: where the core's answer to the strategy sent does not reach that strategy's key,
+  the core answers again, up to ``retries`` times, and the first reply that reaches it is kept
+  (needs ``answer_key``).
 - ``verifier``: ``(strategy, example) -> score in [0, 1]`` (``None``: cannot tell), a check of a
   strategy without the core, which GRPO can use as its task reward.
 
@@ -44,6 +47,7 @@ class StrategyKit:
     name: str
     samples: int = 1
     min_agreement: float = 0.5
+    retries: int = 0
     consensus: Callable[[str], Hashable | None] | None = None
     render: Callable[[str], str | None] | None = None
     answer_key: Callable[[Any], Hashable | None] | None = None
@@ -58,6 +62,8 @@ class StrategyKit:
             raise ValueError(
                 f"kit {self.name!r}: min_agreement must be in (0, 1], got {self.min_agreement}"
             )
+        if not isinstance(self.retries, int) or self.retries < 0:
+            raise ValueError(f"kit {self.name!r}: retries must be 0 or more, got {self.retries}")
         for field in KIT_FUNCTIONS:
             value = getattr(self, field)
             if value is not None and not callable(value):
@@ -72,6 +78,12 @@ class StrategyKit:
                 f"kit {self.name!r}: answer_key compares the core's answer with where the "
                 "strategies lead, so it needs consensus=<function strategy -> key>"
             )
+        if self.retries and self.answer_key is None:
+            raise ValueError(
+                f"kit {self.name!r}: retries={self.retries} asks the core again where its answer "
+                "does not reach the strategy's key, so it needs answer_key=<function prediction "
+                "-> key>"
+            )
 
     def with_settings(self, **changes: Any) -> StrategyKit:
         """This kit with ``changes`` (``samples=5``, ``render=None`` to switch a tool off ...)."""
@@ -85,6 +97,7 @@ class StrategyKit:
             "source": _source(self),
             "samples": self.samples,
             "min_agreement": self.min_agreement,
+            "retries": self.retries,
             **{field: getattr(self, field) is not None for field in KIT_FUNCTIONS},
         }
 
@@ -123,6 +136,7 @@ def restored_kit(saved: dict[str, Any]) -> StrategyKit | None:
     return kit.with_settings(
         samples=saved.get("samples", kit.samples),
         min_agreement=saved.get("min_agreement", kit.min_agreement),
+        retries=0 if saved.get("answer_key") is False else saved.get("retries", kit.retries),
         **off,
     )
 

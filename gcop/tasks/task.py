@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gcop.modules.strategy_kit import StrategyKit
 from gcop.strategy import DEFAULT_TOKEN_BUDGET
@@ -40,6 +40,21 @@ class PolicySettings(BaseModel):
     keep_core_answer: bool = Field(
         False, description="the core's own answer stands where one of the samples backs it"
     )
+    core_retries: int = Field(
+        0,
+        ge=0,
+        description="with keep_core_answer: where the core's answer to the plan sent does not "
+        "reach the plan's result, ask it again (sampled) up to this many times",
+    )
+
+    @model_validator(mode="after")
+    def _retries_need_the_answer_key(self) -> PolicySettings:
+        if self.core_retries and not self.keep_core_answer:
+            raise ValueError(
+                "core_retries compares the core's answer with where the plan leads, through "
+                "the kit's answer key: set keep_core_answer=True"
+            )
+        return self
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +129,7 @@ class Task:
             min_agreement=settings.min_agreement,
             render=self.kit.render if settings.render else None,
             answer_key=self.kit.answer_key if settings.keep_core_answer else None,
+            retries=settings.core_retries,
         )
 
     def policy(
