@@ -118,10 +118,9 @@ def retries_left(kit: StrategyKit | None, strategy: str | None, prediction: Any)
     """How many times the core is asked again after ``prediction``, its answer to ``strategy``:
     ``kit.retries`` where the answer does not reach the strategy's consensus key, else 0 (also
     without a strategy, a key for it, or a kit that retries)."""
-    if kit is None or not kit.retries or strategy is None or prediction is None:
+    if kit is None or not kit.retries or strategy is None or kit.consensus(strategy) is None:
         return 0
-    key = kit.consensus(strategy)
-    return 0 if key is None or kit.answer_key(prediction) == key else kit.retries
+    return 0 if reaches(kit, strategy, prediction) else kit.retries
 
 
 def reaches(kit: StrategyKit, strategy: str, prediction: Any) -> bool:
