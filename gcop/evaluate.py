@@ -12,9 +12,9 @@ from typing import Any
 import dspy
 
 from gcop.cost import CostSummary, CostUnit, cost_scope, net_utility, summarize
+from gcop.lm.retries import call_with_retries
 from gcop.modules.plan_consensus import ABSTAINED, KEPT_ANSWER
 from gcop.modules.strategy_kit import UNRENDERED
-from gcop.optimizers.acceptance.calls import call_with_retries
 from gcop.optimizers.grpo.rewards import as_score
 from gcop.secrets import redact
 
@@ -142,14 +142,13 @@ def evaluate(
         prediction, verdict, error, output = dspy.Prediction(), None, None, ""
         with cost_scope() as calls:
             try:
-                outcome, failure, attempts = call_with_retries(
-                    lambda: program(**example.inputs()), max_retries
-                )
-                if failure is None:
-                    prediction = outcome
+                attempted = call_with_retries(lambda: program(**example.inputs()), max_retries)
+                if attempted.ok:
+                    prediction = attempted.value
                     verdict = metric(example, prediction, None)
                     output = _main_output(prediction)
                 else:
+                    failure, attempts = attempted.error, attempted.attempts
                     logger.warning("example %d failed %d times: %s", index, attempts, failure)
                     error = f"{failure} (after {attempts} attempts)"
             except AdapterParseError as exc:  # the model's reply is its own failure

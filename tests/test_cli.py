@@ -12,12 +12,12 @@ import pytest
 import gcop
 from gcop import cli
 from gcop.cli import main
-from gcop.optimizers.acceptance import calls as acceptance_calls
+from gcop.lm import retries
 
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch):
-    monkeypatch.setattr(acceptance_calls, "BACKOFF_BASE_S", 0.001)
+    monkeypatch.setattr(retries, "BACKOFF_BASE_S", 0.001)
 
 
 class RefusingServer:

@@ -8,15 +8,14 @@ import pytest
 from fault_server import FaultServer
 
 from gcop.cli import main
-from gcop.lm import resolve
-from gcop.optimizers.acceptance import calls as acceptance_calls
+from gcop.lm import resolve, retries
 
 ANSWER = "[[ ## reasoning ## ]]\nAdd.\n\n[[ ## answer ## ]]\n42\n\n[[ ## completed ## ]]"
 
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch):
-    monkeypatch.setattr(acceptance_calls, "BACKOFF_BASE_S", 0.001)
+    monkeypatch.setattr(retries, "BACKOFF_BASE_S", 0.001)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import gcop
 from gcop.baselines.icl import ICLPolicy, TfidfEmbedder
 from gcop.commands import rewrite_report
 from gcop.evaluate import evaluate, wilson_interval
-from gcop.optimizers.acceptance import calls as acceptance_calls
+from gcop.lm import retries
 from gcop.paired import mcnemar
 from gcop.report import write_report
 from gcop.signatures import MathGuide, MathSolve
@@ -19,7 +19,7 @@ from gcop.signatures import MathGuide, MathSolve
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch):
-    monkeypatch.setattr(acceptance_calls, "BACKOFF_BASE_S", 0.001)
+    monkeypatch.setattr(retries, "BACKOFF_BASE_S", 0.001)
 
 
 def answer_by_strategy(messages):

@@ -42,9 +42,9 @@ class EchoingServer:
 
 @pytest.mark.parametrize("status, verbose", [(401, False), (401, True), (500, False)])
 def test_an_echoed_key_is_not_printed(tmp_path, monkeypatch, capsys, status, verbose):
-    from gcop.optimizers.acceptance import calls
+    from gcop.lm import retries
 
-    monkeypatch.setattr(calls, "BACKOFF_BASE_S", 0.001)
+    monkeypatch.setattr(retries, "BACKOFF_BASE_S", 0.001)
     server = EchoingServer(status)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("OPENAI_API_BASE", server.api_base)

@@ -2,7 +2,7 @@
 
 Every LM built here sends each request once: DSPy's own retries are off (``num_retries=0``), since
 gcop retries transient failures itself, with backoff, and records each attempt in the ledger (see
-:mod:`gcop.optimizers.acceptance.calls`). Every request has a timeout (:func:`default_timeout`).
+:mod:`gcop.lm.retries`). Every request has a timeout (:func:`default_timeout`).
 """
 
 from __future__ import annotations

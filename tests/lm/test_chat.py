@@ -34,8 +34,9 @@ def test_guide_teacher_and_judge_make_no_deprecated_messages_call(
     assert guide(question="What is 3 + 4?").strategy == "1. add"
 
     teacher = as_lm(scripted_lm(["<strategy>1. add</strategy>"]).model_string, role="teacher")
-    completion, error, _, calls = propose(teacher, MESSAGES, rollout=1, max_retries=0)
-    assert (completion, error, len(calls)) == ("<strategy>1. add</strategy>", None, 1)
+    reply = propose(teacher, MESSAGES, rollout=1, max_retries=0)
+    assert (reply.completion, reply.error) == ("<strategy>1. add</strategy>", None)
+    assert len(reply.calls) == 1
 
     judge_lm = as_lm(scripted_lm(["SCORE: 0.5\nLEAK: no"]).model_string, role="judge")
     verdict = StrategyJudge(judge_lm).score({"question": "What is 3 + 4?"}, "1. add")

@@ -38,7 +38,7 @@ def test_a_hung_local_server_is_released_within_a_minute_by_default():
     """Two timeouts in a row mark a server hung (gcop.lm.unanswered); the retry between them
     waits at most one first backoff."""
     from gcop.lm import unanswered
-    from gcop.optimizers.acceptance.calls import BACKOFF_BASE_S
+    from gcop.lm.retries import BACKOFF_BASE_S
 
     assert unanswered.STRIKES * LOCAL_TIMEOUT_S + 1.25 * BACKOFF_BASE_S <= 45  # + start-up
 

@@ -20,9 +20,8 @@ from acceptance_fakes import (
 from dspy.utils import exceptions as dspy_errors
 
 import gcop
-from gcop.lm import resolve
-from gcop.optimizers.acceptance import calls as acceptance_calls
-from gcop.optimizers.acceptance.calls import backoff_delay, is_transient
+from gcop.lm import resolve, retries
+from gcop.lm.retries import backoff_delay, is_transient
 from gcop.optimizers.acceptance.run import run_acceptance
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.signatures import MathSolve
@@ -30,7 +29,7 @@ from gcop.signatures import MathSolve
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch):
-    monkeypatch.setattr(acceptance_calls, "BACKOFF_BASE_S", 0.01)
+    monkeypatch.setattr(retries, "BACKOFF_BASE_S", 0.01)
 
 
 @pytest.fixture
@@ -156,7 +155,7 @@ def test_transient_error_classification(error, transient):
 
 
 def test_backoff_grows_and_honours_retry_after():
-    base = acceptance_calls.BACKOFF_BASE_S
+    base = retries.BACKOFF_BASE_S
     assert base <= backoff_delay(0) <= 1.25 * base
     assert 8 * base <= backoff_delay(3) <= 10 * base
     assert backoff_delay(0, dspy_errors.LMRateLimitError("x", retry_after=0.3)) == 0.3
@@ -224,7 +223,7 @@ def test_rate_limits_wait_as_long_as_the_server_asks(teacher_backend, monkeypatc
         delays.append(backoff_delay(attempt, error))
         return delays[-1]
 
-    monkeypatch.setattr(acceptance_calls, "backoff_delay", recorded)
+    monkeypatch.setattr(retries, "backoff_delay", recorded)
     server = FakeOpenAI({1: 429, 2: 429}, retry_after=0.2)
     try:
         policy, teacher_lm = string_core_policy(server, teacher_backend)

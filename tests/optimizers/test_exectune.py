@@ -23,7 +23,7 @@ from training_fakes import (
 
 import gcop
 from gcop.baselines.advisor import Advisor
-from gcop.optimizers.acceptance import calls as acceptance_calls
+from gcop.lm import retries
 from gcop.optimizers.exectune import AcceptanceFailed
 from gcop.provenance import examples_digest
 from gcop.signatures import MathGuide, MathSolve
@@ -77,7 +77,7 @@ def test_compile_rejects_bad_programs_and_data(scripted_lm):
 
 
 def test_compile_stops_before_training_when_no_task_could_be_decided(scripted_lm, monkeypatch):
-    monkeypatch.setattr(acceptance_calls, "BACKOFF_BASE_S", 0.001)
+    monkeypatch.setattr(retries, "BACKOFF_BASE_S", 0.001)
 
     def outage(messages):
         raise ConnectionError("core is down")

@@ -23,8 +23,8 @@ from fault_server import FaultServer, repeat
 from training_fakes import same_weights, small_config, snapshot, strategy_sent, tiny_guide
 
 import gcop
-from gcop.optimizers.acceptance import calls as acceptance_calls
-from gcop.optimizers.acceptance.calls import backoff_delay
+from gcop.lm import retries
+from gcop.lm.retries import backoff_delay
 from gcop.optimizers.acceptance.run import run_acceptance
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.grpo.trainer import train_grpo
@@ -40,14 +40,14 @@ RETRY_AFTER_S = 0.05
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch):
     """Backoff of 1 ms where the server gives no Retry-After; the delays asked for, recorded."""
-    monkeypatch.setattr(acceptance_calls, "BACKOFF_BASE_S", 0.001)
+    monkeypatch.setattr(retries, "BACKOFF_BASE_S", 0.001)
     delays = []
 
     def recorded(attempt, error=None):
         delays.append(backoff_delay(attempt, error))
         return delays[-1]
 
-    monkeypatch.setattr(acceptance_calls, "backoff_delay", recorded)
+    monkeypatch.setattr(retries, "backoff_delay", recorded)
     return delays
 
 

@@ -22,7 +22,7 @@ from training_fakes import (
 
 import gcop
 from gcop.baselines.advisor import Advisor
-from gcop.optimizers.acceptance import calls as acceptance_calls
+from gcop.lm import retries
 from gcop.optimizers.grpo.trainer import grpo_trainer, make_reward, train_grpo
 from gcop.optimizers.sft import train_sft
 from gcop.signatures import MathSolve
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/optimizers/conftest.
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch):
-    monkeypatch.setattr(acceptance_calls, "BACKOFF_BASE_S", 0.001)
+    monkeypatch.setattr(retries, "BACKOFF_BASE_S", 0.001)
 
 
 def fails_first(reply):

@@ -13,13 +13,13 @@ import contextvars
 import logging
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any
 
 from tqdm.auto import tqdm
 
 from gcop.optimizers.acceptance.budget import Budget
-from gcop.optimizers.acceptance.calls import propose, run_trial
+from gcop.optimizers.acceptance.calls import TeacherReply, TrialOutcome, propose, run_trial
 from gcop.optimizers.acceptance.leakage import leaks_answer
+from gcop.optimizers.acceptance.pending import CallKind, PendingCall
 from gcop.optimizers.acceptance.progress import TaskProgress, TaskState
 from gcop.optimizers.acceptance.records import (
     AcceptanceResult,
@@ -56,8 +56,8 @@ class AcceptanceLoop:
         self.count_tokens = guide.count_tokens if guide is not None else count_words
         self.proposals: list[ProposalRecord] = []
         self.accepted: list[tuple[int, AcceptedStrategy]] = []  # (task index, pair)
-        self.pending: dict[Future, tuple[str, TaskProgress, Any]] = {}
-        self.in_flight: Counter = Counter()  # "core" / "teacher" calls now running
+        self.pending: dict[Future, PendingCall] = {}
+        self.in_flight: Counter = Counter()  # calls now running, by CallKind
         self.counts: Counter = Counter()  # core_calls, teacher_calls, saved, infra_errors, reused
         self.outcomes: Counter = Counter(accepted=0, rejected=0, undecided=0)
         self.active: list[TaskProgress] = []  # started, unfinished tasks, in order
@@ -89,14 +89,15 @@ class AcceptanceLoop:
             if not self.pending:
                 return
             done, _ = wait(list(self.pending), return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: self.pending[f][1].index):
+            for future in sorted(done, key=lambda f: self.pending[f].task.index):
                 outcome = future.result()  # re-raises a kill or a bug in the metric
-                kind, task, meta = self.pending.pop(future)
-                self.in_flight[kind] -= 1
-                if kind == "teacher":
-                    self._collect_proposal(task, meta, outcome)
+                call = self.pending.pop(future)
+                self.in_flight[call.kind] -= 1
+                call.remember(self.store, outcome)
+                if call.kind == CallKind.TEACHER:
+                    self._collect_proposal(call.task, outcome)
                 else:
-                    self._collect_trial(task, meta, outcome)
+                    self._collect_trial(call.task, call.about, outcome)
 
     def _schedule(self) -> None:
         """Start tasks in order (a bounded window of them) and launch all the work allowed now."""
@@ -134,7 +135,7 @@ class AcceptanceLoop:
             self.counts["reused_proposals"] += 1
             self._on_proposal(task, stored["completion"], reused=True, calls=[])
             return True
-        if self.in_flight["teacher"] >= self.config.concurrency or not self.budget.take("teacher"):
+        if not self._may_start(CallKind.TEACHER):
             return False
         rollout = rollout_id(task.key, task.round, "teacher")
         future = self._submit(
@@ -144,26 +145,25 @@ class AcceptanceLoop:
             task.messages,
             rollout=rollout,
             max_retries=self.config.max_retries,
-            may_retry=lambda: self.budget.take("teacher"),
+            may_retry=lambda: self.budget.take(CallKind.TEACHER),
         )
-        self.pending[future] = ("teacher", task, task.messages)
-        self.in_flight["teacher"] += 1
+        self.pending[future] = PendingCall(CallKind.TEACHER, task, task.messages)
+        self.in_flight[CallKind.TEACHER] += 1
         task.state = TaskState.TEACHER
         return True
 
-    def _collect_proposal(self, task: TaskProgress, messages: list[dict], outcome: tuple) -> None:
-        completion, error, attempts, calls = outcome
-        self.counts["teacher_calls"] += attempts
-        if error is not None:
+    def _collect_proposal(self, task: TaskProgress, reply: TeacherReply) -> None:
+        self.counts["teacher_calls"] += reply.attempts
+        if reply.error is not None:
             self.counts["infra_errors"] += 1
             task.teacher_failures += 1
             if task.teacher_failures > INFRA_REQUEUES:
-                self._finish(task, Verdict.UNDECIDED, f"teacher call failed after retries: {error}")
+                why = f"teacher call failed after retries: {reply.error}"
+                self._finish(task, Verdict.UNDECIDED, why)
             else:
                 task.state = TaskState.PROPOSE
             return
-        self.store.put_proposal(task.key, task.round, messages, completion)
-        self._on_proposal(task, completion, reused=False, calls=calls)
+        self._on_proposal(task, reply.completion, reused=False, calls=reply.calls)
 
     def _on_proposal(
         self, task: TaskProgress, completion: str, *, reused: bool, calls: list
@@ -196,9 +196,7 @@ class AcceptanceLoop:
         ):
             index = task.requeued[0] if task.requeued else task.next_trial
             stored = self.store.trial(task.key, task.round, index, proposal.strategy)
-            if stored is None and (
-                self.in_flight["core"] >= self.config.concurrency or not self.budget.take("core")
-            ):
+            if stored is None and not self._may_start(CallKind.CORE):
                 break
             task.take(index)
             progressed = True
@@ -218,10 +216,10 @@ class AcceptanceLoop:
                 rollout=rollout_id(task.key, task.round, index, "core"),
                 temperature=self.config.core_temperature,
                 max_retries=self.config.max_retries,
-                may_retry=lambda: self.budget.take("core"),
+                may_retry=lambda: self.budget.take(CallKind.CORE),
             )
-            self.pending[future] = ("core", task, proposal)
-            self.in_flight["core"] += 1
+            self.pending[future] = PendingCall(CallKind.CORE, task, proposal)
+            self.in_flight[CallKind.CORE] += 1
             task.in_flight += 1
         return progressed
 
@@ -234,16 +232,14 @@ class AcceptanceLoop:
         )
         return needed - task.in_flight
 
-    def _collect_trial(self, task: TaskProgress, proposal: ProposalRecord, outcome: tuple) -> None:
-        record, calls = outcome
+    def _collect_trial(
+        self, task: TaskProgress, proposal: ProposalRecord, outcome: TrialOutcome
+    ) -> None:
+        record = outcome.record
         self.counts["core_calls"] += record.attempts
         task.in_flight -= task.proposal is proposal
-        proposal.add_calls(calls)
-        if record.status == TrialStatus.OK:
-            self.store.put_trial(
-                task.key, proposal.round, record.index, proposal.strategy, record.stored()
-            )
-        else:
+        proposal.add_calls(outcome.calls)
+        if record.status != TrialStatus.OK:
             self.counts["infra_errors"] += 1
             proposal.trials.append(record)
         if task.proposal is not proposal or task.state != TaskState.TRIAL:
@@ -306,6 +302,10 @@ class AcceptanceLoop:
         self.bar.update(1)
         self.bar.set_postfix(self.outcomes)
 
+    def _may_start(self, kind: CallKind) -> bool:
+        """May a ``kind`` call start now? A worker is free and the budget allows it."""
+        return self.in_flight[kind] < self.config.concurrency and self.budget.take(kind)
+
     def _submit(self, pool: ThreadPoolExecutor, fn, *args, **kwargs) -> Future:
         context = contextvars.copy_context()  # DSPy settings and cost scopes reach the worker
         return pool.submit(context.run, fn, *args, **kwargs)
@@ -313,17 +313,9 @@ class AcceptanceLoop:
     def _salvage(self) -> None:
         """After an interruption, store the in-flight work that still finishes, for a rerun."""
         wait(list(self.pending))  # a second Ctrl-C here stops the salvage, as it should
-        for future, (kind, task, meta) in list(self.pending.items()):
-            if future.cancelled() or future.exception() is not None:
-                continue
-            outcome = future.result()
-            if kind == "teacher" and outcome[1] is None:
-                self.store.put_proposal(task.key, task.round, meta, outcome[0])
-            elif kind == "core" and outcome[0].status == TrialStatus.OK:
-                record = outcome[0]
-                self.store.put_trial(
-                    task.key, meta.round, record.index, meta.strategy, record.stored()
-                )
+        for future, call in list(self.pending.items()):
+            if not future.cancelled() and future.exception() is None:
+                call.remember(self.store, future.result())
 
     def _result(self) -> AcceptanceResult:
         return build_result(

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gcop.cost import CostSummary, summarize
-from gcop.optimizers.acceptance.calls import call_with_retries
+from gcop.lm.retries import call_with_retries
 from gcop.optimizers.config import ExecTuneConfig
 from gcop.optimizers.grpo.judge import JudgeVerdict, StrategyJudge
 from gcop.optimizers.grpo.rewards import as_score
@@ -131,7 +131,8 @@ class CoreRuns:
             settings = {"rollout_id": sample, "temperature": self.config.core_temperature}
             try:  # transient failures are retried, with backoff
                 run = functools.partial(self.core, strategy=strategy, lm_kwargs=settings, **inputs)
-                prediction, failure, _ = call_with_retries(run, self.config.max_retries)
+                attempted = call_with_retries(run, self.config.max_retries)
+                prediction, failure = attempted.value, attempted.error
             except Exception as error:  # a failure that is not transient
                 prediction, failure = None, f"{type(error).__name__}: {error}"
             if failure is not None:  # skipped; all calls of a step failing raises

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gcop.lm.chat import chat
-from gcop.optimizers.acceptance.calls import call_with_retries
+from gcop.lm.retries import call_with_retries
 from gcop.optimizers.acceptance.leakage import leaks_answer
 
 logger = logging.getLogger(__name__)
@@ -125,7 +125,8 @@ class StrategyJudge:
             return JudgeVerdict(score=0.0, leak=True)
         ask = functools.partial(chat, self.lm, self.messages(task, strategy))
         try:
-            reply, failure, _ = call_with_retries(ask, max_retries)
+            attempted = call_with_retries(ask, max_retries)
+            reply, failure = attempted.value, attempted.error
         except Exception as error:  # a failure that is not transient
             reply, failure = None, f"{type(error).__name__}: {error}"
         if failure is not None:  # a judge outage must not kill the run: score 0, counted
