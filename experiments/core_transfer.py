@@ -5,11 +5,13 @@ A guide is trained against one core; can it steer another without retraining? Fo
 settings (``--preset``; GSM8K's ``evidence``: plain prompt, 320 tokens, the calculator between
 guide and core) with ``--samples`` plans per question (1: the guide's greedy plan; the evidence
 preset samples 5, agrees on one and keeps the core's own answer where a plan backs it:
-``--preset-kit``). Paired test per core.
+``--preset-kit``; with ``--samples`` too, that kit over so many plans). Paired test per core.
 
-The guide is a policy a demo or ``gcop compile`` saved (``--policy``: its folder), a GRPO
-checkpoint of ``experiments/grpo_plan_reward.py`` (``--checkpoint``: its adapter over the run's
-SFT guide; GSM8K), or an untrained model shown ``--demos`` GSM8K reference plans (``--base``).
+The guide is a policy a demo or ``gcop compile`` saved (``--policy``: its folder, its kit), a
+saved LocalLM folder (``--guide``, e.g. a saved policy's ``guide/``, under this script's kit), a
+GRPO checkpoint of ``experiments/grpo_plan_reward.py`` (``--checkpoint``: its adapter over the
+run's SFT guide; GSM8K), or an untrained model shown ``--demos`` GSM8K reference plans
+(``--base``).
 
     .venv/bin/python experiments/core_transfer.py --run-dir runs/grpo_long \\
         --checkpoint runs/grpo_long/checkpoints/checkpoint-100 --n 100 --out runs/study/transfer
@@ -73,10 +75,13 @@ def conditions(args, task, guide: Path):
     settings = preset.policy_settings()
     if not args.preset_kit:
         settings = settings.model_copy(
-            update={"samples": args.samples, "keep_core_answer": False, "min_agreement": 1}
+            update={"samples": args.samples or 1, "keep_core_answer": False, "min_agreement": 1}
         )
-    elif args.min_agreement is not None:
-        settings = settings.model_copy(update={"min_agreement": args.min_agreement})
+    else:
+        if args.min_agreement is not None:
+            settings = settings.model_copy(update={"min_agreement": args.min_agreement})
+        if args.samples is not None:
+            settings = settings.model_copy(update={"samples": args.samples})
     if args.retries:
         settings = settings.model_copy(update={"core_retries": args.retries})
     for core in args.cores:
@@ -101,6 +106,7 @@ def main() -> None:
     parser.add_argument("--run-dir", type=Path, default=Path("runs/grpo_long"))
     parser.add_argument("--checkpoint", type=Path, help="a GRPO checkpoint folder (default: SFT)")
     parser.add_argument("--policy", type=Path, help="a saved policy folder instead of a GRPO run")
+    parser.add_argument("--guide", type=Path, help="a saved LocalLM folder as the guide")
     parser.add_argument("--base", help="an untrained guide model shown --demos reference plans")
     parser.add_argument("--demos", type=int, default=4, help="reference plans a --base is shown")
     parser.add_argument("--task", default="gsm8k", help="a gcop task name")
@@ -108,7 +114,9 @@ def main() -> None:
     parser.add_argument("--preset", default="evidence", choices=sorted(PRESETS))
     parser.add_argument("--cores", nargs="+", default=["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"])
     parser.add_argument("--n", type=int, default=100, help="problems")
-    parser.add_argument("--samples", type=int, default=1, help="plans per question")
+    parser.add_argument(
+        "--samples", type=int, help="plans per question (default 1; with --preset-kit the kit's)"
+    )
     parser.add_argument("--preset-kit", action="store_true", help="the evidence preset's kit")
     parser.add_argument(
         "--min-agreement", type=float, help="with --preset-kit: the share of samples to agree"
@@ -127,7 +135,12 @@ def main() -> None:
     rows_path, done = finished_rows(args.out, "condition")
     task = load_task(args.task)
     problems = task.load(args.split, n=args.n, seed=0)
-    guide = args.base or args.policy or guide_folder(args.run_dir, args.checkpoint, args.out)
+    guide = (
+        args.base
+        or args.policy
+        or args.guide
+        or guide_folder(args.run_dir, args.checkpoint, args.out)
+    )
     for name, policy in conditions(args, task, guide):
         if name in done:
             continue
@@ -137,7 +150,8 @@ def main() -> None:
             "condition": name,
             "guide": str(guide),
             "task": f"{args.task} {args.split}",
-            "samples": "preset" if args.preset_kit else args.samples,
+            "samples": policy.kit.samples if policy.guide is not None else 0,
+            "kit": "preset" if args.preset_kit else None,
             "n": args.n,
             "correct": sum(r.score >= 0.5 for r in result.results if r.error is None),
             "errors": result.errors,
